@@ -1,0 +1,3 @@
+//! Files under `target/` that other tools read: `manifest.json` (dbt v12).
+
+pub mod manifest;

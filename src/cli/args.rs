@@ -1,0 +1,119 @@
+//! Command-line arguments, named as dbt names them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xform",
+    version,
+    about = "A SQL-first transformation compiler that runs dbt projects",
+    long_about = "xform reads dbt projects as they are (dbt_project.yml, profiles.yml, models, seeds, \
+snapshots, macros, tests, packages), builds the dependency graph, and compiles every model to plain SQL.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// The project folder (the one with dbt_project.yml); default: current folder
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Folder with profiles.yml; default: the project folder, then ~/.dbt
+    #[arg(long, global = true, env = "DBT_PROFILES_DIR", value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+    /// Which output of the profile to use
+    #[arg(short = 't', long, global = true)]
+    pub target: Option<String>,
+    /// Variables as YAML or JSON, e.g. '{"start": "2024-01-01"}'
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+    /// Number of parallel workers for the warehouse
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Print only errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print debug logs (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Disable colours (also NO_COLOR=1)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load and validate the whole project and write target/manifest.json
+    Parse,
+    /// Render selected nodes to SQL under target/compiled/
+    Compile(CompileArgs),
+    /// List resources of the project
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show the linked DuckDB version and xform's version
+    Debug,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// Nodes to include (dbt selection syntax); repeatable
+    #[arg(short = 's', long = "select", alias = "models", short_alias = 'm', num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out (dbt selection syntax)
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// A named selector from selectors.yml
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Only these resource types (model, seed, snapshot, test, analysis, source, exposure)
+    #[arg(long = "resource-type", alias = "resource-types", num_args = 1..)]
+    pub resource_type: Vec<String>,
+    /// How tests attached to selected nodes are selected
+    #[arg(long, value_parser = ["eager", "cautious", "buildable", "empty"])]
+    pub indirect_selection: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Compile one query and print it instead of the project's nodes
+    #[arg(long)]
+    pub inline: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsOutput {
+    Name,
+    Path,
+    Json,
+    Selector,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Name)]
+    pub output: LsOutput,
+    /// With --output json: only these keys
+    #[arg(long, num_args = 1..)]
+    pub output_keys: Vec<String>,
+}

@@ -1,0 +1,491 @@
+//! Command-line interface: the only module that prints.
+//!
+//! stdout carries data (compiled SQL, `ls` output, JSON); everything else
+//! (progress, summaries, diagnostics) goes to stderr.
+
+mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use serde_json::{Map, Value};
+
+pub use args::{Cli, Command, GlobalArgs, LogFormat, LsOutput};
+
+use crate::diagnostics::{Diag, Diags};
+use crate::graph::Dag;
+use crate::graph::select::{self, IndirectSelection, SelectOptions, Selectors};
+use crate::jinja::Renderer;
+use crate::node::ResourceType;
+use crate::project::{self, LoadOptions, Project};
+
+/// How a command ended.
+pub enum Outcome {
+    Ok,
+    /// The project or data is wrong (exit 1).
+    UserError,
+}
+
+/// Runs the CLI with the process arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(&cli.global);
+    init_logging(&cli.global);
+    match run(&cli, &printer) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::UserError) => ExitCode::from(1),
+        Err(e) => {
+            printer.diag(&Diag::error("XF0900", format!("xform failed: {e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(g: &GlobalArgs) {
+    let level = if g.quiet {
+        "error"
+    } else if g.verbose > 0 {
+        "debug"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XFORM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match g.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(color_enabled(g)).without_time().try_init(),
+    };
+}
+
+fn color_enabled(g: &GlobalArgs) -> bool {
+    !g.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::stderr().is_terminal()
+}
+
+/// Writes data to stdout and messages to stderr, respecting `--quiet`,
+/// `--no-color` and `--log-format`.
+pub struct Printer {
+    color: bool,
+    quiet: bool,
+    json: bool,
+    width: usize,
+}
+
+impl Printer {
+    pub fn new(g: &GlobalArgs) -> Self {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100);
+        Self {
+            color: color_enabled(g),
+            quiet: g.quiet,
+            json: g.log_format == LogFormat::Json,
+            width,
+        }
+    }
+
+    /// A line of data on stdout.
+    pub fn data(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// A status message on stderr.
+    pub fn info(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.json {
+            let ev = serde_json::json!({"level": "info", "msg": msg, "ts": chrono::Utc::now().to_rfc3339()});
+            eprintln!("{ev}");
+        } else {
+            eprintln!("{msg}");
+        }
+    }
+
+    pub fn diag(&self, d: &Diag) {
+        if self.quiet && !d.is_error() {
+            return;
+        }
+        if self.json {
+            let loc = d.location();
+            let ev = serde_json::json!({
+                "level": if d.is_error() { "error" } else { "warn" },
+                "code": d.code,
+                "msg": d.message,
+                "file": loc.as_ref().map(|l| &l.0),
+                "line": loc.as_ref().map(|l| l.1),
+                "column": loc.as_ref().map(|l| l.2),
+                "help": d.help,
+            });
+            eprintln!("{ev}");
+        } else {
+            eprint!("{}", d.render(self.color, self.width));
+        }
+    }
+
+    pub fn diags(&self, diags: &Diags) {
+        for d in &diags.0 {
+            self.diag(d);
+        }
+    }
+}
+
+/// Parses `--vars` (YAML or JSON).
+fn parse_vars(s: Option<&str>) -> Result<Map<String, Value>, Diag> {
+    let Some(s) = s else { return Ok(Map::new()) };
+    if s.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let y = crate::yaml::parse(s).map_err(|e| {
+        Diag::error("XF0150", format!("`--vars` is not valid YAML or JSON: {}", e.message))
+            .with_help("pass a mapping, e.g. --vars '{\"start_date\": \"2024-01-01\"}' or --vars 'start_date: 2024-01-01'")
+    })?;
+    match y.to_json() {
+        Value::Object(m) => Ok(m),
+        other => Err(Diag::error(
+            "XF0151",
+            format!("`--vars` must be a mapping of names to values, found `{other}`"),
+        )
+        .with_help("e.g. --vars '{\"key\": \"value\"}'")),
+    }
+}
+
+/// Everything up to a checked graph, shared by the commands.
+pub struct Loaded {
+    pub project: Project,
+    pub renderer: Renderer,
+    pub dag: Dag,
+    pub diags: Diags,
+    pub started: chrono::DateTime<chrono::Utc>,
+}
+
+fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
+    let started = chrono::Utc::now();
+    let cli_vars = parse_vars(g.vars.as_deref()).map_err(|d| Diags(vec![d]))?;
+    let opts = LoadOptions {
+        project_dir: g.project_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        profiles_dir: g.profiles_dir.clone(),
+        target: g.target.clone(),
+        threads: g.threads,
+        cli_vars,
+        profile_optional,
+    };
+    let mut diags = Diags::default();
+    let mut project = match project::load(&opts, &mut diags) {
+        Ok(p) => p,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
+    let renderer = match Renderer::new(&project) {
+        Ok(r) => r,
+        Err(ds) => {
+            diags.extend(ds);
+            return Err(diags);
+        }
+    };
+    let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
+    Ok(Loaded {
+        project,
+        renderer,
+        dag,
+        diags,
+        started,
+    })
+}
+
+fn select_nodes(
+    loaded: &Loaded,
+    sel: &args::SelectArgs,
+    default_types: &[ResourceType],
+) -> Result<Vec<String>, Diag> {
+    let selectors = Selectors::parse(&loaded.project.selectors).map_err(|e| to_diag(&e))?;
+    let resource_types: Vec<ResourceType> = sel
+        .resource_type
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter_map(|s| match s.trim() {
+            "all" | "" => None,
+            other => ResourceType::parse(other),
+        })
+        .collect();
+    let opts = SelectOptions {
+        select: &sel.select,
+        exclude: &sel.exclude,
+        selector: sel.selector.as_deref(),
+        resource_types: &resource_types,
+        indirect_selection: match sel.indirect_selection.as_deref() {
+            Some("cautious") => IndirectSelection::Cautious,
+            Some("buildable") => IndirectSelection::Buildable,
+            Some("empty") => IndirectSelection::Empty,
+            _ => IndirectSelection::Eager,
+        },
+        default_selector_allowed: true,
+    };
+    let chosen = select::select(&loaded.project.nodes, &loaded.dag, &selectors, &opts)
+        .map_err(|e| to_diag(&e))?;
+    Ok(chosen
+        .into_iter()
+        .filter(|id| {
+            loaded.project.nodes.get(id).is_some_and(|n| {
+                default_types.is_empty() || default_types.contains(&n.resource_type)
+            })
+        })
+        .collect())
+}
+
+fn to_diag(e: &select::SelectError) -> Diag {
+    use miette::Diagnostic;
+    let code = e
+        .code()
+        .map(|c| c.to_string())
+        .unwrap_or_default();
+    let code: &'static str = match code.trim_start_matches("xform::") {
+        "XF0301" => "XF0301",
+        "XF0302" => "XF0302",
+        "XF0303" => "XF0303",
+        "XF0304" => "XF0304",
+        "XF0305" => "XF0305",
+        _ => "XF0300",
+    };
+    let mut d = Diag::error(code, e.to_string());
+    if let Some(h) = e.help() {
+        d = d.with_help(h.to_string());
+    }
+    d
+}
+
+fn summary(project: &Project) -> String {
+    let mut counts = std::collections::BTreeMap::new();
+    for n in project.nodes.values() {
+        *counts.entry(n.resource_type).or_insert(0usize) += 1;
+    }
+    let c = |rt: ResourceType| counts.get(&rt).copied().unwrap_or(0);
+    let macros = project.macros.values().filter(|m| !m.builtin).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    [
+        plural(c(ResourceType::Model), "model", "models"),
+        plural(c(ResourceType::Test), "data test", "data tests"),
+        plural(c(ResourceType::Seed), "seed", "seeds"),
+        plural(c(ResourceType::Snapshot), "snapshot", "snapshots"),
+        plural(c(ResourceType::Source), "source", "sources"),
+        plural(c(ResourceType::Exposure), "exposure", "exposures"),
+        plural(c(ResourceType::Analysis), "analysis", "analyses"),
+        plural(macros, "macro", "macros"),
+    ]
+    .join(", ")
+}
+
+fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Parse => {
+            let t0 = Instant::now();
+            let loaded = match load(g, true) {
+                Ok(l) => l,
+                Err(d) => return Ok(fail(printer, &d)),
+            };
+            printer.diags(&loaded.diags);
+            if loaded.diags.has_errors() {
+                return Ok(fail_count(printer, &loaded.diags));
+            }
+            write_manifest(&loaded)?;
+            printer.info(&format!(
+                "Parsed {} in {:.2}s",
+                summary(&loaded.project),
+                t0.elapsed().as_secs_f64()
+            ));
+            Ok(Outcome::Ok)
+        }
+        Command::Compile(c) => {
+            let t0 = Instant::now();
+            let mut loaded = match load(g, false) {
+                Ok(l) => l,
+                Err(d) => return Ok(fail(printer, &d)),
+            };
+            printer.diags(&loaded.diags);
+            if loaded.diags.has_errors() {
+                return Ok(fail_count(printer, &loaded.diags));
+            }
+            if let Some(sql) = &c.inline {
+                return compile_inline(&mut loaded, sql, printer);
+            }
+            let ids = match select_nodes(&loaded, &c.select, &[]) {
+                Ok(ids) => ids,
+                Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+            };
+            let ids: Vec<String> = ids
+                .into_iter()
+                .filter(|id| {
+                    loaded
+                        .project
+                        .nodes
+                        .get(id)
+                        .is_some_and(|n| n.resource_type.is_compiled())
+                })
+                .collect();
+            let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, &ids);
+            printer.diags(&errs);
+            let written = write_compiled(&loaded.project, &ids)?;
+            write_manifest(&loaded)?;
+            if errs.has_errors() {
+                return Ok(fail_count(printer, &errs));
+            }
+            printer.info(&format!(
+                "Compiled {written} nodes ({}) in {:.2}s",
+                summary(&loaded.project),
+                t0.elapsed().as_secs_f64()
+            ));
+            Ok(Outcome::Ok)
+        }
+        Command::Ls(l) => {
+            let loaded = match load(g, true) {
+                Ok(l) => l,
+                Err(d) => return Ok(fail(printer, &d)),
+            };
+            printer.diags(&loaded.diags);
+            if loaded.diags.has_errors() {
+                return Ok(fail_count(printer, &loaded.diags));
+            }
+            let ids = match select_nodes(&loaded, &l.select, &[]) {
+                Ok(ids) => ids,
+                Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+            };
+            for id in ids {
+                let Some(n) = loaded.project.nodes.get(&id) else { continue };
+                let line = match l.output {
+                    LsOutput::Name => n.fqn.join(".").replace(&format!("{}.", n.package_name), &format!("{}.", n.package_name)),
+                    LsOutput::Path => n.original_file_path.clone(),
+                    LsOutput::Selector => n.fqn.join("."),
+                    LsOutput::Json => ls_json(n, &l.output_keys),
+                };
+                let line = if l.output == LsOutput::Name { ls_name(n) } else { line };
+                printer.data(&line);
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Debug => {
+            match crate::adapter::duckdb::library_version() {
+                Ok(v) => printer.data(&format!("duckdb library: {v}")),
+                Err(e) => printer.data(&format!("duckdb library: unavailable ({e})")),
+            }
+            printer.data(&format!("xform {}", env!("CARGO_PKG_VERSION")));
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+/// `ls --output name`: dbt prints `package.path.name` for most nodes and
+/// `source:pkg.src.table` style names for sources.
+fn ls_name(n: &crate::node::Node) -> String {
+    match n.resource_type {
+        ResourceType::Source => format!("source:{}", n.fqn.join(".")),
+        ResourceType::Exposure => format!("exposure:{}", n.fqn.join(".")),
+        _ => n.fqn.join("."),
+    }
+}
+
+fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
+    let mut m = Map::new();
+    m.insert("name".into(), Value::from(n.name.clone()));
+    m.insert("resource_type".into(), Value::from(n.resource_type.as_str()));
+    m.insert("package_name".into(), Value::from(n.package_name.clone()));
+    m.insert("original_file_path".into(), Value::from(n.original_file_path.clone()));
+    m.insert("unique_id".into(), Value::from(n.unique_id.clone()));
+    m.insert("alias".into(), Value::from(n.alias.clone()));
+    m.insert("config".into(), Value::Object(n.config.clone()));
+    m.insert("tags".into(), serde_json::json!(n.tags));
+    m.insert(
+        "depends_on".into(),
+        serde_json::json!({"macros": n.depends_on_macros, "nodes": n.depends_on_nodes}),
+    );
+    if !keys.is_empty() {
+        let full = crate::artifacts::manifest::node_json(n);
+        m = keys
+            .iter()
+            .flat_map(|k| k.split(','))
+            .filter_map(|k| full.get(k.trim()).map(|v| (k.trim().to_owned(), v.clone())))
+            .collect();
+    }
+    Value::Object(m).to_string()
+}
+
+fn fail(printer: &Printer, diags: &Diags) -> Outcome {
+    printer.diags(diags);
+    fail_count(printer, diags)
+}
+
+fn fail_count(printer: &Printer, diags: &Diags) -> Outcome {
+    let n = diags.error_count();
+    printer.info(&format!(
+        "Found {n} error{}",
+        if n == 1 { "" } else { "s" }
+    ));
+    Outcome::UserError
+}
+
+fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
+    let inv = crate::artifacts::manifest::Invocation {
+        invocation_id: &loaded.renderer.shared.invocation_id,
+        started_at: loaded.started,
+    };
+    crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
+    Ok(())
+}
+
+/// Writes `target/compiled/...` for the compiled nodes; returns how many.
+fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for id in ids {
+        let Some(node) = project.nodes.get(id) else { continue };
+        let Some(sql) = &node.compiled_code else { continue };
+        // dbt writes no compiled file for snapshots.
+        if node.resource_type == ResourceType::Snapshot {
+            continue;
+        }
+        let rel = crate::artifacts::manifest::compiled_rel_path(node, &project.root);
+        let rel = rel.strip_prefix("target/").unwrap_or(&rel);
+        let path = project.target_path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, sql)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> anyhow::Result<Outcome> {
+    let mut node = crate::node::Node::new(ResourceType::Analysis, &loaded.project.root, "inline_query");
+    node.raw_code = sql.to_owned();
+    node.original_file_path = "<inline>".to_owned();
+    node.fqn = vec![loaded.project.root.clone(), "inline_query".to_owned()];
+    node.database.clone_from(&loaded.project.target.database);
+    node.schema.clone_from(&loaded.project.target.schema);
+    node.alias = "inline_query".to_owned();
+    let uid = node.unique_id.clone();
+    loaded.project.sources.insert(
+        node.abs_path.clone(),
+        crate::diagnostics::SourceText::new("<inline>", sql),
+    );
+    loaded.project.nodes.insert(uid.clone(), node);
+    let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, std::slice::from_ref(&uid));
+    if errs.has_errors() {
+        return Ok(fail(printer, &errs));
+    }
+    if let Some(code) = loaded.project.nodes.get(&uid).and_then(|n| n.compiled_code.clone()) {
+        printer.data(&code);
+    }
+    Ok(Outcome::Ok)
+}

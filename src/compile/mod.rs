@@ -1,0 +1,839 @@
+//! The parse and compile phases.
+//!
+//! `parse` renders every node once with `execute = false`, as dbt's parser
+//! does, to learn its `config()`, `ref()`s, `source()`s and macro calls; then
+//! it settles configs, names relations, resolves dependencies and checks the
+//! graph. `compile` renders selected nodes again with refs resolved to
+//! relations and inlines ephemeral models as CTEs.
+//!
+//! Invariant: neither phase opens a warehouse connection.
+
+pub mod ephemeral;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use minijinja::value::Object;
+use rayon::prelude::*;
+use serde_json::{Map, json};
+
+use crate::diagnostics::{Diag, Diags, closest};
+use crate::graph::Dag;
+use crate::jinja::context::{NodeCtx, Phase, Recorded, Resolved, Resolver};
+use crate::jinja::relation::Relation;
+use crate::jinja::{Renderer, errors};
+use crate::node::{Node, RefCall, ResourceType};
+use crate::project::{Project, config};
+
+fn template_name(node: &Node) -> String {
+    format!("node:{}", node.unique_id)
+}
+
+/// Whether a node's SQL is rendered in the parse phase.
+fn is_rendered(node: &Node) -> bool {
+    matches!(
+        node.resource_type,
+        ResourceType::Model
+            | ResourceType::Snapshot
+            | ResourceType::Analysis
+            | ResourceType::Test
+            | ResourceType::Exposure
+    )
+}
+
+/// The `model` variable, built only when a template reads it.
+#[derive(Debug)]
+struct LazyModel {
+    node: Box<Node>,
+    json: OnceLock<Value>,
+}
+
+impl LazyModel {
+    fn value(&self) -> &Value {
+        self.json
+            .get_or_init(|| Value::from_serialize(crate::artifacts::manifest::node_json(&self.node)))
+    }
+}
+
+impl Object for LazyModel {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.value().get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        let keys: Vec<Value> = self
+            .value()
+            .try_iter()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        minijinja::value::Enumerator::Values(keys)
+    }
+}
+
+fn model_value(node: &Node) -> Value {
+    Value::from_object(LazyModel {
+        node: Box::new(node.clone()),
+        json: OnceLock::new(),
+    })
+}
+
+/// Renders a generic test's kwargs as dbt does: strings that look like a
+/// `ref(...)`/`source(...)`/`var(...)` call are evaluated as expressions,
+/// other Jinja is rendered, plain values pass through.
+fn render_test_kwargs(
+    renderer: &Renderer,
+    ctx: &Arc<NodeCtx>,
+    node: &Node,
+) -> Result<Value, minijinja::Error> {
+    let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) else {
+        return Ok(Value::from(()));
+    };
+    let mut out: Vec<(String, Value)> = Vec::new();
+    let root = Value::from_dyn_object(Arc::clone(ctx));
+    for (k, v) in &meta.kwargs {
+        let rendered = if k == "column_name" {
+            Value::from_serialize(v)
+        } else {
+            render_native(renderer, &root, v)?
+        };
+        out.push((k.clone(), rendered));
+    }
+    Ok(Value::from_iter(out))
+}
+
+fn looks_like_call(s: &str) -> Option<&str> {
+    let t = s.trim();
+    for f in ["env_var", "ref", "var", "source", "doc"] {
+        if let Some(rest) = t.strip_prefix(f)
+            && rest.trim_start().starts_with('(')
+            && t.ends_with(')')
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
+fn render_native(
+    renderer: &Renderer,
+    root: &Value,
+    v: &serde_json::Value,
+) -> Result<Value, minijinja::Error> {
+    match v {
+        serde_json::Value::String(s) => {
+            let expr = looks_like_call(s).map(str::to_owned).or_else(|| {
+                let t = s.trim();
+                let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+                (!inner.contains("}}") && !inner.contains("{{")).then(|| inner.trim().to_owned())
+            });
+            match expr {
+                Some(e) => renderer.env.compile_expression(&e)?.eval(root),
+                None if s.contains("{{") || s.contains("{%") => {
+                    let t = renderer.env.template_from_str(s)?;
+                    t.render(root).map(Value::from)
+                }
+                None => Ok(Value::from(s.as_str())),
+            }
+        }
+        serde_json::Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for x in a {
+                out.push(render_native(renderer, root, x)?);
+            }
+            Ok(Value::from(out))
+        }
+        serde_json::Value::Object(m) => {
+            let mut out = Vec::with_capacity(m.len());
+            for (k, x) in m {
+                out.push((k.clone(), render_native(renderer, root, x)?));
+            }
+            Ok(Value::from_iter(out))
+        }
+        other => Ok(Value::from_serialize(other)),
+    }
+}
+
+/// Renders one node's template in the parse phase.
+fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Recorded, Diag> {
+    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+    ctx.this = Some(Relation::new(
+        &project.target.database,
+        &project.target.schema,
+        &node.name,
+    ));
+    ctx.model = model_value(node);
+    ctx.config.clone_from(&node.config);
+    if let Some(serde_json::Value::Object(y)) = node.unrendered_config.get("__yaml__") {
+        config::merge_into(&mut ctx.config, y);
+    }
+    let ctx = Arc::new(ctx);
+    let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
+    if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
+        let kwargs = render_test_kwargs(renderer, &ctx, node).map_err(|e| diag(&e))?;
+        // The kwargs live in the context for the test macro.
+        let mut c = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+        c.model = ctx.model.clone();
+        c.config.clone_from(&ctx.config);
+        c.extra_values.push(("_dbt_generic_test_kwargs".into(), kwargs));
+        let pre = ctx.take_recorded();
+        let c = Arc::new(c);
+        if let Ok(mut r) = c.recorded.lock() {
+            *r = pre;
+        }
+        let tname = template_name(node);
+        let tmpl = renderer
+            .env
+            .template_from_named_str(&tname, &node.raw_code)
+            .map_err(|e| diag(&e))?;
+        tmpl.render(Value::from_dyn_object(Arc::clone(&c)))
+            .map_err(|e| diag(&e))?;
+        return Ok(c.take_recorded());
+    }
+    let tname = template_name(node);
+    let tmpl = renderer
+        .env
+        .template_from_named_str(&tname, &node.raw_code)
+        .map_err(|e| diag(&e))?;
+    tmpl.render(Value::from_dyn_object(Arc::clone(&ctx)))
+        .map_err(|e| diag(&e))?;
+    Ok(ctx.take_recorded())
+}
+
+/// Whether the root project replaces one of dbt's naming macros.
+fn naming_overridden(project: &Project, base: &str) -> bool {
+    let adapter_prefixes = crate::adapter::for_kind(&project.target.kind)
+        .map(|a| a.dispatch_prefixes().to_vec())
+        .unwrap_or_default();
+    let mut names = vec![base.to_owned(), format!("default__{base}")];
+    for p in adapter_prefixes {
+        names.push(format!("{p}__{base}"));
+    }
+    project
+        .macros
+        .values()
+        .any(|m| !m.builtin && names.contains(&m.name))
+}
+
+fn conf_str<'a>(c: &'a Map<String, serde_json::Value>, key: &str) -> Option<&'a str> {
+    c.get(key).and_then(serde_json::Value::as_str)
+}
+
+/// Calls a naming macro (`generate_schema_name` ...) for a node.
+fn call_naming_macro(
+    renderer: &Renderer,
+    project: &Project,
+    node: &Node,
+    name: &str,
+    custom: Option<&str>,
+) -> Result<String, Diag> {
+    let ctx = Arc::new({
+        let mut c = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+        c.model = model_value(node);
+        c.config.clone_from(&node.config);
+        c
+    });
+    let custom_v = custom.map_or(Value::from(()), Value::from);
+    let source = format!("{name}(__custom, model)");
+    let expr = renderer
+        .env
+        .compile_expression(&source)
+        .map_err(|e| errors::to_diag(&e, project, Some(node)))?;
+    let root = Value::from_object(WithExtra {
+        base: Value::from_dyn_object(ctx),
+        name: "__custom",
+        value: custom_v,
+    });
+    let v = expr
+        .eval(root)
+        .map_err(|e| errors::to_diag(&e, project, Some(node)))?;
+    Ok(v.as_str().map_or_else(|| v.to_string(), str::to_owned).trim().to_owned())
+}
+
+/// A context with one more variable.
+#[derive(Debug)]
+struct WithExtra {
+    base: Value,
+    name: &'static str,
+    value: Value,
+}
+
+impl Object for WithExtra {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if key.as_str() == Some(self.name) {
+            return Some(self.value.clone());
+        }
+        self.base.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+}
+
+/// Settles a node's config, names and tags after its parse render.
+fn settle(
+    renderer: &Renderer,
+    project: &Project,
+    node: &mut Node,
+    recorded: &Recorded,
+    overrides: (bool, bool, bool),
+) -> Result<(), Diag> {
+    let rt = node.resource_type;
+    let project_cfg = std::mem::take(&mut node.config);
+    let yaml_cfg = match node.unrendered_config.shift_remove("__yaml__") {
+        Some(serde_json::Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut unrendered = project_cfg.clone();
+    config::merge_into(&mut unrendered, &yaml_cfg);
+    config::merge_into(&mut unrendered, &recorded.config);
+    if rt == ResourceType::Exposure || rt == ResourceType::Source {
+        node.config = {
+            let mut c = config::defaults(rt);
+            config::merge_into(&mut c, &unrendered);
+            c
+        };
+        node.unrendered_config = unrendered;
+        return Ok(());
+    }
+    let mut cfg = config::defaults(rt);
+    if rt == ResourceType::Test {
+        cfg.insert("schema".into(), json!("dbt_test__audit"));
+    }
+    config::merge_into(&mut cfg, &unrendered);
+    // Severity is case-insensitive in YAML and upper-case in the manifest.
+    if let Some(serde_json::Value::String(s)) = cfg.get_mut("severity") {
+        *s = s.to_uppercase();
+    }
+    node.tags = cfg
+        .get("tags")
+        .map(crate::value::string_list)
+        .unwrap_or_default();
+    if let Some(serde_json::Value::Object(m)) = cfg.get("meta") {
+        for (k, v) in m {
+            node.meta.insert(k.clone(), v.clone());
+        }
+    }
+    node.config = cfg;
+    node.unrendered_config = unrendered;
+    node.refs.clone_from(&recorded.refs);
+    node.sources.clone_from(&recorded.sources);
+    node.depends_on_macros.clone_from(&recorded.macros);
+    if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
+        let pkg = meta.namespace.clone().unwrap_or_else(|| "dbt".to_owned());
+        let test_macro = project
+            .macros
+            .values()
+            .find(|m| m.name == format!("test_{}", meta.name) && (m.package_name == pkg || (meta.namespace.is_none() && (m.package_name == node.package_name || m.package_name == project.root))))
+            .map(|m| m.unique_id.clone())
+            .unwrap_or_else(|| format!("macro.{pkg}.test_{}", meta.name));
+        node.depends_on_macros.retain(|m| m != &test_macro);
+        node.depends_on_macros.insert(0, test_macro);
+    }
+
+    // Names: snapshots with the legacy `target_schema` skip the macros.
+    let custom_schema = conf_str(&node.config, "schema").map(str::to_owned);
+    let custom_db = conf_str(&node.config, "database").map(str::to_owned);
+    let custom_alias = conf_str(&node.config, "alias").map(str::to_owned);
+    let target = &project.target;
+    node.schema = if let (ResourceType::Snapshot, Some(ts)) = (rt, conf_str(&node.config, "target_schema")) {
+        ts.to_owned()
+    } else if overrides.0 {
+        call_naming_macro(renderer, project, node, "generate_schema_name", custom_schema.as_deref())?
+    } else {
+        match &custom_schema {
+            Some(c) => format!("{}_{}", target.schema, c.trim()),
+            None => target.schema.clone(),
+        }
+    };
+    node.database = if let (ResourceType::Snapshot, Some(td)) = (rt, conf_str(&node.config, "target_database")) {
+        td.to_owned()
+    } else if overrides.2 {
+        call_naming_macro(renderer, project, node, "generate_database_name", custom_db.as_deref())?
+    } else {
+        custom_db.unwrap_or_else(|| target.database.clone())
+    };
+    node.alias = if overrides.1 {
+        call_naming_macro(renderer, project, node, "generate_alias_name", custom_alias.as_deref())?
+    } else {
+        match (&custom_alias, &node.version) {
+            (Some(a), _) => a.trim().to_owned(),
+            (None, Some(v)) => format!("{}_v{}", node.name, v.replace('.', "_")),
+            (None, None) => node.name.clone(),
+        }
+    };
+    if matches!(rt, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot)
+        && !node.is_ephemeral()
+    {
+        node.relation_name = Some(relation_for(project, node).render());
+    }
+    Ok(())
+}
+
+/// The quoted relation of a node, honouring `quoting:` in the project and
+/// the node's config.
+pub fn relation_for(project: &Project, node: &Node) -> Relation {
+    let mut r = Relation::new(&node.database, &node.schema, &node.alias);
+    let adapter = crate::adapter::for_kind(&project.target.kind);
+    if let Some(a) = &adapter {
+        r.quote = a.default_quote_policy();
+    }
+    let mut apply = |m: &Map<String, serde_json::Value>| {
+        if let Some(b) = m.get("database").and_then(serde_json::Value::as_bool) {
+            r.quote.0 = b;
+        }
+        if let Some(b) = m.get("schema").and_then(serde_json::Value::as_bool) {
+            r.quote.1 = b;
+        }
+        if let Some(b) = m.get("identifier").and_then(serde_json::Value::as_bool) {
+            r.quote.2 = b;
+        }
+    };
+    if let Some(root) = project.root_package() {
+        apply(&root.file.quoting);
+    }
+    if let Some(serde_json::Value::Object(q)) = node.config.get("quoting") {
+        apply(q);
+    }
+    if let Some(src) = &node.source {
+        apply(&src.quoting);
+    }
+    r.kind = Some(match node.materialized() {
+        "table" | "incremental" | "seed" | "snapshot" => "table".to_owned(),
+        other => other.to_owned(),
+    });
+    r
+}
+
+/// Finds the offset of a `ref('name')` / `source(..)` call in a node's file,
+/// for pointing errors at it.
+fn find_call(project: &Project, node: &Node, func: &str, name: &str) -> Option<(usize, usize)> {
+    let text = project.sources.get(&node.abs_path)?;
+    let t = &text.text;
+    let mut from = 0;
+    while let Some(i) = t[from..].find(func) {
+        let at = from + i;
+        let rest = &t[at + func.len()..];
+        let rest_trim = rest.trim_start();
+        if rest_trim.starts_with('(') {
+            let close = rest.find(')').unwrap_or(rest.len());
+            let args = &rest[..close];
+            if args.contains(&format!("'{name}'")) || args.contains(&format!("\"{name}\"")) {
+                return Some((at, func.len() + close + 1));
+            }
+        }
+        from = at + func.len();
+    }
+    None
+}
+
+/// Looks up refs and sources by dbt's rules.
+pub struct Lookup {
+    /// (package, name) → unique ids of enabled refable nodes.
+    by_name: HashMap<String, Vec<(String, String)>>,
+    sources: HashMap<(String, String), Vec<String>>,
+    disabled: HashMap<String, String>,
+    root: String,
+}
+
+impl Lookup {
+    pub fn new(project: &Project) -> Self {
+        let mut by_name: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut sources: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for n in project.nodes.values() {
+            match n.resource_type {
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
+                    by_name
+                        .entry(n.name.clone())
+                        .or_default()
+                        .push((n.package_name.clone(), n.unique_id.clone()));
+                }
+                ResourceType::Source => {
+                    if let Some(s) = &n.source {
+                        sources
+                            .entry((s.source_name.clone(), n.name.clone()))
+                            .or_default()
+                            .push(n.unique_id.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut disabled = HashMap::new();
+        for (uid, list) in &project.disabled {
+            if let Some(n) = list.first() {
+                disabled.insert(n.name.clone(), uid.clone());
+            }
+        }
+        Self {
+            by_name,
+            sources,
+            disabled,
+            root: project.root.clone(),
+        }
+    }
+
+    /// dbt's search: a named package; else the root project, then the
+    /// node's own package, then any package.
+    pub fn find_ref(&self, from_package: &str, call: &RefCall) -> Option<&str> {
+        let name = match &call.version {
+            Some(v) => format!("{}_v{v}", call.name),
+            None => call.name.clone(),
+        };
+        let cands = self
+            .by_name
+            .get(&name)
+            .or_else(|| self.by_name.get(&call.name))?;
+        if let Some(p) = &call.package {
+            return cands.iter().find(|(pk, _)| pk == p).map(|(_, u)| u.as_str());
+        }
+        cands
+            .iter()
+            .find(|(pk, _)| *pk == self.root)
+            .or_else(|| cands.iter().find(|(pk, _)| pk == from_package))
+            .or_else(|| cands.first())
+            .map(|(_, u)| u.as_str())
+    }
+
+    pub fn find_source(&self, from_package: &str, src: &str, tbl: &str) -> Option<&str> {
+        let cands = self.sources.get(&(src.to_owned(), tbl.to_owned()))?;
+        cands
+            .iter()
+            .find(|u| u.starts_with(&format!("source.{from_package}.")))
+            .or_else(|| cands.first())
+            .map(String::as_str)
+    }
+}
+
+/// Runs the parse phase over the whole project.
+pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> Dag {
+    let overrides = (
+        naming_overridden(project, "generate_schema_name"),
+        naming_overridden(project, "generate_alias_name"),
+        naming_overridden(project, "generate_database_name"),
+    );
+    let ids: Vec<String> = project.nodes.keys().cloned().collect();
+    let results: Vec<(String, Result<Node, Diag>)> = {
+        let p: &Project = project;
+        ids.par_iter()
+            .map(|id| {
+                let Some(node) = p.nodes.get(id) else {
+                    return (id.clone(), Err(Diag::error("XF0901", "node vanished")));
+                };
+                let mut node = node.clone();
+                let recorded = if is_rendered(&node) {
+                    match parse_node(renderer, p, &node) {
+                        Ok(r) => r,
+                        Err(d) => return (id.clone(), Err(d)),
+                    }
+                } else {
+                    Recorded::default()
+                };
+                let r = settle(renderer, p, &mut node, &recorded, overrides).map(|()| node);
+                (id.clone(), r)
+            })
+            .collect()
+    };
+    let mut nodes = IndexMap::with_capacity(results.len());
+    for (id, r) in results {
+        match r {
+            Ok(n) if n.enabled() => {
+                nodes.insert(id, n);
+            }
+            Ok(n) => project.disabled.entry(id).or_default().push(n),
+            Err(d) => {
+                diags.push(d);
+                // Keep the node out of the graph; its error is reported.
+            }
+        }
+    }
+    project.nodes = nodes;
+    resolve_dependencies(project, diags);
+    let dag = Dag::build(&project.nodes);
+    for cycle in dag.cycles() {
+        diags.push(cycle_diag(project, &cycle));
+    }
+    dag
+}
+
+fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
+    let lookup = Lookup::new(project);
+    let mut updates: Vec<(String, Vec<String>)> = Vec::new();
+    for node in project.nodes.values() {
+        let mut deps: Vec<String> = Vec::new();
+        for call in &node.refs {
+            match lookup.find_ref(&node.package_name, call) {
+                Some(uid) => {
+                    if !deps.iter().any(|d| d == uid) {
+                        deps.push(uid.to_owned());
+                    }
+                }
+                None => diags.push(unresolved_ref(project, &lookup, node, call)),
+            }
+        }
+        for [src, tbl] in &node.sources {
+            match lookup.find_source(&node.package_name, src, tbl) {
+                Some(uid) => {
+                    if !deps.iter().any(|d| d == uid) {
+                        deps.push(uid.to_owned());
+                    }
+                }
+                None => diags.push(unresolved_source(project, node, src, tbl)),
+            }
+        }
+        updates.push((node.unique_id.clone(), deps));
+    }
+    for (uid, deps) in updates {
+        if let Some(n) = project.nodes.get_mut(&uid) {
+            n.depends_on_nodes = deps;
+        }
+    }
+}
+
+fn located(project: &Project, node: &Node, d: Diag, func: &str, name: &str) -> Diag {
+    let src = project.source_text(&node.abs_path);
+    if let Some((off, len)) = find_call(project, node, func, name) {
+        return d.with_source(src).with_label(off, len, "referenced here");
+    }
+    match &node.span {
+        Some(s) => d.with_source(src).with_label(s.offset, s.len.clamp(1, 80), "referenced here"),
+        None => d,
+    }
+}
+
+fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCall) -> Diag {
+    let shown = match &call.package {
+        Some(p) => format!("{p}.{}", call.name),
+        None => call.name.clone(),
+    };
+    if let Some(uid) = lookup.disabled.get(&call.name) {
+        let path = project
+            .disabled
+            .get(uid)
+            .and_then(|v| v.first())
+            .map(|n| n.original_file_path.clone())
+            .unwrap_or_default();
+        let d = Diag::error(
+            "XF0402",
+            format!(
+                "{} `{}` depends on `{shown}`, which is disabled",
+                node.resource_type, node.name
+            ),
+        )
+        .with_help(format!("enable `{shown}` (in `{path}` or its config) or remove the ref"));
+        return located(project, node, d, "ref", &call.name);
+    }
+    let names: Vec<&str> = lookup.by_name.keys().map(String::as_str).collect();
+    let mut d = Diag::error(
+        "XF0401",
+        format!(
+            "{} `{}` refers to `{shown}`, which is not a model, seed or snapshot",
+            node.resource_type, node.name
+        ),
+    );
+    if let Some(c) = closest(&call.name, names) {
+        d = d.with_help(format!("did you mean `{c}`?"));
+    }
+    located(project, node, d, "ref", &call.name)
+}
+
+fn unresolved_source(project: &Project, node: &Node, src: &str, tbl: &str) -> Diag {
+    let known: Vec<String> = project
+        .nodes
+        .values()
+        .filter_map(|n| n.source.as_ref().map(|s| format!("{}.{}", s.source_name, n.name)))
+        .collect();
+    let wanted = format!("{src}.{tbl}");
+    let mut d = Diag::error(
+        "XF0403",
+        format!(
+            "{} `{}` refers to source `{wanted}`, which is not declared",
+            node.resource_type, node.name
+        ),
+    );
+    d = match closest(&wanted, known.iter().map(String::as_str)) {
+        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+        None => d.with_help("declare it under `sources:` in a properties file"),
+    };
+    located(project, node, d, "source", tbl)
+}
+
+fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|id| project.nodes.get(id).map_or_else(|| id.clone(), |n| n.name.clone()))
+        .collect();
+    let mut path = names.join(" -> ");
+    if let Some(first) = names.first() {
+        path.push_str(" -> ");
+        path.push_str(first);
+    }
+    let mut d = Diag::error("XF0404", format!("dependency cycle: {path}"))
+        .with_help("a model cannot depend on itself, directly or through others; remove one of these refs");
+    // Each member refers to the next: point at every offending ref.
+    for (i, id) in cycle.iter().enumerate() {
+        let next = &cycle[(i + 1) % cycle.len()];
+        let (Some(node), Some(next_node)) = (project.nodes.get(next), project.nodes.get(id)) else {
+            continue;
+        };
+        let frame = located(
+            project,
+            node,
+            Diag::error("XF0404", format!("`{}` refers to `{}`", node.name, next_node.name)),
+            "ref",
+            &next_node.name,
+        );
+        if i == 0 && frame.source.is_some() {
+            d.source.clone_from(&frame.source);
+            let lbl = frame.labels.first().cloned();
+            d = match (d.source.clone(), lbl) {
+                (Some(s), Some(l)) => d
+                    .with_source(s)
+                    .with_label(l.offset, l.len, format!("`{}` refers to `{}`", node.name, next_node.name)),
+                _ => d,
+            };
+        } else {
+            d = d.with_related(frame);
+        }
+    }
+    d
+}
+
+/// Resolves refs to relations while compiling.
+struct CompileResolver {
+    lookup: Lookup,
+    relations: HashMap<String, (Relation, bool)>,
+}
+
+impl Resolver for CompileResolver {
+    fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<Resolved, String> {
+        let uid = self
+            .lookup
+            .find_ref(from_package, call)
+            .ok_or_else(|| format!("`{}` is not a model, seed or snapshot", call.name))?;
+        let (rel, eph) = self
+            .relations
+            .get(uid)
+            .ok_or_else(|| format!("`{}` has no relation", call.name))?;
+        Ok(Resolved {
+            unique_id: uid.to_owned(),
+            relation: rel.clone(),
+            ephemeral: *eph,
+        })
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        let uid = self
+            .lookup
+            .find_source(&self.lookup.root, source, table)
+            .ok_or_else(|| format!("source `{source}.{table}` is not declared"))?;
+        self.relations
+            .get(uid)
+            .map(|(r, _)| r.clone())
+            .ok_or_else(|| format!("source `{source}.{table}` has no relation"))
+    }
+}
+
+/// Compiles the given nodes (and the ephemeral models they use), setting
+/// `compiled_code` and `extra_ctes`. Returns the diagnostics of nodes that
+/// failed; the others are still compiled.
+pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Diags {
+    let mut diags = Diags::default();
+    let mut relations = HashMap::new();
+    for n in project.nodes.values() {
+        let rel = match n.resource_type {
+            ResourceType::Model if n.is_ephemeral() => {
+                (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
+            }
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot | ResourceType::Source => {
+                (relation_for(project, n), false)
+            }
+            _ => continue,
+        };
+        relations.insert(n.unique_id.clone(), rel);
+    }
+    let resolver: Arc<dyn Resolver> = Arc::new(CompileResolver {
+        lookup: Lookup::new(project),
+        relations,
+    });
+    // Ephemeral models are compiled whenever something uses them.
+    let mut wanted: Vec<String> = ids.to_vec();
+    let ephemerals: Vec<String> = project
+        .nodes
+        .values()
+        .filter(|n| n.is_ephemeral())
+        .map(|n| n.unique_id.clone())
+        .collect();
+    for e in ephemerals {
+        if !wanted.contains(&e) {
+            wanted.push(e);
+        }
+    }
+    let results: Vec<(String, Result<(String, Vec<String>), Diag>)> = {
+        let p: &Project = project;
+        let resolver = &resolver;
+        wanted
+            .par_iter()
+            .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
+            .filter(|(_, n)| n.resource_type.is_compiled())
+            .map(|(id, n)| (id.clone(), compile_node(renderer, p, n, Arc::clone(resolver))))
+            .collect()
+    };
+    let mut pre: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    let failed = Mutex::new(Vec::new());
+    for (id, r) in results {
+        match r {
+            Ok(v) => {
+                pre.insert(id, v);
+            }
+            Err(d) => {
+                if let Ok(mut f) = failed.lock() {
+                    f.push(id.clone());
+                }
+                diags.push(d);
+            }
+        }
+    }
+    let mut memo: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for id in pre.keys().cloned().collect::<Vec<_>>() {
+        let ctes = ephemeral::collect_ctes(&id, &pre, project, &mut memo);
+        let Some((sql, _)) = pre.get(&id) else { continue };
+        let compiled = ephemeral::inject(sql, &ctes);
+        if let Some(n) = project.nodes.get_mut(&id) {
+            n.compiled_code = Some(compiled);
+            n.extra_ctes = ctes;
+        }
+    }
+    diags
+}
+
+fn compile_node(
+    renderer: &Renderer,
+    project: &Project,
+    node: &Node,
+    resolver: Arc<dyn Resolver>,
+) -> Result<(String, Vec<String>), Diag> {
+    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, &node.package_name);
+    if matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
+        ctx.this = Some(relation_for(project, node));
+    }
+    ctx.model = model_value(node);
+    ctx.config.clone_from(&node.config);
+    ctx.resolver = Some(resolver);
+    let ctx = Arc::new(ctx);
+    let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
+    let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
+        let kwargs = render_test_kwargs(renderer, &ctx, node).map_err(|e| diag(&e))?;
+        Value::from_object(WithExtra {
+            base: Value::from_dyn_object(Arc::clone(&ctx)),
+            name: "_dbt_generic_test_kwargs",
+            value: kwargs,
+        })
+    } else {
+        Value::from_dyn_object(Arc::clone(&ctx))
+    };
+    let tname = template_name(node);
+    let tmpl = renderer
+        .env
+        .template_from_named_str(&tname, &node.raw_code)
+        .map_err(|e| diag(&e))?;
+    let sql = tmpl.render(root).map_err(|e| diag(&e))?;
+    Ok((sql, ctx.take_recorded().ephemerals))
+}

@@ -1,0 +1,190 @@
+//! The dependency graph of a project and node selection.
+//!
+//! Invariant: the graph is built once from `Node::depends_on_nodes` after the
+//! parse phase; it never changes afterwards and never looks at files.
+
+pub mod select;
+
+use std::collections::{HashMap, VecDeque};
+
+use indexmap::IndexMap;
+use petgraph::Direction;
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::node::Node;
+
+/// Edges point from a parent to the nodes that depend on it.
+#[derive(Debug, Default)]
+pub struct Dag {
+    graph: DiGraph<String, ()>,
+    index: HashMap<String, NodeIndex>,
+}
+
+impl Dag {
+    /// Builds the graph. Dependencies on unknown ids are ignored here: the
+    /// parse phase already reported them.
+    pub fn build(nodes: &IndexMap<String, Node>) -> Self {
+        let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
+        let mut index = HashMap::with_capacity(nodes.len());
+        for id in nodes.keys() {
+            index.insert(id.clone(), graph.add_node(id.clone()));
+        }
+        for (id, node) in nodes {
+            let child = index[id];
+            for parent in &node.depends_on_nodes {
+                if let Some(&p) = index.get(parent) {
+                    graph.update_edge(p, child, ());
+                }
+            }
+        }
+        Self { graph, index }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.graph.node_weights().map(String::as_str)
+    }
+
+    fn neighbors(&self, id: &str, dir: Direction) -> Vec<&str> {
+        let Some(&ix) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = self
+            .graph
+            .neighbors_directed(ix, dir)
+            .map(|n| self.graph[n].as_str())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    pub fn parents(&self, id: &str) -> Vec<&str> {
+        self.neighbors(id, Direction::Incoming)
+    }
+
+    pub fn children(&self, id: &str) -> Vec<&str> {
+        self.neighbors(id, Direction::Outgoing)
+    }
+
+    fn walk(&self, id: &str, dir: Direction, depth: Option<usize>) -> Vec<String> {
+        let Some(&start) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.graph.node_count()];
+        seen[start.index()] = true;
+        let mut queue = VecDeque::from([(start, 0usize)]);
+        let mut out = Vec::new();
+        while let Some((ix, d)) = queue.pop_front() {
+            if depth.is_some_and(|max| d >= max) {
+                continue;
+            }
+            for n in self.graph.neighbors_directed(ix, dir) {
+                if !seen[n.index()] {
+                    seen[n.index()] = true;
+                    out.push(self.graph[n].clone());
+                    queue.push_back((n, d + 1));
+                }
+            }
+        }
+        out
+    }
+
+    /// All ancestors, or those within `depth` edges.
+    pub fn ancestors(&self, id: &str, depth: Option<usize>) -> Vec<String> {
+        self.walk(id, Direction::Incoming, depth)
+    }
+
+    /// All descendants, or those within `depth` edges.
+    pub fn descendants(&self, id: &str, depth: Option<usize>) -> Vec<String> {
+        self.walk(id, Direction::Outgoing, depth)
+    }
+
+    /// Every cycle in the graph, each as the list of its node ids in edge order.
+    pub fn cycles(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for scc in tarjan_scc(&self.graph) {
+            let is_cycle = scc.len() > 1
+                || scc
+                    .first()
+                    .is_some_and(|&n| self.graph.contains_edge(n, n));
+            if !is_cycle {
+                continue;
+            }
+            out.push(self.order_cycle(&scc));
+        }
+        out
+    }
+
+    /// Orders the members of a strongly connected component along one cycle,
+    /// so that an error can show `a -> b -> c -> a`.
+    fn order_cycle(&self, scc: &[NodeIndex]) -> Vec<String> {
+        let members: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        let start = scc.iter().copied().min_by_key(|n| &self.graph[*n]);
+        let Some(start) = start else {
+            return Vec::new();
+        };
+        // Breadth-first search inside the component for the shortest path
+        // from `start` back to itself.
+        let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut found = false;
+        'search: while let Some(ix) = queue.pop_front() {
+            for n in self.graph.neighbors_directed(ix, Direction::Outgoing) {
+                if !members.contains(&n) {
+                    continue;
+                }
+                if n == start {
+                    prev.insert(start, ix);
+                    found = true;
+                    break 'search;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(n) {
+                    e.insert(ix);
+                    queue.push_back(n);
+                }
+            }
+        }
+        if !found {
+            return scc.iter().map(|n| self.graph[*n].clone()).collect();
+        }
+        let mut path = vec![start];
+        let mut cur = prev[&start];
+        while cur != start {
+            path.push(cur);
+            cur = prev[&cur];
+        }
+        path[1..].reverse();
+        path.into_iter().map(|n| self.graph[n].clone()).collect()
+    }
+
+    /// Node ids with every parent before its children; `None` when there is a cycle.
+    pub fn topo_order(&self) -> Option<Vec<String>> {
+        toposort(&self.graph, None)
+            .ok()
+            .map(|v| v.into_iter().map(|n| self.graph[n].clone()).collect())
+    }
+
+    /// `parent_map` and `child_map` as the manifest writes them: every node,
+    /// neighbours sorted.
+    pub fn parent_child_maps(
+        &self,
+    ) -> (IndexMap<String, Vec<String>>, IndexMap<String, Vec<String>>) {
+        let mut parents = IndexMap::new();
+        let mut children = IndexMap::new();
+        for id in self.graph.node_weights() {
+            parents.insert(
+                id.clone(),
+                self.parents(id).into_iter().map(str::to_owned).collect(),
+            );
+            children.insert(
+                id.clone(),
+                self.children(id).into_iter().map(str::to_owned).collect(),
+            );
+        }
+        (parents, children)
+    }
+}

@@ -1,0 +1,583 @@
+//! The per-node Jinja context: `ref`, `source`, `config`, `var`, `this`,
+//! `model`, macros by dbt's search order, and the `return()` mechanism.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+use serde_json::Map;
+
+use super::Shared;
+use super::relation::Relation;
+use crate::node::RefCall;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// dbt's parse: `execute` is false, `ref`/`source`/`config` are recorded.
+    Parse,
+    /// Rendering SQL: `execute` is true and refs resolve to relations.
+    Compile,
+}
+
+/// What the parse phase learned from rendering a node.
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<[String; 2]>,
+    pub config: Map<String, serde_json::Value>,
+    /// Macros called directly from the node's own template.
+    pub macros: Vec<String>,
+    /// Ephemeral models referenced while compiling, in order of first use.
+    pub ephemerals: Vec<String>,
+}
+
+/// How a `ref()` or `source()` resolves while compiling.
+pub trait Resolver: Send + Sync {
+    /// The relation for `ref(...)`, or an error message.
+    fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<Resolved, String>;
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+}
+
+pub struct Resolved {
+    pub unique_id: String,
+    pub relation: Relation,
+    pub ephemeral: bool,
+}
+
+/// Everything a node's render needs beyond the project-wide [`Shared`].
+pub struct NodeCtx {
+    pub shared: Arc<Shared>,
+    pub phase: Phase,
+    pub package: String,
+    /// The node's `this` relation.
+    pub this: Option<Relation>,
+    /// The `model` variable: the node as dbt's manifest describes it.
+    pub model: Value,
+    /// The node's final config, readable through `config.get` while compiling.
+    pub config: Map<String, serde_json::Value>,
+    pub resolver: Option<Arc<dyn Resolver>>,
+    /// Extra variables (`_dbt_generic_test_kwargs`, `sql`, ...).
+    pub extra: Map<String, serde_json::Value>,
+    pub extra_values: Vec<(String, Value)>,
+    pub recorded: Mutex<Recorded>,
+    /// Depth of macro calls, to record only direct calls.
+    pub depth: Mutex<usize>,
+}
+
+impl fmt::Debug for NodeCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeCtx").field("package", &self.package).finish()
+    }
+}
+
+impl NodeCtx {
+    pub fn new(shared: Arc<Shared>, phase: Phase, package: &str) -> Self {
+        Self {
+            shared,
+            phase,
+            package: package.to_owned(),
+            this: None,
+            model: Value::from(()),
+            config: Map::new(),
+            resolver: None,
+            extra: Map::new(),
+            extra_values: Vec::new(),
+            recorded: Mutex::new(Recorded::default()),
+            depth: Mutex::new(0),
+        }
+    }
+
+    pub fn take_recorded(&self) -> Recorded {
+        self.recorded
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Recorded)) {
+        if let Ok(mut r) = self.recorded.lock() {
+            f(&mut r);
+        }
+    }
+
+    fn depth(&self) -> usize {
+        self.depth.lock().map_or(0, |d| *d)
+    }
+}
+
+fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
+    Error::new(kind, msg.into())
+}
+
+fn split_kwargs(args: &[Value]) -> (&[Value], Option<Kwargs>) {
+    match args.last().and_then(crate::jinja::kwargs_of) {
+        Some(k) => (&args[..args.len() - 1], Some(k)),
+        None => (args, None),
+    }
+}
+
+/// A function of the node context, callable from Jinja.
+#[derive(Debug)]
+struct CtxFn {
+    ctx: Arc<NodeCtx>,
+    name: &'static str,
+}
+
+impl Object for CtxFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        match self.name {
+            "ref" => do_ref(&self.ctx, args),
+            "source" => do_source(&self.ctx, args),
+            "config" => do_config(&self.ctx, args),
+            "var" => do_var(&self.ctx, args),
+            "is_incremental" => Ok(Value::from(false)),
+            "should_full_refresh" => Ok(Value::from(false)),
+            "doc" => do_doc(&self.ctx, args),
+            "run_query" => Ok(Value::from(())),
+            _ => {
+                let _ = state;
+                Err(err(ErrorKind::UnknownFunction, self.name))
+            }
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if self.name != "config" {
+            return Err(err(ErrorKind::UnknownMethod, format!("`{}` has no method `{method}`", self.name)));
+        }
+        let (pos, kwargs) = split_kwargs(args);
+        let key = pos
+            .first()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| kwargs.as_ref().and_then(|k| k.get::<String>("name").ok()))
+            .unwrap_or_default();
+        let default = pos
+            .get(1)
+            .cloned()
+            .or_else(|| kwargs.as_ref().and_then(|k| k.get::<Value>("default").ok()));
+        // While parsing, `config()` calls seen so far count too.
+        let found = self
+            .ctx
+            .config
+            .get(&key)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .or_else(|| {
+                self.ctx
+                    .recorded
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.config.get(&key).cloned())
+            })
+            .filter(|v| !v.is_null());
+        match method {
+            "get" => Ok(found
+                .map(Value::from_serialize)
+                .or(default)
+                .unwrap_or(Value::from(()))),
+            "require" => match found {
+                Some(v) => Ok(Value::from_serialize(v)),
+                None if self.ctx.phase == Phase::Parse => Ok(Value::from(())),
+                None => Err(err(
+                    ErrorKind::InvalidOperation,
+                    format!("config `{key}` is required but not set"),
+                )),
+            },
+            "set" | "update" => Ok(Value::from("")),
+            "persist_relation_docs" | "persist_column_docs" => {
+                let pd = self.ctx.config.get("persist_docs");
+                let k = if method == "persist_relation_docs" { "relation" } else { "columns" };
+                Ok(Value::from(
+                    pd.and_then(|p| p.get(k)).is_some_and(crate::value::truthy),
+                ))
+            }
+            _ => Err(err(
+                ErrorKind::UnknownMethod,
+                format!("`config` has no method `{method}`"),
+            )),
+        }
+    }
+}
+
+fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+    let (pos, kwargs) = split_kwargs(args);
+    let strs: Vec<String> = pos
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+        .collect();
+    let (package, name) = match strs.as_slice() {
+        [name] => (None, name.clone()),
+        [pkg, name] => (Some(pkg.clone()), name.clone()),
+        _ => {
+            return Err(err(
+                ErrorKind::InvalidOperation,
+                format!("ref() takes 1 or 2 arguments, got {}", strs.len()),
+            ));
+        }
+    };
+    let version = kwargs.as_ref().and_then(|k| {
+        k.get::<Option<Value>>("v")
+            .ok()
+            .flatten()
+            .or_else(|| k.get::<Option<Value>>("version").ok().flatten())
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    });
+    let call = RefCall {
+        name,
+        package,
+        version,
+    };
+    match ctx.phase {
+        Phase::Parse => {
+            let rel = Relation::new("", "", &call.name);
+            ctx.record(|r| {
+                if !r.refs.contains(&call) {
+                    r.refs.push(call);
+                }
+            });
+            Ok(rel.into_value())
+        }
+        Phase::Compile => {
+            let Some(resolver) = &ctx.resolver else {
+                return Ok(Relation::new("", "", &call.name).into_value());
+            };
+            let resolved = resolver
+                .resolve_ref(&ctx.package, &call)
+                .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
+            if resolved.ephemeral {
+                ctx.record(|r| {
+                    if !r.ephemerals.contains(&resolved.unique_id) {
+                        r.ephemerals.push(resolved.unique_id.clone());
+                    }
+                });
+            }
+            Ok(resolved.relation.into_value())
+        }
+    }
+}
+
+fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+    let (pos, _) = split_kwargs(args);
+    let [src, tbl] = pos else {
+        return Err(err(
+            ErrorKind::InvalidOperation,
+            format!("source() takes 2 arguments (source name, table name), got {}", pos.len()),
+        ));
+    };
+    let src = src.as_str().map_or_else(|| src.to_string(), str::to_owned);
+    let tbl = tbl.as_str().map_or_else(|| tbl.to_string(), str::to_owned);
+    match ctx.phase {
+        Phase::Parse => {
+            let pair = [src.clone(), tbl.clone()];
+            ctx.record(|r| {
+                if !r.sources.contains(&pair) {
+                    r.sources.push(pair);
+                }
+            });
+            Ok(Relation::new("", &src, &tbl).into_value())
+        }
+        Phase::Compile => match &ctx.resolver {
+            Some(res) => res
+                .resolve_source(&src, &tbl)
+                .map(Relation::into_value)
+                .map_err(|m| err(ErrorKind::InvalidOperation, m)),
+            None => Ok(Relation::new("", &src, &tbl).into_value()),
+        },
+    }
+}
+
+fn do_config(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+    if ctx.phase != Phase::Parse {
+        return Ok(Value::from(""));
+    }
+    let (pos, kwargs) = split_kwargs(args);
+    let mut m = Map::new();
+    if let Some(first) = pos.first() {
+        match serde_json::to_value(first) {
+            Ok(serde_json::Value::Object(o)) => m.extend(o),
+            _ => {
+                return Err(err(
+                    ErrorKind::InvalidOperation,
+                    "config() takes keyword arguments or one mapping",
+                ));
+            }
+        }
+    }
+    if let Some(k) = kwargs {
+        for key in k.args() {
+            let v: Value = k.get(key)?;
+            m.insert(
+                key.to_owned(),
+                serde_json::to_value(&v).unwrap_or(serde_json::Value::Null),
+            );
+        }
+    }
+    ctx.record(|r| crate::project::config::merge_into(&mut r.config, &m));
+    Ok(Value::from(""))
+}
+
+fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+    let (pos, kwargs) = split_kwargs(args);
+    let Some(name) = pos.first().and_then(Value::as_str) else {
+        return Err(err(ErrorKind::InvalidOperation, "var() needs a variable name"));
+    };
+    if let Some(v) = ctx.shared.vars.get(&ctx.package).and_then(|m| m.get(name)) {
+        return Ok(Value::from_serialize(v));
+    }
+    if let Some(d) = pos
+        .get(1)
+        .cloned()
+        .or_else(|| kwargs.and_then(|k| k.get::<Value>("default").ok()))
+    {
+        return Ok(d);
+    }
+    Err(err(
+        ErrorKind::InvalidOperation,
+        format!(
+            "required var `{name}` is not set: define it under `vars:` in dbt_project.yml or pass it with --vars"
+        ),
+    ))
+}
+
+fn do_doc(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+    let strs: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
+    let (pkg, name) = match strs.as_slice() {
+        [n] => (None, *n),
+        [p, n] => (Some(*p), *n),
+        _ => return Err(err(ErrorKind::InvalidOperation, "doc() takes 1 or 2 arguments")),
+    };
+    let shared = &ctx.shared;
+    let found = match pkg {
+        Some(p) => shared.docs.get(&(p.to_owned(), name.to_owned())),
+        None => shared
+            .docs
+            .get(&(ctx.package.clone(), name.to_owned()))
+            .or_else(|| shared.docs.get(&(shared.root.clone(), name.to_owned())))
+            .or_else(|| shared.docs.iter().find(|((_, n), _)| n == name).map(|(_, v)| v)),
+    };
+    found
+        .map(|s| Value::from(s.as_str()))
+        .ok_or_else(|| err(ErrorKind::InvalidOperation, format!("documentation `{name}` is not defined")))
+}
+
+/// A package name used as a namespace: `dbt_utils.star(...)`.
+#[derive(Debug)]
+struct PackageNs {
+    ctx: Arc<NodeCtx>,
+    package: String,
+}
+
+impl Object for PackageNs {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let entry = self.ctx.shared.macro_in(&self.package, name)?;
+        Some(Value::from_object(MacroFn {
+            ctx: Arc::clone(&self.ctx),
+            name: name.to_owned(),
+            unique_id: entry.unique_id.clone(),
+            template: entry.template.clone(),
+        }))
+    }
+}
+
+/// A macro bound to the node context it is called from.
+#[derive(Debug)]
+pub struct MacroFn {
+    pub ctx: Arc<NodeCtx>,
+    pub name: String,
+    pub unique_id: String,
+    pub template: String,
+}
+
+thread_local! {
+    /// The value of the innermost `return(...)`; see [`super::builtins`].
+    pub static RETURN_SLOT: std::cell::RefCell<Vec<Option<Value>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The detail text of the error `return()` raises to unwind a macro.
+pub const RETURN_SIGNAL: &str = "\u{0}xform-return";
+
+impl Object for MacroFn {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.as_str())),
+            "unique_id" => Some(Value::from(self.unique_id.as_str())),
+            _ => None,
+        }
+    }
+
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let depth = self.ctx.depth();
+        if depth == 0 {
+            let uid = self.unique_id.clone();
+            self.ctx.record(|r| {
+                if !r.macros.contains(&uid) {
+                    r.macros.push(uid);
+                }
+            });
+        }
+        let env = state.env();
+        let tmpl = env.get_template(&self.template)?;
+        let ctx_value = Value::from_dyn_object(Arc::clone(&self.ctx));
+        #[allow(deprecated)]
+        let mstate = tmpl.eval_to_state(ctx_value)?;
+        let Some(mac) = mstate.lookup(&self.name) else {
+            return Err(err(
+                ErrorKind::UnknownFunction,
+                format!("macro `{}` did not define itself", self.name),
+            ));
+        };
+        if let Ok(mut d) = self.ctx.depth.lock() {
+            *d += 1;
+        }
+        RETURN_SLOT.with(|s| s.borrow_mut().push(None));
+        let result = mac.call(&mstate, args);
+        let returned = RETURN_SLOT.with(|s| s.borrow_mut().pop().flatten());
+        if let Ok(mut d) = self.ctx.depth.lock() {
+            *d = d.saturating_sub(1);
+        }
+        match result {
+            Ok(v) => Ok(returned.unwrap_or(v)),
+            Err(e) if is_return_signal(&e) => Ok(returned.unwrap_or(Value::from(()))),
+            Err(e) => Err(Error::new(
+                e.kind(),
+                format!("in macro `{}` ({})", self.name, self.unique_id),
+            )
+            .with_source(e)),
+        }
+    }
+}
+
+/// Whether an error (or its cause) is the unwinding of `return()`.
+pub fn is_return_signal(e: &Error) -> bool {
+    e.detail() == Some(RETURN_SIGNAL)
+}
+
+impl Object for NodeCtx {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let f = |n: &'static str| {
+            Some(Value::from_object(CtxFn {
+                ctx: Arc::clone(self),
+                name: n,
+            }))
+        };
+        // A project macro named like a context function overrides it, as in
+        // dbt (`builtins.ref` stays the original).
+        let overridable = matches!(name, "ref" | "source" | "is_incremental" | "should_full_refresh");
+        if overridable && let Some(m) = self.macro_value(name, true) {
+            return Some(m);
+        }
+        match name {
+            "ref" => return f("ref"),
+            "source" => return f("source"),
+            "config" => return f("config"),
+            "var" => return f("var"),
+            "doc" => return f("doc"),
+            "is_incremental" => return f("is_incremental"),
+            "should_full_refresh" => return f("should_full_refresh"),
+            "run_query" => return f("run_query"),
+            "execute" => return Some(Value::from(self.phase == Phase::Compile)),
+            "this" => return self.this.clone().map(Relation::into_value),
+            "model" => return Some(self.model.clone()),
+            "target" => return Some(self.shared.target.clone()),
+            "project_name" => return Some(Value::from(self.shared.root.as_str())),
+            "invocation_id" => return Some(Value::from(self.shared.invocation_id.as_str())),
+            "run_started_at" => {
+                return Some(super::python::datetime_value(self.shared.run_started_at));
+            }
+            "flags" => return Some(self.shared.flags.clone()),
+            "builtins" => {
+                return Some(Value::from_object(Builtins {
+                    ctx: Arc::clone(self),
+                }));
+            }
+            "adapter" => {
+                return Some(Value::from_object(super::builtins::AdapterObj {
+                    ctx: Arc::clone(self),
+                }));
+            }
+            "graph" => return Some(Value::from_serialize(serde_json::json!({"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}))),
+            "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
+            "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
+            _ => {}
+        }
+        if let Some(v) = self.extra.get(name) {
+            return Some(Value::from_serialize(v));
+        }
+        if let Some((_, v)) = self.extra_values.iter().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        if let Some(m) = self.macro_value(name, false) {
+            return Some(m);
+        }
+        if self.shared.packages.contains(name) {
+            return Some(Value::from_object(PackageNs {
+                ctx: Arc::clone(self),
+                package: name.to_owned(),
+            }));
+        }
+        None
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::NonEnumerable
+    }
+}
+
+impl NodeCtx {
+    /// A macro by dbt's search order; with `root_only`, only a root-project
+    /// macro (for overrides of context functions).
+    fn macro_value(self: &Arc<Self>, name: &str, root_only: bool) -> Option<Value> {
+        let shared = &self.shared;
+        let entry = if root_only {
+            shared.macro_in(&shared.root, name)
+        } else {
+            shared.find_macro(&self.package, name)
+        }?;
+        Some(Value::from_object(MacroFn {
+            ctx: Arc::clone(self),
+            name: name.to_owned(),
+            unique_id: entry.unique_id.clone(),
+            template: entry.template.clone(),
+        }))
+    }
+}
+
+/// `builtins`: the original `ref`, `source` and `config`, even when a project
+/// overrides them.
+#[derive(Debug)]
+struct Builtins {
+    ctx: Arc<NodeCtx>,
+}
+
+impl Object for Builtins {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name: &'static str = match key.as_str()? {
+            "ref" => "ref",
+            "source" => "source",
+            "config" => "config",
+            "var" => "var",
+            _ => return None,
+        };
+        Some(Value::from_object(CtxFn {
+            ctx: Arc::clone(&self.ctx),
+            name,
+        }))
+    }
+}

@@ -1,0 +1,242 @@
+//! Jinja: the minijinja environment with dbt's context.
+//!
+//! Every macro (project, package and built-in) is its own template named
+//! `macro:<unique_id>`, so that a macro resolves names the way dbt does:
+//! through the calling node's context and dbt's macro search order, not
+//! through the file it happens to sit in. Names that are not Jinja locals are
+//! looked up in [`context::NodeCtx`], one per rendered node.
+//!
+//! Invariant: rendering never touches the warehouse in the parse and compile
+//! phases; `execute` is false while parsing, exactly as in dbt.
+
+pub mod builtins;
+pub mod context;
+pub mod errors;
+pub mod python;
+pub mod relation;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde_json::Map;
+
+use crate::adapter::Adapter;
+use crate::project::Project;
+
+pub use context::{NodeCtx, Phase, Recorded};
+
+/// The keyword arguments of a call, when its last argument holds them.
+pub fn kwargs_of(v: &Value) -> Option<minijinja::value::Kwargs> {
+    use minijinja::value::ArgType;
+    minijinja::value::Kwargs::from_value(Some(v)).ok()
+}
+
+/// Project-wide facts every render reads.
+pub struct Shared {
+    pub root: String,
+    pub adapter: Box<dyn Adapter>,
+    pub target: Value,
+    /// `var()` values by package: project vars merged with `--vars`.
+    pub vars: HashMap<String, Map<String, serde_json::Value>>,
+    /// Macro template names by package and macro name. Built-in macros of
+    /// the adapter are filed under `dbt`.
+    pub macros: HashMap<String, HashMap<String, MacroEntry>>,
+    pub packages: HashSet<String>,
+    /// `dispatch:` search orders by macro namespace.
+    pub dispatch: HashMap<String, Vec<String>>,
+    pub invocation_id: String,
+    pub run_started_at: chrono::DateTime<chrono::Utc>,
+    pub flags: Value,
+    pub docs: HashMap<(String, String), String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MacroEntry {
+    pub unique_id: String,
+    pub template: String,
+}
+
+impl Shared {
+    /// Finds a macro by dbt's search order for a node in `node_package`:
+    /// the node's package, the root project, then the `dbt` namespace.
+    pub fn find_macro(&self, node_package: &str, name: &str) -> Option<&MacroEntry> {
+        self.macros
+            .get(node_package)
+            .and_then(|m| m.get(name))
+            .or_else(|| self.macros.get(&self.root).and_then(|m| m.get(name)))
+            .or_else(|| self.macros.get("dbt").and_then(|m| m.get(name)))
+    }
+
+    pub fn macro_in(&self, package: &str, name: &str) -> Option<&MacroEntry> {
+        self.macros.get(package).and_then(|m| m.get(name))
+    }
+
+    /// Every macro name a node could call unqualified, for suggestions.
+    pub fn visible_macro_names(&self, node_package: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for pkg in [node_package, self.root.as_str(), "dbt"] {
+            if let Some(m) = self.macros.get(pkg) {
+                out.extend(m.keys().map(String::as_str));
+            }
+        }
+        out
+    }
+}
+
+/// The environment and shared facts for one invocation.
+pub struct Renderer {
+    pub env: Environment<'static>,
+    pub shared: Arc<Shared>,
+}
+
+fn new_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_keep_trailing_newline(false);
+    env.set_recursion_limit(1000);
+    env.set_debug(true);
+    env.set_unknown_method_callback(python::unknown_method);
+    env.set_formatter(python::format_value);
+    builtins::register_globals(&mut env);
+    env
+}
+
+impl Renderer {
+    pub fn new(project: &Project) -> Result<Self, Vec<crate::diagnostics::Diag>> {
+        let mut env = new_env();
+        let adapter = crate::adapter::for_kind(&project.target.kind)
+            .unwrap_or_else(|| Box::new(crate::adapter::duckdb::DuckDb));
+        let internal = adapter.internal_package();
+        let mut macros: HashMap<String, HashMap<String, MacroEntry>> = HashMap::new();
+        let mut errors = Vec::new();
+        for m in project.macros.values() {
+            // Adapter macros of other warehouses are not loaded at all.
+            if m.builtin && m.package_name != "dbt" && m.package_name != internal {
+                continue;
+            }
+            let tname = format!("macro:{}", m.unique_id);
+            if let Err(e) = env.add_template_owned(tname.clone(), m.template.clone()) {
+                errors.push(errors::to_diag(&e, project, None));
+                continue;
+            }
+            let pkg = if m.builtin { "dbt" } else { m.package_name.as_str() };
+            let entry = MacroEntry {
+                unique_id: m.unique_id.clone(),
+                template: tname,
+            };
+            let slot = macros.entry(pkg.to_owned()).or_default();
+            // Adapter-specific built-ins win over the defaults of the same name.
+            if m.builtin && m.package_name == "dbt" && slot.contains_key(&m.name) {
+                continue;
+            }
+            slot.insert(m.name.clone(), entry);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut vars = HashMap::new();
+        let root_vars = project
+            .root_package()
+            .map(|p| p.file.vars.clone())
+            .unwrap_or_default();
+        for (name, pkg) in &project.packages {
+            let mut merged = Map::new();
+            // A package's own global vars, then the root's global vars, then
+            // the root's vars scoped to this package, then --vars.
+            for (k, v) in &pkg.file.vars {
+                if !(project.packages.contains_key(k) && v.is_object()) {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            if !pkg.is_root {
+                for (k, v) in &root_vars {
+                    if !(project.packages.contains_key(k) && v.is_object()) {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            if let Some(serde_json::Value::Object(scoped)) = root_vars.get(name) {
+                for (k, v) in scoped {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            if let Some(serde_json::Value::Object(scoped)) = pkg.file.vars.get(name) {
+                for (k, v) in scoped {
+                    merged.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            for (k, v) in &project.cli_vars {
+                merged.insert(k.clone(), v.clone());
+            }
+            vars.insert(name.clone(), merged);
+        }
+        let dispatch = project
+            .root_package()
+            .map(|p| {
+                p.file
+                    .dispatch
+                    .iter()
+                    .map(|d| (d.macro_namespace.clone(), d.search_order.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let docs = project
+            .docs
+            .values()
+            .map(|d| ((d.package_name.clone(), d.name.clone()), d.block_contents.clone()))
+            .collect();
+        let mut packages: HashSet<String> = project.packages.keys().cloned().collect();
+        packages.insert("dbt".to_owned());
+        let shared = Shared {
+            root: project.root.clone(),
+            target: Value::from_serialize(project.target.context_value()),
+            adapter,
+            vars,
+            macros,
+            packages,
+            dispatch,
+            invocation_id: uuid::Uuid::new_v4().to_string(),
+            run_started_at: chrono::Utc::now(),
+            flags: Value::from_serialize(serde_json::json!({
+                "FULL_REFRESH": false, "STORE_FAILURES": false, "WHICH": "compile",
+                "FAIL_FAST": false, "DEBUG": false, "WARN_ERROR": false, "USE_COLORS": false,
+                "EMPTY": false, "INTROSPECT": true, "PARTIAL_PARSE": false,
+            })),
+            docs,
+        };
+        Ok(Self {
+            env,
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// Renders a string from `dbt_project.yml` or `profiles.yml`, where only
+/// `env_var()` and `var()` (from `--vars`) are available.
+pub fn render_config_string(
+    text: &str,
+    cli_vars: &Map<String, serde_json::Value>,
+) -> Result<String, String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(text.to_owned());
+    }
+    let mut env = new_env();
+    let vars = cli_vars.clone();
+    env.add_function(
+        "var",
+        move |name: String, default: Option<Value>| -> Result<Value, minijinja::Error> {
+            match vars.get(&name) {
+                Some(v) => Ok(Value::from_serialize(v)),
+                None => default.ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("required var `{name}` is not set (pass it with --vars)"),
+                    )
+                }),
+            }
+        },
+    );
+    env.render_str(text, ())
+        .map_err(|e| errors::plain_message(&e))
+}

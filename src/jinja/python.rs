@@ -1,0 +1,267 @@
+//! Python behaviour that dbt templates rely on: values print the way Python
+//! prints them (`None`, `True`, `['a', 'b']`), strings, lists and dicts have
+//! their Python methods, and dates have `strftime`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
+use minijinja::{Error, ErrorKind, Output, State};
+
+/// Formats a value for `{{ ... }}` output as Jinja2 under Python does.
+pub fn format_value(out: &mut Output<'_>, _state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+    let text = match value.kind() {
+        ValueKind::Undefined => return Ok(()),
+        ValueKind::String => {
+            return out.write_str(value.as_str().unwrap_or_default()).map_err(Error::from);
+        }
+        ValueKind::Seq | ValueKind::Map | ValueKind::None | ValueKind::Bool => repr(value),
+        ValueKind::Number => number(value),
+        _ => value.to_string(),
+    };
+    out.write_str(&text).map_err(Error::from)
+}
+
+fn number(v: &Value) -> String {
+    if v.as_i64().is_some() || v.to_string().parse::<i128>().is_ok() {
+        return v.to_string();
+    }
+    match f64::try_from(v.clone()) {
+        Ok(f) => float_repr(f),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, always with a point.
+pub fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let s = format!("{f:?}");
+    if s.contains('e') {
+        // Rust writes 1e20 where Python writes 1e+20.
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = e.parse().unwrap_or(0);
+        if (-5..16).contains(&exp) {
+            return format!("{f}");
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    s
+}
+
+/// Python's `repr()` of a Jinja value.
+pub fn repr(v: &Value) -> String {
+    let mut out = String::new();
+    write_repr(v, &mut out);
+    out
+}
+
+fn write_repr(v: &Value, out: &mut String) {
+    match v.kind() {
+        ValueKind::Undefined | ValueKind::None => out.push_str("None"),
+        ValueKind::Bool => out.push_str(if v.is_true() { "True" } else { "False" }),
+        ValueKind::Number => out.push_str(&number(v)),
+        ValueKind::String => out.push_str(&crate::value::py_str_repr(v.as_str().unwrap_or_default())),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let tuple = v
+                .as_object()
+                .is_some_and(|o| matches!(o.repr(), ObjectRepr::Seq) && false);
+            out.push(if tuple { '(' } else { '[' });
+            if let Ok(iter) = v.try_iter() {
+                for (i, item) in iter.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(&item, out);
+                }
+            }
+            out.push(if tuple { ')' } else { ']' });
+        }
+        ValueKind::Map => {
+            // Objects that render themselves (relations) print as their text.
+            if let Some(obj) = v.as_object()
+                && matches!(obj.repr(), ObjectRepr::Plain)
+            {
+                let _ = write!(out, "{v}");
+                return;
+            }
+            out.push('{');
+            if let Ok(iter) = v.try_iter() {
+                for (i, key) in iter.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(&key, out);
+                    out.push_str(": ");
+                    let val = v.get_item(&key).unwrap_or_default();
+                    write_repr(&val, out);
+                }
+            }
+            out.push('}');
+        }
+        _ => {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+/// Python methods on strings, lists and dicts, then minijinja-contrib's set.
+pub fn unknown_method(
+    state: &State<'_, '_>,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    if let Some(s) = value.as_str() {
+        match method {
+            "format" => return Ok(Value::from(py_format(s, args))),
+            "isdigit" | "isnumeric" | "isdecimal" => {
+                return Ok(Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())));
+            }
+            "isalpha" => return Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphabetic))),
+            "isalnum" => return Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphanumeric))),
+            "zfill" => {
+                let width = args.first().and_then(Value::as_usize).unwrap_or(0);
+                return Ok(Value::from(format!("{s:0>width$}")));
+            }
+            _ => {}
+        }
+    }
+    if value.kind() == ValueKind::Seq && method == "index" {
+        let needle = args.first().cloned().unwrap_or_default();
+        if let Ok(iter) = value.try_iter() {
+            for (i, item) in iter.enumerate() {
+                if item == needle {
+                    return Ok(Value::from(i));
+                }
+            }
+        }
+        return Err(Error::new(ErrorKind::InvalidOperation, "value is not in list"));
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// `'{} and {}'.format(a, b)` with positional `{}` and `{0}` fields.
+fn py_format(fmt: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut auto = 0usize;
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' {
+            if chars.peek() == Some(&'{') {
+                chars.next();
+                out.push('{');
+                continue;
+            }
+            let mut field = String::new();
+            for n in chars.by_ref() {
+                if n == '}' {
+                    break;
+                }
+                field.push(n);
+            }
+            let idx = field.parse::<usize>().unwrap_or_else(|_| {
+                auto += 1;
+                auto - 1
+            });
+            if let Some(v) = args.get(idx) {
+                if let Some(s) = v.as_str() {
+                    out.push_str(s);
+                } else {
+                    let _ = write!(out, "{v}");
+                }
+            }
+        } else if c == '}' && chars.peek() == Some(&'}') {
+            chars.next();
+            out.push('}');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A timestamp with Python's `datetime` surface (`strftime`, `isoformat`,
+/// fields), printed as `str(datetime)` prints it.
+#[derive(Debug, Clone)]
+pub struct PyDateTime(pub DateTime<Utc>);
+
+pub fn datetime_value(dt: DateTime<Utc>) -> Value {
+    Value::from_object(PyDateTime(dt))
+}
+
+impl Object for PyDateTime {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        use chrono::{Datelike, Timelike};
+        let d = &self.0;
+        Some(match key.as_str()? {
+            "year" => Value::from(d.year()),
+            "month" => Value::from(d.month()),
+            "day" => Value::from(d.day()),
+            "hour" => Value::from(d.hour()),
+            "minute" => Value::from(d.minute()),
+            "second" => Value::from(d.second()),
+            "microsecond" => Value::from(d.timestamp_subsec_micros()),
+            _ => return None,
+        })
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "strftime" => {
+                let f = args.first().and_then(Value::as_str).unwrap_or("%Y-%m-%d %H:%M:%S");
+                let mut s = String::new();
+                write!(s, "{}", self.0.format(f)).map_err(|_| {
+                    Error::new(ErrorKind::InvalidOperation, format!("bad strftime format `{f}`"))
+                })?;
+                Ok(Value::from(s))
+            }
+            "isoformat" => Ok(Value::from(
+                self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+            )),
+            "timestamp" => Ok(Value::from(self.0.timestamp() as f64)),
+            "date" => Ok(Value::from(self.0.format("%Y-%m-%d").to_string())),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("datetime has no method `{method}`"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_python() {
+        assert_eq!(float_repr(1.0), "1.0");
+        assert_eq!(float_repr(1.5), "1.5");
+        assert_eq!(float_repr(1e20), "1e+20");
+    }
+
+    #[test]
+    fn format_positional() {
+        assert_eq!(py_format("{} and {}", &[Value::from("a"), Value::from(1)]), "a and 1");
+        assert_eq!(py_format("{1}{0}", &[Value::from("a"), Value::from("b")]), "ba");
+    }
+}

@@ -1,0 +1,279 @@
+//! The resources of a project after loading: models, seeds, snapshots, tests,
+//! analyses, sources, exposures and macros. Every later phase reads these; only
+//! `project` creates them and only `compile` fills in `compiled`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::span::SourceSpan;
+
+/// What kind of resource a node is, spelled as dbt spells it in `unique_id`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Snapshot,
+    Test,
+    Analysis,
+    Source,
+    Exposure,
+    Macro,
+    UnitTest,
+    Group,
+}
+
+impl ResourceType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Seed => "seed",
+            Self::Snapshot => "snapshot",
+            Self::Test => "test",
+            Self::Analysis => "analysis",
+            Self::Source => "source",
+            Self::Exposure => "exposure",
+            Self::Macro => "macro",
+            Self::UnitTest => "unit_test",
+            Self::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "model" => Self::Model,
+            "seed" => Self::Seed,
+            "snapshot" => Self::Snapshot,
+            "test" | "data_test" => Self::Test,
+            "analysis" => Self::Analysis,
+            "source" => Self::Source,
+            "exposure" => Self::Exposure,
+            "macro" => Self::Macro,
+            "unit_test" => Self::UnitTest,
+            "group" => Self::Group,
+            _ => return None,
+        })
+    }
+
+    /// Resources that become relations or queries in the warehouse and so
+    /// get compiled SQL.
+    pub const fn is_compiled(self) -> bool {
+        matches!(
+            self,
+            Self::Model | Self::Snapshot | Self::Test | Self::Analysis
+        )
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `ref(...)` call as written: `ref('pkg', 'name', v=2)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RefCall {
+    pub name: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Properties of a generic (YAML-declared) data test.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestMetadata {
+    /// The test macro's name without `test_`, e.g. `unique`.
+    pub name: String,
+    /// Arguments as declared, plus `column_name` and `model`.
+    pub kwargs: Map<String, Value>,
+    /// The package for namespaced tests such as `dbt_utils.expression_is_true`.
+    pub namespace: Option<String>,
+}
+
+/// Extra facts for test nodes.
+#[derive(Clone, Debug, Default)]
+pub struct TestInfo {
+    pub metadata: Option<TestMetadata>,
+    pub column_name: Option<String>,
+    pub attached_node: Option<String>,
+    pub file_key_name: Option<String>,
+}
+
+/// Extra facts for source tables.
+#[derive(Clone, Debug, Default)]
+pub struct SourceInfo {
+    pub source_name: String,
+    pub source_description: String,
+    pub identifier: String,
+    pub loader: String,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Value,
+    pub source_meta: Map<String, Value>,
+    pub quoting: Map<String, Value>,
+}
+
+/// Extra facts for exposures.
+#[derive(Clone, Debug, Default)]
+pub struct ExposureInfo {
+    pub kind: String,
+    pub owner: Value,
+    pub label: Option<String>,
+    pub maturity: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub meta: Map<String, Value>,
+    pub data_type: Option<String>,
+    pub constraints: Vec<Value>,
+    pub quote: Option<bool>,
+    pub tags: Vec<String>,
+}
+
+impl Column {
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: String::new(),
+            meta: Map::new(),
+            data_type: None,
+            constraints: Vec::new(),
+            quote: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// A node of the project graph. Sources and exposures are nodes too, so that
+/// selection and lineage treat every resource alike.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub package_name: String,
+    pub name: String,
+    /// Path relative to the resource folder (`silver/orders.sql`), as dbt's `path`.
+    pub path: String,
+    /// Path relative to the package root (`models/silver/orders.sql`).
+    pub original_file_path: String,
+    /// Absolute path on disk, for diagnostics.
+    pub abs_path: PathBuf,
+    /// Where the node is defined in `abs_path` (the whole file for SQL nodes,
+    /// the YAML entry for tests, sources and exposures).
+    pub span: Option<SourceSpan>,
+    pub fqn: Vec<String>,
+    /// The file contents with surrounding whitespace trimmed, as dbt keeps them.
+    pub raw_code: String,
+    /// Byte offset of `raw_code` in the file, to map template positions back.
+    pub raw_offset: usize,
+    /// sha256 of `raw_code`, or empty for nodes without a file of their own.
+    pub checksum: String,
+    /// The effective config after dbt's precedence rules.
+    pub config: Map<String, Value>,
+    /// Config as written (project file, YAML and `config()` merged), before defaults.
+    pub unrendered_config: Map<String, Value>,
+    pub description: String,
+    pub columns: IndexMap<String, Column>,
+    pub meta: Map<String, Value>,
+    pub tags: Vec<String>,
+    pub patch_path: Option<String>,
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<[String; 2]>,
+    pub depends_on_macros: Vec<String>,
+    pub depends_on_nodes: Vec<String>,
+    pub database: String,
+    pub schema: String,
+    pub alias: String,
+    pub relation_name: Option<String>,
+    pub compiled_code: Option<String>,
+    pub extra_ctes: Vec<(String, String)>,
+    pub test: Option<TestInfo>,
+    pub source: Option<SourceInfo>,
+    pub exposure: Option<ExposureInfo>,
+    pub version: Option<String>,
+    pub latest_version: Option<String>,
+}
+
+impl Node {
+    pub fn new(resource_type: ResourceType, package_name: &str, name: &str) -> Self {
+        Self {
+            unique_id: format!("{resource_type}.{package_name}.{name}"),
+            resource_type,
+            package_name: package_name.to_owned(),
+            name: name.to_owned(),
+            path: String::new(),
+            original_file_path: String::new(),
+            abs_path: PathBuf::new(),
+            span: None,
+            fqn: Vec::new(),
+            raw_code: String::new(),
+            raw_offset: 0,
+            checksum: String::new(),
+            config: Map::new(),
+            unrendered_config: Map::new(),
+            description: String::new(),
+            columns: IndexMap::new(),
+            meta: Map::new(),
+            tags: Vec::new(),
+            patch_path: None,
+            refs: Vec::new(),
+            sources: Vec::new(),
+            depends_on_macros: Vec::new(),
+            depends_on_nodes: Vec::new(),
+            database: String::new(),
+            schema: String::new(),
+            alias: String::new(),
+            relation_name: None,
+            compiled_code: None,
+            extra_ctes: Vec::new(),
+            test: None,
+            source: None,
+            exposure: None,
+            version: None,
+            latest_version: None,
+        }
+    }
+
+    pub fn materialized(&self) -> &str {
+        self.config
+            .get("materialized")
+            .and_then(Value::as_str)
+            .unwrap_or("view")
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.materialized() == "ephemeral"
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config
+            .get("enabled")
+            .is_none_or(|v| crate::value::truthy(v))
+    }
+
+    /// `singular`, `generic` or `unit` for tests, as the `test_type:` selector sees them.
+    pub fn test_type(&self) -> Option<&'static str> {
+        match self.resource_type {
+            ResourceType::UnitTest => Some("unit"),
+            ResourceType::Test => Some(
+                if self
+                    .test
+                    .as_ref()
+                    .is_some_and(|t| t.metadata.is_some())
+                {
+                    "generic"
+                } else {
+                    "singular"
+                },
+            ),
+            _ => None,
+        }
+    }
+}

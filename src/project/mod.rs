@@ -1,0 +1,723 @@
+//! Loading a project from disk: `dbt_project.yml`, the profile, every
+//! package in `dbt_packages/`, and all model, seed, snapshot, test, analysis,
+//! macro, docs and properties files.
+//!
+//! Invariant: this phase reads files and YAML only. It renders no model Jinja
+//! (that is `compile::parse`), so its output is the raw material: nodes with
+//! their project-file and YAML configs, macros with their source, doc blocks.
+
+pub mod blocks;
+pub mod config;
+pub mod dbt_project;
+pub mod profiles;
+pub mod properties;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::diagnostics::{Diag, Diags, SourceText};
+use crate::node::{Node, ResourceType};
+use crate::span::SourceSpan;
+
+pub use dbt_project::ProjectFile;
+pub use profiles::Target;
+
+/// Inputs that do not come from the project's files.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub project_dir: PathBuf,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    pub threads: Option<usize>,
+    /// `--vars`, already parsed.
+    pub cli_vars: Map<String, Value>,
+    /// Without a profile, fall back to an in-memory DuckDB target instead of
+    /// failing (for `parse` and `ls`, which do not need a warehouse).
+    pub profile_optional: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub name: String,
+    pub dir: PathBuf,
+    pub file: ProjectFile,
+    pub is_root: bool,
+}
+
+/// A macro as dbt's manifest describes it, plus what rendering needs.
+#[derive(Clone, Debug)]
+pub struct MacroDef {
+    pub unique_id: String,
+    pub name: String,
+    pub package_name: String,
+    /// Path relative to the package root.
+    pub path: String,
+    pub abs_path: PathBuf,
+    /// The block's exact text, as `macro_sql` in the manifest.
+    pub macro_sql: String,
+    /// A plain Jinja template defining the macro, padded with newlines so
+    /// that its line numbers are those of the file.
+    pub template: String,
+    /// Byte offset of the block in the file.
+    pub offset: usize,
+    pub description: String,
+    pub meta: Map<String, Value>,
+    pub arguments: Value,
+    pub patch_path: Option<String>,
+    /// Built into xform (the `dbt` namespace and adapter macros).
+    pub builtin: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct DocBlock {
+    pub unique_id: String,
+    pub name: String,
+    pub package_name: String,
+    pub path: String,
+    pub original_file_path: String,
+    pub block_contents: String,
+}
+
+/// A loaded project: the root package, its packages, and all their resources.
+#[derive(Debug)]
+pub struct Project {
+    pub root: String,
+    pub root_dir: PathBuf,
+    pub packages: IndexMap<String, Package>,
+    pub target: Target,
+    pub cli_vars: Map<String, Value>,
+    pub nodes: IndexMap<String, Node>,
+    /// Nodes turned off with `enabled: false`, by unique id.
+    pub disabled: IndexMap<String, Vec<Node>>,
+    pub macros: IndexMap<String, MacroDef>,
+    pub docs: IndexMap<String, DocBlock>,
+    /// The parsed `selectors.yml`, or `Null`.
+    pub selectors: Value,
+    pub groups: IndexMap<String, Value>,
+    pub unit_tests: IndexMap<String, Value>,
+    /// File texts for diagnostics, by absolute path.
+    pub sources: HashMap<PathBuf, SourceText>,
+}
+
+impl Project {
+    pub fn root_package(&self) -> Option<&Package> {
+        self.packages.get(&self.root)
+    }
+
+    pub fn target_path(&self) -> PathBuf {
+        let rel = self
+            .root_package()
+            .map_or("target", |p| p.file.target_path.as_str());
+        self.root_dir.join(rel)
+    }
+
+    /// The source text of a file, for a diagnostic.
+    pub fn source_text(&self, path: &Path) -> SourceText {
+        self.sources.get(path).cloned().unwrap_or_else(|| {
+            SourceText::read(self.display_path(path), path)
+        })
+    }
+
+    /// A path as shown to the user: relative to the project folder when inside it.
+    pub fn display_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
+
+/// What kind of file a discovered path is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileKind {
+    Model,
+    Seed,
+    Snapshot,
+    Macro,
+    SingularTest,
+    Analysis,
+    Properties,
+    Docs,
+}
+
+#[derive(Clone, Debug)]
+struct FoundFile {
+    package: String,
+    kind: FileKind,
+    abs: PathBuf,
+    /// Relative to the package root, with `/` separators.
+    rel: String,
+    /// Relative to the resource folder it was found in (`models/`).
+    rel_in_root: String,
+    /// The resource folder, relative to the package root.
+    root: String,
+}
+
+fn rel_string(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Lists the files of one package by kind.
+fn discover(pkg: &Package) -> Vec<FoundFile> {
+    let f = &pkg.file;
+    let mut out = Vec::new();
+    let mut walk = |roots: &[String], exts: &[&str], kind: FileKind, skip_generic: bool| {
+        for root in roots {
+            let base = pkg.dir.join(root);
+            if !base.is_dir() {
+                continue;
+            }
+            let mut entries: Vec<_> = walkdir::WalkDir::new(&base)
+                .follow_links(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .collect();
+            entries.sort_by(|a, b| a.path().cmp(b.path()));
+            for e in entries {
+                let p = e.path();
+                let Some(ext) = p.extension().and_then(|x| x.to_str()) else {
+                    continue;
+                };
+                if !exts.contains(&ext) {
+                    continue;
+                }
+                let rel_in_root = rel_string(p.strip_prefix(&base).unwrap_or(p));
+                let is_generic = rel_in_root.starts_with("generic/");
+                let kind = if skip_generic && is_generic {
+                    FileKind::Macro
+                } else {
+                    kind
+                };
+                out.push(FoundFile {
+                    package: pkg.name.clone(),
+                    kind,
+                    abs: p.to_path_buf(),
+                    rel: rel_string(p.strip_prefix(&pkg.dir).unwrap_or(p)),
+                    rel_in_root,
+                    root: root.clone(),
+                });
+            }
+        }
+    };
+    walk(&f.model_paths, &["sql", "py"], FileKind::Model, false);
+    walk(&f.seed_paths, &["csv"], FileKind::Seed, false);
+    walk(&f.snapshot_paths, &["sql"], FileKind::Snapshot, false);
+    walk(&f.macro_paths, &["sql"], FileKind::Macro, false);
+    walk(&f.test_paths, &["sql"], FileKind::SingularTest, true);
+    walk(&f.analysis_paths, &["sql"], FileKind::Analysis, false);
+    let mut yml_roots: Vec<String> = Vec::new();
+    for set in [
+        &f.model_paths,
+        &f.seed_paths,
+        &f.snapshot_paths,
+        &f.analysis_paths,
+        &f.macro_paths,
+        &f.test_paths,
+    ] {
+        for r in set {
+            if !yml_roots.contains(r) {
+                yml_roots.push(r.clone());
+            }
+        }
+    }
+    walk(&yml_roots, &["yml", "yaml"], FileKind::Properties, false);
+    let docs_roots = f.docs_paths.clone().unwrap_or(yml_roots);
+    walk(&docs_roots, &["md"], FileKind::Docs, false);
+    out
+}
+
+/// Reads the root project and its packages. Problems with single files are
+/// collected in `diags`; only a project that cannot be read at all is an `Err`.
+pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
+    let root_dir = std::fs::canonicalize(&opts.project_dir).map_err(|e| {
+        Diag::error(
+            "XF0101",
+            format!(
+                "cannot open project folder `{}`: {e}",
+                opts.project_dir.display()
+            ),
+        )
+    })?;
+    let render = |s: &str| crate::jinja::render_config_string(s, &opts.cli_vars);
+    let (root_file, warnings) = dbt_project::read(&root_dir, "", &render)?;
+    diags.extend(warnings);
+
+    let profile_name = root_file
+        .profile
+        .clone()
+        .unwrap_or_else(|| root_file.name.clone());
+    let target = match profiles::load(
+        opts.profiles_dir.as_deref(),
+        &root_dir,
+        &profile_name,
+        opts.target.as_deref(),
+        opts.threads,
+        &render,
+    ) {
+        Ok(t) => t,
+        Err(d) if opts.profile_optional && d.code == "XF0110" => Target::fallback(&profile_name),
+        Err(d) => return Err(d),
+    };
+    if crate::adapter::for_kind(&target.kind).is_none() {
+        return Err(Diag::error(
+            "XF0118",
+            format!("adapter type `{}` is not supported", target.kind),
+        )
+        .with_help(format!(
+            "supported types: {}",
+            crate::adapter::KNOWN_KINDS.join(", ")
+        )));
+    }
+
+    let mut packages = IndexMap::new();
+    let root_name = root_file.name.clone();
+    let install = root_dir.join(&root_file.packages_install_path);
+    packages.insert(
+        root_name.clone(),
+        Package {
+            name: root_name.clone(),
+            dir: root_dir.clone(),
+            file: root_file,
+            is_root: true,
+        },
+    );
+    if install.is_dir() {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&install)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        for dir in dirs {
+            if !dir.join("dbt_project.yml").is_file() {
+                continue;
+            }
+            let display = rel_string(dir.strip_prefix(&root_dir).unwrap_or(&dir));
+            match dbt_project::read(&dir, &display, &render) {
+                Ok((file, warnings)) => {
+                    diags.extend(warnings);
+                    if let Some(existing) = packages.get(&file.name) {
+                        diags.push(
+                            Diag::error(
+                                "XF0120",
+                                format!(
+                                    "package name `{}` is used by both `{}` and `{}`",
+                                    file.name,
+                                    existing.dir.display(),
+                                    dir.display()
+                                ),
+                            )
+                            .with_source(file.source.clone())
+                            .with_label(file.name_offset, file.name.len(), "declared here"),
+                        );
+                        continue;
+                    }
+                    packages.insert(
+                        file.name.clone(),
+                        Package {
+                            name: file.name.clone(),
+                            dir,
+                            file,
+                            is_root: false,
+                        },
+                    );
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+    }
+
+    let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
+    let loaded: Vec<Loaded> = files
+        .par_iter()
+        .map(|f| load_file(f, &packages, &target))
+        .collect();
+
+    let mut project = Project {
+        root: root_name,
+        root_dir,
+        packages,
+        target,
+        cli_vars: opts.cli_vars.clone(),
+        nodes: IndexMap::new(),
+        disabled: IndexMap::new(),
+        macros: IndexMap::new(),
+        docs: IndexMap::new(),
+        selectors: Value::Null,
+        groups: IndexMap::new(),
+        unit_tests: IndexMap::new(),
+        sources: HashMap::new(),
+    };
+    crate::jinja::builtins::add_builtin_macros(&mut project);
+
+    let mut yamls = Vec::new();
+    for l in loaded {
+        if let Some(src) = l.source {
+            project.sources.insert(src.0, src.1);
+        }
+        diags.extend(l.diags);
+        for m in l.macros {
+            if let Some(prev) = project.macros.get(&m.unique_id)
+                && !prev.builtin
+            {
+                diags.push(duplicate_macro(&project, prev, &m));
+                continue;
+            }
+            project.macros.insert(m.unique_id.clone(), m);
+        }
+        for d in l.docs {
+            project.docs.insert(d.unique_id.clone(), d);
+        }
+        for n in l.nodes {
+            add_node(&mut project, n, diags);
+        }
+        if let Some(y) = l.yaml {
+            yamls.push(y);
+        }
+    }
+    for y in &yamls {
+        properties::apply(&mut project, y, diags);
+    }
+
+    let selectors_path = project.root_dir.join("selectors.yml");
+    if selectors_path.is_file() {
+        let text = std::fs::read_to_string(&selectors_path).unwrap_or_default();
+        match crate::yaml::parse(&text) {
+            Ok(y) => project.selectors = y.to_json(),
+            Err(e) => diags.push(
+                Diag::error(
+                    "XF0102",
+                    format!("invalid YAML in `selectors.yml`: {}", e.message),
+                )
+                .with_source(SourceText::new("selectors.yml", text.as_str()))
+                .with_label(e.offset, 1, "here"),
+            ),
+        }
+    }
+    Ok(project)
+}
+
+fn duplicate_macro(project: &Project, prev: &MacroDef, new: &MacroDef) -> Diag {
+    let src = project.source_text(&new.abs_path);
+    Diag::error(
+        "XF0121",
+        format!(
+            "macro `{}` is defined twice in package `{}`",
+            new.name, new.package_name
+        ),
+    )
+    .with_source(src)
+    .with_label(new.offset, new.name.len() + 11, "second definition")
+    .with_help(format!("the first definition is in `{}`", prev.path))
+}
+
+fn add_node(project: &mut Project, node: Node, diags: &mut Diags) {
+    if let Some(prev) = project.nodes.get(&node.unique_id) {
+        let src = project.source_text(&node.abs_path);
+        let mut d = Diag::error(
+            "XF0122",
+            format!(
+                "two {}s are named `{}` in package `{}`",
+                node.resource_type, node.name, node.package_name
+            ),
+        )
+        .with_help(format!(
+            "`{}` and `{}` both define it; rename one of them",
+            prev.original_file_path, node.original_file_path
+        ));
+        if let Some(span) = &node.span {
+            d = d.with_source(src).with_label(span.offset, span.len, "duplicate");
+        }
+        diags.push(d);
+        return;
+    }
+    project.nodes.insert(node.unique_id.clone(), node);
+}
+
+/// What one file contributes.
+#[derive(Default)]
+struct Loaded {
+    nodes: Vec<Node>,
+    macros: Vec<MacroDef>,
+    docs: Vec<DocBlock>,
+    yaml: Option<properties::YamlFile>,
+    diags: Vec<Diag>,
+    source: Option<(PathBuf, SourceText)>,
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(text.as_bytes());
+    let digest = h.finalize();
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The fqn of a file-based node: package, folders, then the name.
+fn fqn_for(pkg: &str, rel_in_root: &str, name: &str, prefix: Option<&str>) -> Vec<String> {
+    let mut fqn = vec![pkg.to_owned()];
+    if let Some(p) = prefix {
+        fqn.push(p.to_owned());
+    }
+    let parts: Vec<&str> = rel_in_root.split('/').collect();
+    for dir in &parts[..parts.len().saturating_sub(1)] {
+        fqn.push((*dir).to_owned());
+    }
+    fqn.push(name.to_owned());
+    fqn
+}
+
+fn file_stem(rel: &str) -> String {
+    let file = rel.rsplit('/').next().unwrap_or(rel);
+    file.rsplit_once('.').map_or(file, |(s, _)| s).to_owned()
+}
+
+fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Target) -> Loaded {
+    let mut out = Loaded::default();
+    let Some(pkg) = packages.get(&f.package) else {
+        return out;
+    };
+    let display = if pkg.is_root {
+        f.rel.clone()
+    } else {
+        rel_string(
+            f.abs
+                .strip_prefix(packages.get_index(0).map_or(&pkg.dir, |(_, p)| &p.dir))
+                .unwrap_or(&f.abs),
+        )
+    };
+    if f.kind == FileKind::Seed {
+        // Seeds are data: only their header matters before execution.
+        let name = file_stem(&f.rel_in_root);
+        let mut node = Node::new(ResourceType::Seed, &f.package, &name);
+        node.path.clone_from(&f.rel_in_root);
+        node.original_file_path.clone_from(&f.rel);
+        node.abs_path.clone_from(&f.abs);
+        node.fqn = fqn_for(&f.package, &f.rel_in_root, &name, None);
+        node.checksum = match std::fs::read(&f.abs) {
+            Ok(bytes) if bytes.len() < 1 << 20 => {
+                let mut h = Sha256::new();
+                h.update(&bytes);
+                h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+            }
+            Ok(_) => String::new(),
+            Err(e) => {
+                out.diags.push(Diag::error(
+                    "XF0130",
+                    format!("cannot read seed `{display}`: {e}"),
+                ));
+                return out;
+            }
+        };
+        node.config = project_config(pkg, packages, ResourceType::Seed, &node.fqn);
+        out.nodes.push(node);
+        return out;
+    }
+    let text = match std::fs::read_to_string(&f.abs) {
+        Ok(t) => t,
+        Err(e) => {
+            out.diags.push(Diag::error(
+                "XF0131",
+                format!("cannot read `{display}`: {e}"),
+            ));
+            return out;
+        }
+    };
+    let source = SourceText::new(display.clone(), text.as_str());
+    let path_arc = Arc::new(f.abs.clone());
+    let whole = SourceSpan::new(Arc::clone(&path_arc), 0, text.len());
+    let _ = target;
+    match f.kind {
+        FileKind::Model | FileKind::SingularTest | FileKind::Analysis => {
+            let (rt, prefix) = match f.kind {
+                FileKind::Model => (ResourceType::Model, None),
+                FileKind::SingularTest => (ResourceType::Test, None),
+                _ => (ResourceType::Analysis, Some("analysis")),
+            };
+            if f.abs.extension().is_some_and(|e| e == "py") {
+                out.diags.push(
+                    Diag::warning(
+                        "XF0132",
+                        format!("Python model `{display}` is skipped: xform runs SQL models only"),
+                    )
+                    .with_source(source.clone()),
+                );
+                out.source = Some((f.abs.clone(), source));
+                return out;
+            }
+            let name = file_stem(&f.rel_in_root);
+            let mut node = Node::new(rt, &f.package, &name);
+            node.path = match prefix {
+                Some(p) => format!("{p}/{}", f.rel_in_root),
+                None => f.rel_in_root.clone(),
+            };
+            node.original_file_path.clone_from(&f.rel);
+            node.abs_path.clone_from(&f.abs);
+            node.span = Some(whole);
+            node.fqn = fqn_for(&f.package, &f.rel_in_root, &name, prefix);
+            node.raw_code = text.trim().to_owned();
+            node.raw_offset = text.len() - text.trim_start().len();
+            node.checksum = sha256_hex(&node.raw_code);
+            node.config = project_config(pkg, packages, rt, &node.fqn);
+            out.nodes.push(node);
+        }
+        FileKind::Snapshot | FileKind::Macro | FileKind::Docs => {
+            let blocks = match blocks::extract(&text) {
+                Ok(b) => b,
+                Err(e) => {
+                    out.diags.push(
+                        Diag::error("XF0201", format!("cannot read blocks of `{display}`: {}", e.message))
+                            .with_source(source.clone())
+                            .with_label(e.offset, 2, ""),
+                    );
+                    out.source = Some((f.abs.clone(), source));
+                    return out;
+                }
+            };
+            for b in &blocks {
+                match (f.kind, b.kind) {
+                    (FileKind::Snapshot, blocks::BlockKind::Snapshot) => {
+                        let name = b.name().to_owned();
+                        let mut node = Node::new(ResourceType::Snapshot, &f.package, &name);
+                        node.path.clone_from(&f.rel_in_root);
+                        node.original_file_path.clone_from(&f.rel);
+                        node.abs_path.clone_from(&f.abs);
+                        node.span = Some(SourceSpan::new(
+                            Arc::clone(&path_arc),
+                            b.start,
+                            b.end - b.start,
+                        ));
+                        let stem = file_stem(&f.rel_in_root);
+                        let mut fqn = fqn_for(&f.package, &f.rel_in_root, &stem, None);
+                        fqn.push(name.clone());
+                        node.fqn = fqn;
+                        node.raw_code = text[b.body_start..b.body_end].to_owned();
+                        node.raw_offset = b.body_start;
+                        node.checksum = sha256_hex(text.trim());
+                        node.config =
+                            project_config(pkg, packages, ResourceType::Snapshot, &node.fqn);
+                        out.nodes.push(node);
+                    }
+                    (_, blocks::BlockKind::Docs) => {
+                        let name = b.name().to_owned();
+                        out.docs.push(DocBlock {
+                            unique_id: format!("doc.{}.{name}", f.package),
+                            name,
+                            package_name: f.package.clone(),
+                            path: f.rel_in_root.clone(),
+                            original_file_path: f.rel.clone(),
+                            block_contents: text[b.body_start..b.body_end].trim().to_owned(),
+                        });
+                    }
+                    (_, blocks::BlockKind::Snapshot) => {}
+                    _ => {
+                        let (name, src) = blocks::as_macro_source(&text, b);
+                        if name.is_empty() {
+                            continue;
+                        }
+                        out.macros.push(MacroDef {
+                            unique_id: format!("macro.{}.{name}", f.package),
+                            name,
+                            package_name: f.package.clone(),
+                            path: f.rel.clone(),
+                            abs_path: f.abs.clone(),
+                            macro_sql: text[b.start..b.end].to_owned(),
+                            template: pad_to_line(&text, b.start, &src),
+                            offset: b.start,
+                            description: String::new(),
+                            meta: Map::new(),
+                            arguments: Value::Array(Vec::new()),
+                            patch_path: None,
+                            builtin: false,
+                        });
+                    }
+                }
+            }
+        }
+        FileKind::Properties => match crate::yaml::parse(&text) {
+            Ok(doc) => {
+                out.yaml = Some(properties::YamlFile {
+                    package: f.package.clone(),
+                    rel: f.rel.clone(),
+                    rel_in_root: f.rel_in_root.clone(),
+                    root: f.root.clone(),
+                    abs: f.abs.clone(),
+                    source: source.clone(),
+                    doc,
+                });
+            }
+            Err(e) => {
+                out.diags.push(
+                    Diag::error("XF0102", format!("invalid YAML in `{display}`: {}", e.message))
+                        .with_source(source.clone())
+                        .with_label(e.offset, 1, "here"),
+                );
+            }
+        },
+        FileKind::Seed => {}
+    }
+    out.source = Some((f.abs.clone(), source));
+    out
+}
+
+/// Pads a block's template with the newlines and spaces that precede it in
+/// the file, so that errors in the template report file lines and columns.
+pub fn pad_to_line(text: &str, offset: usize, src: &str) -> String {
+    let before = &text[..offset.min(text.len())];
+    let lines = before.matches('\n').count();
+    let col = before.rsplit_once('\n').map_or(before, |(_, r)| r).chars().count();
+    let mut out = String::with_capacity(lines + col + src.len());
+    for _ in 0..lines {
+        out.push('\n');
+    }
+    for _ in 0..col {
+        out.push(' ');
+    }
+    out.push_str(src);
+    out
+}
+
+/// The config a node gets from `dbt_project.yml`: its own package's tree,
+/// then the root project's tree, which wins.
+pub fn project_config(
+    pkg: &Package,
+    packages: &IndexMap<String, Package>,
+    rt: ResourceType,
+    fqn: &[String],
+) -> Map<String, Value> {
+    let key = match rt {
+        ResourceType::Model => "models",
+        ResourceType::Seed => "seeds",
+        ResourceType::Snapshot => "snapshots",
+        ResourceType::Test => "data_tests",
+        ResourceType::Analysis => "analyses",
+        ResourceType::Source => "sources",
+        ResourceType::Exposure => "exposures",
+        ResourceType::UnitTest => "unit_tests",
+        _ => return Map::new(),
+    };
+    let mut out = Map::new();
+    if let Some(tree) = pkg.file.configs.get(key) {
+        out = config::from_tree(tree, fqn);
+    }
+    if !pkg.is_root
+        && let Some(root) = packages.values().find(|p| p.is_root)
+        && let Some(tree) = root.file.configs.get(key)
+    {
+        let more = config::from_tree(tree, fqn);
+        config::merge_into(&mut out, &more);
+    }
+    out
+}

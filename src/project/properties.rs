@@ -1,0 +1,819 @@
+//! Properties YAML (`models:`, `sources:`, `seeds:`, `snapshots:`,
+//! `analyses:`, `macros:`, `exposures:`, `groups:`, `unit_tests:`): patches
+//! descriptions, columns and configs onto nodes and creates sources,
+//! exposures and generic data tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use serde_json::{Map, Value, json};
+
+use super::{Project, config};
+use crate::diagnostics::{Diag, Diags, SourceText, closest};
+use crate::node::{
+    Column, ExposureInfo, Node, ResourceType, SourceInfo, TestInfo, TestMetadata,
+};
+use crate::span::SourceSpan;
+use crate::yaml::Yaml;
+
+pub struct YamlFile {
+    pub package: String,
+    /// Relative to the package root.
+    pub rel: String,
+    /// Relative to the resource folder it lives in.
+    pub rel_in_root: String,
+    pub root: String,
+    pub abs: PathBuf,
+    pub source: SourceText,
+    pub doc: Yaml,
+}
+
+impl YamlFile {
+    fn diag(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
+        Diag::error(code, msg)
+            .with_source(self.source.clone())
+            .with_label(at.offset, at.len.max(1), "")
+    }
+
+    fn warn(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
+        Diag::warning(code, msg)
+            .with_source(self.source.clone())
+            .with_label(at.offset, at.len.max(1), "")
+    }
+
+    fn span(&self, at: &Yaml) -> SourceSpan {
+        SourceSpan::new(Arc::new(self.abs.clone()), at.offset, at.len.max(1))
+    }
+
+    /// Folders of this file below its resource folder, for fqns.
+    fn dirs(&self) -> Vec<String> {
+        let parts: Vec<&str> = self.rel_in_root.split('/').collect();
+        parts[..parts.len().saturating_sub(1)]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+}
+
+pub fn md5_hex(text: &str) -> String {
+    let mut h = Md5::new();
+    h.update(text.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn str_of(y: Option<&Yaml>) -> String {
+    match y.map(Yaml::to_json) {
+        Some(Value::String(s)) => s,
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn map_of(y: Option<&Yaml>) -> Map<String, Value> {
+    match y.map(Yaml::to_json) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Applies one properties file to the project.
+pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
+    let doc = &file.doc;
+    if doc.is_null() {
+        return;
+    }
+    let Some(entries) = doc.as_map() else {
+        diags.push(file.diag(
+            "XF0140",
+            doc,
+            format!("a properties file must be a mapping, found {}", doc.type_name()),
+        ));
+        return;
+    };
+    for (key, value) in entries {
+        let Some(k) = key.key_str() else { continue };
+        match k.as_str() {
+            "version" => {}
+            "models" => patch_nodes(project, file, value, ResourceType::Model, diags),
+            "seeds" => patch_nodes(project, file, value, ResourceType::Seed, diags),
+            "snapshots" => patch_nodes(project, file, value, ResourceType::Snapshot, diags),
+            "analyses" => patch_nodes(project, file, value, ResourceType::Analysis, diags),
+            "sources" => add_sources(project, file, value, diags),
+            "macros" => patch_macros(project, file, value, diags),
+            "exposures" => add_exposures(project, file, value, diags),
+            "groups" => {
+                for g in value.as_seq().unwrap_or_default() {
+                    let name = str_of(g.get("name"));
+                    if !name.is_empty() {
+                        let mut v = g.to_json();
+                        if let Value::Object(m) = &mut v {
+                            m.insert("package_name".into(), json!(file.package));
+                            m.insert("original_file_path".into(), json!(file.rel));
+                        }
+                        project
+                            .groups
+                            .insert(format!("group.{}.{name}", file.package), v);
+                    }
+                }
+            }
+            "unit_tests" => {
+                for u in value.as_seq().unwrap_or_default() {
+                    let name = str_of(u.get("name"));
+                    let model = str_of(u.get("model"));
+                    if !name.is_empty() {
+                        project.unit_tests.insert(
+                            format!("unit_test.{}.{model}.{name}", file.package),
+                            u.to_json(),
+                        );
+                    }
+                }
+            }
+            "metrics" | "semantic_models" | "saved_queries" | "data_tests" | "functions" => {}
+            other => {
+                let mut d = file.warn(
+                    "XF0141",
+                    key,
+                    format!("unknown key `{other}` in properties file `{}`", file.source.name),
+                );
+                let known = [
+                    "version",
+                    "models",
+                    "seeds",
+                    "snapshots",
+                    "analyses",
+                    "sources",
+                    "macros",
+                    "exposures",
+                    "groups",
+                    "unit_tests",
+                    "metrics",
+                    "semantic_models",
+                    "saved_queries",
+                ];
+                if let Some(c) = closest(other, known) {
+                    d = d.with_help(format!("did you mean `{c}`?"));
+                }
+                diags.push(d);
+            }
+        }
+    }
+}
+
+fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) -> &'a [Yaml] {
+    match value.as_seq() {
+        Some(s) => s,
+        None if value.is_null() => &[],
+        None => {
+            diags.push(file.diag(
+                "XF0142",
+                value,
+                format!("`{what}:` must be a list, found {}", value.type_name()),
+            ));
+            &[]
+        }
+    }
+}
+
+fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
+    let mut out = indexmap::IndexMap::new();
+    for c in entry.get("columns").and_then(Yaml::as_seq).unwrap_or_default() {
+        let name = str_of(c.get("name"));
+        if name.is_empty() {
+            continue;
+        }
+        let mut col = Column::named(&name);
+        col.description = str_of(c.get("description"));
+        col.meta = map_of(c.get("meta"));
+        let cfg = map_of(c.get("config"));
+        if let Some(Value::Object(m)) = cfg.get("meta") {
+            for (k, v) in m {
+                col.meta.insert(k.clone(), v.clone());
+            }
+        }
+        col.data_type = c
+            .get("data_type")
+            .and_then(Yaml::as_str)
+            .map(str::to_owned);
+        if let Some(Value::Array(cs)) = c.get("constraints").map(Yaml::to_json) {
+            col.constraints = cs;
+        }
+        col.quote = match c.get("quote").map(Yaml::to_json) {
+            Some(Value::Bool(b)) => Some(b),
+            _ => None,
+        };
+        col.tags = c
+            .get("tags")
+            .map(|t| crate::value::string_list(&t.to_json()))
+            .unwrap_or_default();
+        out.insert(name, col);
+    }
+    out
+}
+
+/// Configs written directly on a YAML entry (`config:`), with `tags`/`meta`
+/// given at the top level of the entry folded in as dbt does.
+fn entry_config(entry: &Yaml) -> Map<String, Value> {
+    let mut cfg = map_of(entry.get("config"));
+    for key in ["tags", "meta", "docs", "access", "group", "deprecation_date"] {
+        if let Some(v) = entry.get(key)
+            && !cfg.contains_key(key)
+        {
+            cfg.insert(key.to_owned(), v.to_json());
+        }
+    }
+    cfg
+}
+
+fn patch_nodes(
+    project: &mut Project,
+    file: &YamlFile,
+    value: &Yaml,
+    rt: ResourceType,
+    diags: &mut Diags,
+) {
+    let plural = match rt {
+        ResourceType::Model => "models",
+        ResourceType::Seed => "seeds",
+        ResourceType::Snapshot => "snapshots",
+        _ => "analyses",
+    };
+    for entry in entries(file, value, plural, diags) {
+        let name_y = entry.get("name");
+        let name = name_y.and_then(Yaml::as_str).unwrap_or_default().to_owned();
+        if name.is_empty() {
+            diags.push(file.diag("XF0143", entry, format!("an entry of `{plural}:` has no `name`")));
+            continue;
+        }
+        let uid = format!("{rt}.{}.{name}", file.package);
+        let Some(node) = project.nodes.get_mut(&uid) else {
+            let candidates: Vec<String> = project
+                .nodes
+                .values()
+                .filter(|n| n.resource_type == rt && n.package_name == file.package)
+                .map(|n| n.name.clone())
+                .collect();
+            let mut d = file.warn(
+                "XF0144",
+                name_y.unwrap_or(entry),
+                format!(
+                    "`{name}` is described in `{}` but no {rt} of that name exists",
+                    file.source.name
+                ),
+            );
+            if let Some(c) = closest(&name, candidates.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{c}`?"));
+            }
+            diags.push(d);
+            continue;
+        };
+        if let Some(prev) = &node.patch_path {
+            diags.push(file.diag(
+                "XF0145",
+                name_y.unwrap_or(entry),
+                format!("{rt} `{name}` is described twice: here and in `{prev}`"),
+            ));
+            continue;
+        }
+        node.patch_path = Some(format!("{}://{}", file.package, file.rel));
+        node.description = str_of(entry.get("description"));
+        node.columns = columns_of(entry);
+        let cfg = entry_config(entry);
+        // YAML configs sit between the project file and `config()`: keep
+        // them apart until the parse phase merges all three.
+        node.unrendered_config
+            .insert("__yaml__".into(), Value::Object(cfg));
+        if let Some(v) = entry.get("latest_version") {
+            node.latest_version = Some(str_of(Some(v)));
+        }
+        let target = TestTarget::Node {
+            name: name.clone(),
+            uid: uid.clone(),
+            kind: rt,
+        };
+        let key_name = format!("{plural}.{name}");
+        let tests = collect_tests(entry);
+        let node_path = node.original_file_path.clone();
+        let _ = node_path;
+        add_tests(project, file, entry, &target, &key_name, tests, diags);
+    }
+}
+
+enum TestTarget {
+    Node {
+        name: String,
+        uid: String,
+        kind: ResourceType,
+    },
+    Source {
+        source: String,
+        table: String,
+        uid: String,
+    },
+}
+
+/// `(column, test entry)` pairs of an entry: model-level tests then column tests.
+fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
+    let mut out = Vec::new();
+    for key in ["data_tests", "tests"] {
+        for t in entry.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
+            out.push((None, t.clone()));
+        }
+    }
+    for c in entry.get("columns").and_then(Yaml::as_seq).unwrap_or_default() {
+        let col = str_of(c.get("name"));
+        for key in ["data_tests", "tests"] {
+            for t in c.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
+                out.push((Some(col.clone()), t.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Test config keys that may be written next to a test's arguments.
+const TEST_CONFIG_KEYS: &[&str] = &[
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "database",
+    "schema",
+    "alias",
+];
+
+fn add_tests(
+    project: &mut Project,
+    file: &YamlFile,
+    _entry: &Yaml,
+    target: &TestTarget,
+    file_key_name: &str,
+    tests: Vec<(Option<String>, Yaml)>,
+    diags: &mut Diags,
+) {
+    for (column, t) in tests {
+        match build_test(project, file, target, file_key_name, column.as_deref(), &t) {
+            Ok(node) => {
+                if project.nodes.contains_key(&node.unique_id) {
+                    diags.push(file.warn(
+                        "XF0146",
+                        &t,
+                        format!("test `{}` is declared twice; the second is ignored", node.name),
+                    ));
+                    continue;
+                }
+                project.nodes.insert(node.unique_id.clone(), node);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+}
+
+fn build_test(
+    project: &Project,
+    file: &YamlFile,
+    target: &TestTarget,
+    file_key_name: &str,
+    column: Option<&str>,
+    t: &Yaml,
+) -> Result<Node, Diag> {
+    // A test is `name`, or `{name: {args...}}`, or (dbt >= 1.x) an entry with
+    // `test_name:` and an optional custom `name:`.
+    let (test_name, body) = match (&t.kind, t.as_map()) {
+        (crate::yaml::YamlKind::Str(s), _) => (s.clone(), None),
+        (_, Some(_)) if t.get("test_name").is_some() => (str_of(t.get("test_name")), Some(t)),
+        (_, Some(pairs)) if pairs.len() == 1 => {
+            let (k, v) = &pairs[0];
+            (k.key_str().unwrap_or_default(), Some(v))
+        }
+        _ => {
+            return Err(file.diag(
+                "XF0147",
+                t,
+                "a data test must be a test name or a mapping of one test name to its arguments",
+            ));
+        }
+    };
+    let (namespace, short) = match test_name.split_once('.') {
+        Some((ns, n)) => (Some(ns.to_owned()), n.to_owned()),
+        None => (None, test_name.clone()),
+    };
+    // `column_name` comes first in the kwargs, as dbt writes them.
+    let mut args = Map::new();
+    if let Some(c) = column {
+        args.insert("column_name".into(), json!(c));
+    }
+    let mut cfg = Map::new();
+    let mut custom_name: Option<String> = None;
+    if let Some(b) = body {
+        match b.to_json() {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    match k.as_str() {
+                        "config" => {
+                            if let Value::Object(c) = v {
+                                cfg.extend(c);
+                            }
+                        }
+                        "arguments" => {
+                            if let Value::Object(a) = v {
+                                args.extend(a);
+                            }
+                        }
+                        "name" if t.get("test_name").is_some() => {
+                            custom_name = v.as_str().map(str::to_owned);
+                        }
+                        "test_name" | "description" => {}
+                        "column_name" => {
+                            args.insert(k, v);
+                        }
+                        k2 if TEST_CONFIG_KEYS.contains(&k2) => {
+                            cfg.insert(k, v);
+                        }
+                        _ => {
+                            args.insert(k, v);
+                        }
+                    }
+                }
+            }
+            Value::Null => {}
+            other => {
+                return Err(file.diag(
+                    "XF0148",
+                    b,
+                    format!(
+                        "arguments of test `{test_name}` must be a mapping, found {}",
+                        match other {
+                            Value::Array(_) => "a list",
+                            Value::String(_) => "a string",
+                            _ => "a scalar",
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    let (target_name, model_expr, attached, tested_uid) = match target {
+        TestTarget::Node { name, uid, kind } => (
+            name.clone(),
+            format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
+            (*kind == ResourceType::Model || *kind == ResourceType::Seed || *kind == ResourceType::Snapshot)
+                .then(|| uid.clone()),
+            uid.clone(),
+        ),
+        TestTarget::Source { source, table, uid } => (
+            format!("{source}_{table}"),
+            format!("{{{{ get_where_subquery(source('{source}', '{table}')) }}}}"),
+            None,
+            uid.clone(),
+        ),
+    };
+    let _ = tested_uid;
+    let test_type = match &namespace {
+        Some(ns) => format!("{ns}_{short}"),
+        None => short.clone(),
+    };
+    let (short_name, full_name) = synthesize_names(&test_type, &target_name, &args);
+    let name = custom_name.clone().unwrap_or(full_name);
+    let file_name = custom_name.unwrap_or(short_name.clone());
+    let mut kwargs = args.clone();
+    kwargs.insert("model".into(), json!(model_expr));
+    let metadata = TestMetadata {
+        name: short.clone(),
+        kwargs,
+        namespace: namespace.clone(),
+    };
+    let hashable = {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(metadata.name));
+        m.insert("kwargs".into(), sorted_stringified(&Value::Object(metadata.kwargs.clone())));
+        m.insert(
+            "namespace".into(),
+            json!(metadata.namespace.clone().unwrap_or_else(|| "None".into())),
+        );
+        sorted_stringified(&Value::Object(m))
+    };
+    let hash_input = format!("{name}{}", crate::value::py_repr(&hashable));
+    let hash = md5_hex(&hash_input);
+    let hash10 = &hash[hash.len() - 10..];
+
+    let mut node = Node::new(ResourceType::Test, &file.package, &name);
+    node.unique_id = format!("test.{}.{name}.{hash10}", file.package);
+    node.path = format!("{file_name}.sql");
+    node.original_file_path.clone_from(&file.rel);
+    node.abs_path.clone_from(&file.abs);
+    node.span = Some(file.span(t));
+    let mut fqn = vec![file.package.clone()];
+    fqn.extend(file.dirs());
+    fqn.push(name.clone());
+    node.fqn = fqn;
+    let macro_call = match &namespace {
+        Some(ns) => format!("{ns}.test_{short}"),
+        None => format!("test_{short}"),
+    };
+    node.raw_code = format!("{{{{ {macro_call}(**_dbt_generic_test_kwargs) }}}}");
+    if file_name != name {
+        node.raw_code
+            .push_str(&format!("{{{{ config(alias=\"{file_name}\") }}}}"));
+    }
+    let pkg = project.packages.get(&file.package);
+    node.config = match pkg {
+        Some(p) => super::project_config(p, &project.packages, ResourceType::Test, &node.fqn),
+        None => Map::new(),
+    };
+    node.unrendered_config
+        .insert("__yaml__".into(), Value::Object(cfg));
+    node.test = Some(TestInfo {
+        metadata: Some(metadata),
+        column_name: column.map(str::to_owned),
+        attached_node: attached,
+        file_key_name: Some(file_key_name.to_owned()),
+    });
+    Ok(node)
+}
+
+/// dbt hashes test metadata after sorting mapping keys and turning every
+/// scalar into a string.
+fn sorted_stringified(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), sorted_stringified(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted_stringified).collect()),
+        Value::String(s) => Value::String(s.clone()),
+        other => Value::String(py_str(other)),
+    }
+}
+
+/// Python's `str()` of a scalar.
+fn py_str(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => crate::value::py_repr(other),
+    }
+}
+
+/// dbt's test naming: `<type>_<target>_<flattened args>`, shortened with an
+/// md5 when 64 characters or longer. Returns (file name, full name).
+pub fn synthesize_names(test_type: &str, target: &str, args: &Map<String, Value>) -> (String, String) {
+    let mut keys: Vec<&String> = args.keys().collect();
+    keys.sort();
+    let mut flat = Vec::new();
+    for k in keys {
+        if k == "model" {
+            continue;
+        }
+        match &args[k] {
+            Value::Object(m) => flat.extend(m.values().map(py_str_any)),
+            Value::Array(a) => flat.extend(a.iter().map(py_str_any)),
+            other => flat.push(py_str_any(other)),
+        }
+    }
+    let clean: Vec<String> = flat.iter().map(|s| clean_arg(s)).collect();
+    let unique = clean.join("__");
+    let ident = format!("{test_type}_{target}");
+    let full = format!("{ident}_{unique}");
+    if full.len() >= 64 {
+        let trunc: String = ident.chars().take(30).collect();
+        (format!("{trunc}_{}", md5_hex(&full)), full)
+    } else {
+        (full.clone(), full)
+    }
+}
+
+fn py_str_any(v: &Value) -> String {
+    match v {
+        Value::Array(_) | Value::Object(_) => crate::value::py_repr(v),
+        other => py_str(other),
+    }
+}
+
+/// Replaces each run of characters outside `[0-9a-zA-Z_]` by one `_`.
+fn clean_arg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_run = false;
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('_');
+            in_run = true;
+        }
+    }
+    out
+}
+
+fn add_sources(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Diags) {
+    for src in entries(file, value, "sources", diags) {
+        let source_name = str_of(src.get("name"));
+        if source_name.is_empty() {
+            diags.push(file.diag("XF0143", src, "an entry of `sources:` has no `name`"));
+            continue;
+        }
+        let tables = src.get("tables").and_then(Yaml::as_seq).unwrap_or_default();
+        let src_cfg = entry_config(src);
+        for t in tables {
+            let table = str_of(t.get("name"));
+            if table.is_empty() {
+                diags.push(file.diag("XF0143", t, format!("a table of source `{source_name}` has no `name`")));
+                continue;
+            }
+            let mut node = Node::new(ResourceType::Source, &file.package, &table);
+            node.unique_id = format!("source.{}.{source_name}.{table}", file.package);
+            node.path.clone_from(&file.rel);
+            node.original_file_path.clone_from(&file.rel);
+            node.abs_path.clone_from(&file.abs);
+            node.span = Some(file.span(t));
+            let mut fqn = vec![file.package.clone()];
+            fqn.extend(file.dirs());
+            fqn.push(source_name.clone());
+            fqn.push(table.clone());
+            node.fqn = fqn;
+            node.description = str_of(t.get("description"));
+            node.columns = columns_of(t);
+            let mut cfg = match project.packages.get(&file.package) {
+                Some(p) => super::project_config(p, &project.packages, ResourceType::Source, &node.fqn),
+                None => Map::new(),
+            };
+            config::merge_into(&mut cfg, &src_cfg);
+            config::merge_into(&mut cfg, &entry_config(t));
+            let mut full = config::defaults(ResourceType::Source);
+            config::merge_into(&mut full, &cfg);
+            node.tags = full
+                .get("tags")
+                .map(crate::value::string_list)
+                .unwrap_or_default();
+            node.meta = match t.get("meta").map(Yaml::to_json) {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            node.config = full;
+            node.unrendered_config = cfg;
+            let database = src
+                .get("database")
+                .or_else(|| src.get("catalog"))
+                .map(|d| str_of(Some(d)))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| project.target.database.clone());
+            let schema = src
+                .get("schema")
+                .map(|d| str_of(Some(d)))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| source_name.clone());
+            node.database = database;
+            node.schema = schema;
+            let identifier = t
+                .get("identifier")
+                .map(|d| str_of(Some(d)))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| table.clone());
+            node.alias.clone_from(&identifier);
+            let mut quoting = map_of(src.get("quoting"));
+            quoting.extend(map_of(t.get("quoting")));
+            node.source = Some(SourceInfo {
+                source_name: source_name.clone(),
+                source_description: str_of(src.get("description")),
+                identifier,
+                loader: str_of(src.get("loader")),
+                loaded_at_field: t
+                    .get("loaded_at_field")
+                    .or_else(|| src.get("loaded_at_field"))
+                    .and_then(Yaml::as_str)
+                    .map(str::to_owned),
+                freshness: t
+                    .get("freshness")
+                    .or_else(|| src.get("freshness"))
+                    .map_or(Value::Null, Yaml::to_json),
+                source_meta: map_of(src.get("meta")),
+                quoting,
+            });
+            let uid = node.unique_id.clone();
+            if project.nodes.contains_key(&uid) {
+                diags.push(file.diag(
+                    "XF0149",
+                    t,
+                    format!("source table `{source_name}.{table}` is declared twice"),
+                ));
+                continue;
+            }
+            project.nodes.insert(uid.clone(), node);
+            let target = TestTarget::Source {
+                source: source_name.clone(),
+                table: table.clone(),
+                uid,
+            };
+            let key_name = format!("sources.{source_name}");
+            add_tests(project, file, t, &target, &key_name, collect_tests(t), diags);
+        }
+    }
+}
+
+fn patch_macros(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Diags) {
+    for m in entries(file, value, "macros", diags) {
+        let name = str_of(m.get("name"));
+        let uid = format!("macro.{}.{name}", file.package);
+        match project.macros.get_mut(&uid) {
+            Some(def) => {
+                def.description = str_of(m.get("description"));
+                def.meta = map_of(m.get("meta"));
+                def.arguments = m.get("arguments").map_or(json!([]), Yaml::to_json);
+                def.patch_path = Some(format!("{}://{}", file.package, file.rel));
+            }
+            None => diags.push(file.warn(
+                "XF0144",
+                m.get("name").unwrap_or(m),
+                format!("macro `{name}` is described in `{}` but not defined", file.source.name),
+            )),
+        }
+    }
+}
+
+fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Diags) {
+    for e in entries(file, value, "exposures", diags) {
+        let name = str_of(e.get("name"));
+        if name.is_empty() {
+            diags.push(file.diag("XF0143", e, "an entry of `exposures:` has no `name`"));
+            continue;
+        }
+        let mut node = Node::new(ResourceType::Exposure, &file.package, &name);
+        node.path.clone_from(&file.rel);
+        node.original_file_path.clone_from(&file.rel);
+        node.abs_path.clone_from(&file.abs);
+        node.span = Some(file.span(e));
+        let mut fqn = vec![file.package.clone()];
+        fqn.extend(file.dirs());
+        fqn.push(name.clone());
+        node.fqn = fqn;
+        node.description = str_of(e.get("description"));
+        node.meta = map_of(e.get("meta"));
+        let cfg = entry_config(e);
+        let mut full = config::defaults(ResourceType::Exposure);
+        config::merge_into(&mut full, &cfg);
+        node.tags = full
+            .get("tags")
+            .map(crate::value::string_list)
+            .unwrap_or_default();
+        node.config = full;
+        node.unrendered_config = cfg;
+        // `depends_on:` entries are Jinja (`ref('x')`), rendered in the
+        // parse phase like a model body.
+        let deps: Vec<String> = e
+            .get("depends_on")
+            .and_then(Yaml::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| d.as_str().map(|s| format!("{{{{ {s} }}}}")))
+            .collect();
+        node.raw_code = deps.join("\n");
+        node.exposure = Some(ExposureInfo {
+            kind: str_of(e.get("type")),
+            owner: e.get("owner").map_or(Value::Null, Yaml::to_json),
+            label: e.get("label").and_then(Yaml::as_str).map(str::to_owned),
+            maturity: e.get("maturity").and_then(Yaml::as_str).map(str::to_owned),
+            url: e.get("url").and_then(Yaml::as_str).map(str::to_owned),
+        });
+        if project.nodes.contains_key(&node.unique_id) {
+            diags.push(file.diag("XF0149", e, format!("exposure `{name}` is declared twice")));
+            continue;
+        }
+        project.nodes.insert(node.unique_id.clone(), node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_names_match_dbt() {
+        let args = json!({"column_name": "status", "values": ["placed", "shipped"]});
+        let (short, full) = synthesize_names("accepted_values", "orders", args.as_object().unwrap());
+        assert_eq!(full, "accepted_values_orders_status__placed__shipped");
+        assert_eq!(short, full);
+        let args = json!({"column_name": "customer_id", "to": "ref('silver_customers')", "field": "customer_id"});
+        let (short, full) = synthesize_names("relationships", "silver_sales", args.as_object().unwrap());
+        assert_eq!(
+            full,
+            "relationships_silver_sales_customer_id__customer_id__ref_silver_customers_"
+        );
+        assert_eq!(short, "relationships_silver_sales_ea5f805838abfaf392b542b4dea4cd03");
+    }
+}
