@@ -4,3 +4,8 @@
 fn main() -> std::process::ExitCode {
     xform::cli::main()
 }
+
+// Parsing allocates many small strings and maps on every worker thread;
+// mimalloc handles that pattern far better than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -151,6 +151,88 @@ impl Column {
     }
 }
 
+/// A node's config: the keys set explicitly (project file, YAML, `config()`)
+/// over the defaults of its resource type, which are shared rather than
+/// copied into every node.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeConfig {
+    rt: Option<ResourceType>,
+    explicit: Map<String, Value>,
+}
+
+impl NodeConfig {
+    pub fn new(rt: ResourceType, explicit: Map<String, Value>) -> Self {
+        Self {
+            rt: Some(rt),
+            explicit,
+        }
+    }
+
+    /// The effective value: set explicitly, or the type's default.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.explicit.get(key).or_else(|| {
+            self.rt
+                .and_then(|rt| crate::project::config::defaults_ref(rt).get(key))
+        })
+    }
+
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        self.explicit.insert(key, value)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Only the keys set explicitly.
+    pub fn explicit(&self) -> &Map<String, Value> {
+        &self.explicit
+    }
+
+    pub fn explicit_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.explicit
+    }
+
+    pub fn into_explicit(self) -> Map<String, Value> {
+        self.explicit
+    }
+
+    /// Every key, defaults first in dbt's order, then extra keys.
+    pub fn to_map(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        if let Some(rt) = self.rt {
+            for (k, v) in crate::project::config::defaults_ref(rt) {
+                out.insert(k.clone(), self.explicit.get(k).unwrap_or(v).clone());
+            }
+        }
+        for (k, v) in &self.explicit {
+            if !out.contains_key(k) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+impl Serialize for NodeConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let defaults = self.rt.map(crate::project::config::defaults_ref);
+        let mut m = s.serialize_map(None)?;
+        if let Some(d) = defaults {
+            for (k, v) in d {
+                m.serialize_entry(k, self.explicit.get(k).unwrap_or(v))?;
+            }
+        }
+        for (k, v) in &self.explicit {
+            if defaults.is_none_or(|d| !d.contains_key(k)) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// A node of the project graph. Sources and exposures are nodes too, so that
 /// selection and lineage treat every resource alike.
 #[derive(Clone, Debug)]
@@ -176,7 +258,7 @@ pub struct Node {
     /// sha256 of `raw_code`, or empty for nodes without a file of their own.
     pub checksum: String,
     /// The effective config after dbt's precedence rules.
-    pub config: Map<String, Value>,
+    pub config: NodeConfig,
     /// Config as written (project file, YAML and `config()` merged), before defaults.
     pub unrendered_config: Map<String, Value>,
     pub description: String,
@@ -216,7 +298,7 @@ impl Node {
             raw_code: String::new(),
             raw_offset: 0,
             checksum: String::new(),
-            config: Map::new(),
+            config: NodeConfig::new(resource_type, Map::new()),
             unrendered_config: Map::new(),
             description: String::new(),
             columns: IndexMap::new(),
@@ -255,7 +337,7 @@ impl Node {
     pub fn enabled(&self) -> bool {
         self.config
             .get("enabled")
-            .is_none_or(|v| crate::value::truthy(v))
+            .is_none_or(crate::value::truthy)
     }
 
     /// `singular`, `generic` or `unit` for tests, as the `test_type:` selector sees them.

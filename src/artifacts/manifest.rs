@@ -2,6 +2,9 @@
 //! what dbt-core 1.11 writes, so dbt's own readers and dbt-artifacts-parser
 //! load it.
 
+use std::collections::HashMap;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::graph::Dag;
@@ -59,29 +62,36 @@ fn contract_json(node: &Node) -> Value {
     json!({"enforced": enforced, "alias_types": true, "checksum": null})
 }
 
-/// Columns with both `unique` and `not_null` tests: dbt's inferred primary key.
-fn primary_key(node: &Node, project: Option<&Project>) -> Vec<String> {
-    let Some(project) = project else { return Vec::new() };
-    let mut unique = Vec::new();
-    let mut not_null = Vec::new();
+/// Columns with both `unique` and `not_null` tests, by model: dbt's
+/// inferred primary keys. Computed once per manifest (tests point at
+/// models, so this is one pass over the tests).
+fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
+    let mut unique: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    let mut not_null: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
     for n in project.nodes.values() {
         let Some(t) = &n.test else { continue };
-        if t.attached_node.as_deref() != Some(node.unique_id.as_str()) {
-            continue;
-        }
-        let (Some(meta), Some(col)) = (&t.metadata, &t.column_name) else {
+        let (Some(meta), Some(col), Some(on)) = (&t.metadata, &t.column_name, &t.attached_node) else {
             continue;
         };
         match meta.name.as_str() {
-            "unique" => unique.push(col.clone()),
-            "not_null" => not_null.push(col.clone()),
+            "unique" => unique.entry(on.as_str()).or_default().push(col),
+            "not_null" => not_null.entry(on.as_str()).or_default().push(col),
             _ => {}
         }
     }
-    let mut pk: Vec<String> = unique.into_iter().filter(|c| not_null.contains(c)).collect();
-    pk.sort();
-    pk.dedup();
-    pk
+    let mut out = std::collections::HashMap::new();
+    for (model, cols) in unique {
+        let nn = not_null.get(model);
+        let mut pk: Vec<String> = cols
+            .into_iter()
+            .filter(|c| nn.is_some_and(|v| v.contains(c)))
+            .map(str::to_owned)
+            .collect();
+        pk.sort();
+        pk.dedup();
+        out.insert(model, pk);
+    }
+    out
 }
 
 fn compiled_path(node: &Node, project_name: &str) -> Option<String> {
@@ -102,111 +112,191 @@ pub fn compiled_rel_path(node: &Node, project_name: &str) -> String {
 
 /// A node as the manifest (and the `model` Jinja variable) shows it.
 pub fn node_json(node: &Node) -> Value {
-    node_json_in(node, None)
+    serde_json::to_value(NodeOut {
+        node,
+        primary_key: None,
+        created_at: 0.0,
+    })
+    .unwrap_or(Value::Null)
 }
 
-fn node_json_in(node: &Node, project: Option<&Project>) -> Value {
-    match node.resource_type {
-        ResourceType::Source => return source_json(node),
-        ResourceType::Exposure => return exposure_json(node),
-        _ => {}
+/// A node serialized straight to the output, in dbt's key order, without an
+/// intermediate JSON tree (the manifest of a large project is big).
+pub struct NodeOut<'a> {
+    pub node: &'a Node,
+    pub primary_key: Option<&'a [String]>,
+    pub created_at: f64,
+}
+
+struct Columns<'a>(&'a Node);
+
+impl Serialize for Columns<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.columns.len()))?;
+        for (name, c) in &self.0.columns {
+            m.serialize_entry(
+                name,
+                &json!({
+                    "name": c.name,
+                    "description": c.description,
+                    "meta": c.meta,
+                    "data_type": c.data_type,
+                    "constraints": c.constraints,
+                    "quote": c.quote,
+                    "config": {"meta": c.meta, "tags": c.tags},
+                    "tags": c.tags,
+                    "granularity": null,
+                    "doc_blocks": [],
+                }),
+            )?;
+        }
+        m.end()
     }
-    let mut m = Map::new();
-    m.insert("database".into(), json!(node.database));
-    m.insert("schema".into(), json!(node.schema));
-    m.insert("name".into(), json!(node.name));
-    m.insert("resource_type".into(), json!(node.resource_type.as_str()));
-    m.insert("package_name".into(), json!(node.package_name));
-    m.insert("path".into(), json!(node.path));
-    m.insert("original_file_path".into(), json!(node.original_file_path));
-    m.insert("unique_id".into(), json!(node.unique_id));
-    m.insert("fqn".into(), json!(node.fqn));
-    m.insert("alias".into(), json!(node.alias));
-    m.insert(
-        "checksum".into(),
-        if node.checksum.is_empty() {
-            json!({"name": "none", "checksum": ""})
+}
+
+#[derive(serde::Serialize)]
+struct RefOut<'a> {
+    name: &'a str,
+    package: Option<&'a str>,
+    version: Option<&'a str>,
+}
+
+struct Refs<'a>(&'a Node);
+
+impl Serialize for Refs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.refs.iter().map(|r| RefOut {
+            name: &r.name,
+            package: r.package.as_deref(),
+            version: r.version.as_deref(),
+        }))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DependsOn<'a> {
+    macros: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<&'a [String]>,
+}
+
+#[derive(serde::Serialize)]
+struct Checksum<'a> {
+    name: &'a str,
+    checksum: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Cte<'a> {
+    id: &'a str,
+    sql: &'a str,
+}
+
+impl Serialize for NodeOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let node = self.node;
+        match node.resource_type {
+            ResourceType::Source => return source_json(node).serialize(s),
+            ResourceType::Exposure => return exposure_json(node).serialize(s),
+            _ => {}
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("database", &node.database)?;
+        m.serialize_entry("schema", &node.schema)?;
+        m.serialize_entry("name", &node.name)?;
+        m.serialize_entry("resource_type", node.resource_type.as_str())?;
+        m.serialize_entry("package_name", &node.package_name)?;
+        m.serialize_entry("path", &node.path)?;
+        m.serialize_entry("original_file_path", &node.original_file_path)?;
+        m.serialize_entry("unique_id", &node.unique_id)?;
+        m.serialize_entry("fqn", &node.fqn)?;
+        m.serialize_entry("alias", &node.alias)?;
+        let checksum = if node.checksum.is_empty() {
+            Checksum { name: "none", checksum: "" }
         } else {
-            json!({"name": "sha256", "checksum": node.checksum})
-        },
-    );
-    m.insert("config".into(), Value::Object(node.config.clone()));
-    m.insert("tags".into(), json!(node.tags));
-    m.insert("description".into(), json!(node.description));
-    m.insert("columns".into(), columns_json(node));
-    m.insert("meta".into(), Value::Object(node.meta.clone()));
-    m.insert("group".into(), node.config.get("group").cloned().unwrap_or(Value::Null));
-    m.insert("docs".into(), docs_json(node));
-    m.insert("patch_path".into(), json!(node.patch_path));
-    m.insert("build_path".into(), Value::Null);
-    m.insert("unrendered_config".into(), Value::Object(node.unrendered_config.clone()));
-    m.insert("created_at".into(), json!(0.0));
-    m.insert("relation_name".into(), json!(node.relation_name));
-    m.insert("raw_code".into(), json!(node.raw_code));
-    m.insert("doc_blocks".into(), json!([]));
-    if node.resource_type == ResourceType::Seed {
-        m.insert(
-            "root_path".into(),
-            json!(node.abs_path.parent().map(|p| p.display().to_string())),
-        );
-        m.insert("depends_on".into(), json!({"macros": node.depends_on_macros}));
-        return Value::Object(m);
-    }
-    m.insert("language".into(), json!("sql"));
-    m.insert("refs".into(), refs_json(node));
-    m.insert("sources".into(), json!(node.sources));
-    m.insert("metrics".into(), json!([]));
-    m.insert("functions".into(), json!([]));
-    m.insert(
-        "depends_on".into(),
-        json!({"macros": node.depends_on_macros, "nodes": node.depends_on_nodes}),
-    );
-    m.insert(
-        "compiled_path".into(),
-        json!(compiled_path(node, &node.package_name)),
-    );
-    m.insert("compiled".into(), json!(node.compiled_code.is_some()));
-    m.insert("compiled_code".into(), json!(node.compiled_code));
-    m.insert("extra_ctes_injected".into(), json!(node.compiled_code.is_some()));
-    m.insert(
-        "extra_ctes".into(),
-        Value::Array(
-            node.extra_ctes
+            Checksum { name: "sha256", checksum: &node.checksum }
+        };
+        m.serialize_entry("checksum", &checksum)?;
+        m.serialize_entry("config", &node.config)?;
+        m.serialize_entry("tags", &node.tags)?;
+        m.serialize_entry("description", &node.description)?;
+        m.serialize_entry("columns", &Columns(node))?;
+        m.serialize_entry("meta", &node.meta)?;
+        m.serialize_entry("group", &node.config.get("group").unwrap_or(&Value::Null))?;
+        m.serialize_entry("docs", &docs_json(node))?;
+        m.serialize_entry("patch_path", &node.patch_path)?;
+        m.serialize_entry("build_path", &Value::Null)?;
+        m.serialize_entry("unrendered_config", &node.unrendered_config)?;
+        m.serialize_entry("created_at", &self.created_at)?;
+        m.serialize_entry("relation_name", &node.relation_name)?;
+        m.serialize_entry("raw_code", &node.raw_code)?;
+        m.serialize_entry("doc_blocks", &[(); 0])?;
+        if node.resource_type == ResourceType::Seed {
+            m.serialize_entry(
+                "root_path",
+                &node.abs_path.parent().map(|p| p.display().to_string()),
+            )?;
+            m.serialize_entry(
+                "depends_on",
+                &DependsOn { macros: &node.depends_on_macros, nodes: None },
+            )?;
+            return m.end();
+        }
+        m.serialize_entry("language", "sql")?;
+        m.serialize_entry("refs", &Refs(node))?;
+        m.serialize_entry("sources", &node.sources)?;
+        m.serialize_entry("metrics", &[(); 0])?;
+        m.serialize_entry("functions", &[(); 0])?;
+        m.serialize_entry(
+            "depends_on",
+            &DependsOn {
+                macros: &node.depends_on_macros,
+                nodes: Some(&node.depends_on_nodes),
+            },
+        )?;
+        m.serialize_entry("compiled_path", &compiled_path(node, &node.package_name))?;
+        m.serialize_entry("compiled", &node.compiled_code.is_some())?;
+        m.serialize_entry("compiled_code", &node.compiled_code)?;
+        m.serialize_entry("extra_ctes_injected", &node.compiled_code.is_some())?;
+        m.serialize_entry(
+            "extra_ctes",
+            &node
+                .extra_ctes
                 .iter()
-                .map(|(id, sql)| json!({"id": id, "sql": sql}))
-                .collect(),
-        ),
-    );
-    m.insert("contract".into(), contract_json(node));
-    match node.resource_type {
-        ResourceType::Model => {
-            m.insert(
-                "access".into(),
-                node.config.get("access").cloned().unwrap_or(json!("protected")),
-            );
-            m.insert("constraints".into(), json!([]));
-            m.insert("version".into(), json!(node.version));
-            m.insert("latest_version".into(), json!(node.latest_version));
-            m.insert("deprecation_date".into(), Value::Null);
-            m.insert("primary_key".into(), json!(primary_key(node, project)));
-            m.insert("time_spine".into(), Value::Null);
-        }
-        ResourceType::Test => {
-            if let Some(t) = &node.test
-                && let Some(meta) = &t.metadata
-            {
-                m.insert("column_name".into(), json!(t.column_name));
-                m.insert("file_key_name".into(), json!(t.file_key_name));
-                m.insert("attached_node".into(), json!(t.attached_node));
-                m.insert(
-                    "test_metadata".into(),
-                    json!({"name": meta.name, "kwargs": meta.kwargs, "namespace": meta.namespace}),
-                );
+                .map(|(id, sql)| Cte { id, sql })
+                .collect::<Vec<_>>(),
+        )?;
+        m.serialize_entry("contract", &contract_json(node))?;
+        match node.resource_type {
+            ResourceType::Model => {
+                m.serialize_entry(
+                    "access",
+                    node.config.get("access").unwrap_or(&Value::String("protected".into())),
+                )?;
+                m.serialize_entry("constraints", &[(); 0])?;
+                m.serialize_entry("version", &node.version)?;
+                m.serialize_entry("latest_version", &node.latest_version)?;
+                m.serialize_entry("deprecation_date", &Value::Null)?;
+                m.serialize_entry("primary_key", self.primary_key.unwrap_or_default())?;
+                m.serialize_entry("time_spine", &Value::Null)?;
             }
+            ResourceType::Test => {
+                if let Some(t) = &node.test
+                    && let Some(meta) = &t.metadata
+                {
+                    m.serialize_entry("column_name", &t.column_name)?;
+                    m.serialize_entry("file_key_name", &t.file_key_name)?;
+                    m.serialize_entry("attached_node", &t.attached_node)?;
+                    m.serialize_entry(
+                        "test_metadata",
+                        &json!({"name": meta.name, "kwargs": meta.kwargs, "namespace": meta.namespace}),
+                    )?;
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        m.end()
     }
-    Value::Object(m)
 }
 
 fn source_json(node: &Node) -> Value {
@@ -316,33 +406,168 @@ pub struct Invocation<'a> {
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Builds the whole manifest.
-pub fn build(project: &Project, dag: &Dag, inv: &Invocation<'_>) -> Value {
-    let mut nodes = Map::new();
-    let mut sources = Map::new();
-    let mut exposures = Map::new();
-    for n in project.nodes.values() {
-        let created = (inv.started_at.timestamp_micros() as f64) / 1e6;
-        let mut v = node_json_in(n, Some(project));
-        if let Value::Object(o) = &mut v {
-            o.insert("created_at".into(), json!(created));
+/// The whole manifest, serialized as it is written.
+pub struct Manifest<'a> {
+    project: &'a Project,
+    dag: &'a Dag,
+    inv: &'a Invocation<'a>,
+}
+
+struct NodesOf<'a> {
+    project: &'a Project,
+    pks: &'a HashMap<&'a str, Vec<String>>,
+    created_at: f64,
+    kind: Option<ResourceType>,
+}
+
+impl NodesOf<'_> {
+    /// Serializes the selected nodes as one JSON object straight into `out`,
+    /// in parallel chunks: on a large project this is most of the manifest.
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        let rows: Vec<&Node> = self
+            .project
+            .nodes
+            .values()
+            .filter(|n| match self.kind {
+                Some(k) => n.resource_type == k,
+                None => !matches!(n.resource_type, ResourceType::Source | ResourceType::Exposure),
+            })
+            .collect();
+        out.write_all(b"{")?;
+        let mut first = true;
+        // Waves bound the memory held by serialized but unwritten chunks.
+        for wave in rows.chunks(8192) {
+            let chunks: Vec<Result<Vec<u8>, serde_json::Error>> = wave
+                .par_chunks(512)
+                .map(|chunk| {
+                    let mut buf = Vec::with_capacity(chunk.len() * 3072);
+                    for n in chunk {
+                        buf.push(b',');
+                        serde_json::to_writer(&mut buf, &n.unique_id)?;
+                        buf.push(b':');
+                        serde_json::to_writer(
+                            &mut buf,
+                            &NodeOut {
+                                node: n,
+                                primary_key: self.pks.get(n.unique_id.as_str()).map(Vec::as_slice),
+                                created_at: self.created_at,
+                            },
+                        )?;
+                    }
+                    Ok(buf)
+                })
+                .collect();
+            for c in chunks {
+                let c = c.map_err(std::io::Error::other)?;
+                // Each entry starts with a comma; the object's first does not.
+                let body = if first { &c[1..] } else { &c[..] };
+                if !c.is_empty() {
+                    first = false;
+                    out.write_all(body)?;
+                }
+            }
         }
-        match n.resource_type {
-            ResourceType::Source => {
-                sources.insert(n.unique_id.clone(), v);
+        out.write_all(b"}")
+    }
+}
+
+impl Manifest<'_> {
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let project = self.project;
+        let inv = self.inv;
+        let pks = primary_keys(project);
+        let created_at = (inv.started_at.timestamp_micros() as f64) / 1e6;
+        let nodes_of = |kind| NodesOf { project, pks: &pks, created_at, kind };
+        let entry = |w: &mut dyn std::io::Write, key: &str, first: bool, v: &dyn erased::Json| -> std::io::Result<()> {
+            if !first {
+                w.write_all(b",")?;
             }
-            ResourceType::Exposure => {
-                exposures.insert(n.unique_id.clone(), v);
-            }
-            _ => {
-                nodes.insert(n.unique_id.clone(), v);
-            }
+            serde_json::to_writer(&mut *w, key).map_err(std::io::Error::other)?;
+            w.write_all(b":")?;
+            v.write_json(w)
+        };
+        w.write_all(b"{")?;
+        entry(w, "metadata", true, &metadata(project, inv))?;
+        entry(w, "nodes", false, &nodes_of(None))?;
+        entry(w, "sources", false, &nodes_of(Some(ResourceType::Source)))?;
+        let macros: Map<String, Value> = project
+            .macros
+            .values()
+            .map(|x| (x.unique_id.clone(), macro_json(x)))
+            .collect();
+        entry(w, "macros", false, &Value::Object(macros))?;
+        entry(w, "docs", false, &Value::Object(docs(project)))?;
+        entry(w, "exposures", false, &nodes_of(Some(ResourceType::Exposure)))?;
+        entry(w, "metrics", false, &json!({}))?;
+        let (groups, group_map) = groups(project);
+        entry(w, "groups", false, &Value::Object(groups))?;
+        entry(w, "selectors", false, &project_selectors(project))?;
+        let disabled: Map<String, Value> = project
+            .disabled
+            .iter()
+            .map(|(uid, list)| (uid.clone(), Value::Array(list.iter().map(node_json).collect())))
+            .collect();
+        entry(w, "disabled", false, &Value::Object(disabled))?;
+        let (parent_map, child_map) = self.dag.parent_child_maps();
+        entry(w, "parent_map", false, &json!(parent_map))?;
+        entry(w, "child_map", false, &json!(child_map))?;
+        entry(w, "group_map", false, &Value::Object(group_map))?;
+        for key in ["saved_queries", "semantic_models", "unit_tests", "functions"] {
+            entry(w, key, false, &json!({}))?;
+        }
+        w.write_all(b"}")
+    }
+}
+
+/// Something that writes itself as JSON: a plain value, or the node maps,
+/// which stream in parallel chunks.
+mod erased {
+    pub trait Json {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl Json for serde_json::Value {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::other)
         }
     }
-    let mut macros = Map::new();
-    for m in project.macros.values() {
-        macros.insert(m.unique_id.clone(), macro_json(m));
+
+    impl Json for super::NodesOf<'_> {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            self.write_to(w)
+        }
     }
+}
+
+fn metadata(project: &Project, inv: &Invocation<'_>) -> Value {
+    let quoting = project
+        .root_package()
+        .map(|p| p.file.quoting.clone())
+        .unwrap_or_default();
+    json!({
+        "dbt_schema_version": SCHEMA_VERSION,
+        "dbt_version": DBT_VERSION,
+        "generated_at": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "invocation_id": inv.invocation_id,
+        "invocation_started_at": inv.started_at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        "env": {},
+        "project_name": project.root,
+        "project_id": crate::project::properties::md5_hex(&project.root),
+        "user_id": null,
+        "send_anonymous_usage_stats": false,
+        "adapter_type": project.target.kind,
+        "quoting": {
+            "database": quoting.get("database").cloned().unwrap_or(json!(true)),
+            "schema": quoting.get("schema").cloned().unwrap_or(json!(true)),
+            "identifier": quoting.get("identifier").cloned().unwrap_or(json!(true)),
+            "column": quoting.get("column").cloned(),
+        },
+        "run_started_at": inv.started_at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+    })
+}
+
+fn docs(project: &Project) -> Map<String, Value> {
     let mut docs = Map::new();
     docs.insert(
         "doc.dbt.__overview__".into(),
@@ -363,14 +588,10 @@ pub fn build(project: &Project, dag: &Dag, inv: &Invocation<'_>) -> Value {
             }),
         );
     }
-    let mut disabled = Map::new();
-    for (uid, list) in &project.disabled {
-        disabled.insert(
-            uid.clone(),
-            Value::Array(list.iter().map(|n| node_json_in(n, Some(project))).collect()),
-        );
-    }
-    let (parent_map, child_map) = dag.parent_child_maps();
+    docs
+}
+
+fn groups(project: &Project) -> (Map<String, Value>, Map<String, Value>) {
     let mut groups = Map::new();
     let mut group_map: Map<String, Value> = Map::new();
     for (uid, g) in &project.groups {
@@ -393,48 +614,7 @@ pub fn build(project: &Project, dag: &Dag, inv: &Invocation<'_>) -> Value {
             .collect();
         group_map.insert(name, json!(members));
     }
-    let quoting = project
-        .root_package()
-        .map(|p| p.file.quoting.clone())
-        .unwrap_or_default();
-    json!({
-        "metadata": {
-            "dbt_schema_version": SCHEMA_VERSION,
-            "dbt_version": DBT_VERSION,
-            "generated_at": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "invocation_id": inv.invocation_id,
-            "invocation_started_at": inv.started_at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
-            "env": {},
-            "project_name": project.root,
-            "project_id": crate::project::properties::md5_hex(&project.root),
-            "user_id": null,
-            "send_anonymous_usage_stats": false,
-            "adapter_type": project.target.kind,
-            "quoting": {
-                "database": quoting.get("database").cloned().unwrap_or(json!(true)),
-                "schema": quoting.get("schema").cloned().unwrap_or(json!(true)),
-                "identifier": quoting.get("identifier").cloned().unwrap_or(json!(true)),
-                "column": quoting.get("column").cloned(),
-            },
-            "run_started_at": inv.started_at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
-        },
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": docs,
-        "exposures": exposures,
-        "metrics": {},
-        "groups": groups,
-        "selectors": project_selectors(project),
-        "disabled": disabled,
-        "parent_map": parent_map,
-        "child_map": child_map,
-        "group_map": group_map,
-        "saved_queries": {},
-        "semantic_models": {},
-        "unit_tests": {},
-        "functions": {},
-    })
+    (groups, group_map)
 }
 
 fn project_selectors(project: &Project) -> Value {
@@ -449,15 +629,19 @@ fn project_selectors(project: &Project) -> Value {
     Value::Object(out)
 }
 
-/// Writes `manifest.json` under the target folder.
+/// Writes `manifest.json` under the target folder. The file is written
+/// beside its final name and renamed into place, so a reader never sees half
+/// a manifest, and a failed write leaves the previous one intact.
 pub fn write(project: &Project, dag: &Dag, inv: &Invocation<'_>) -> std::io::Result<std::path::PathBuf> {
     let dir = project.target_path();
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("manifest.json");
-    let value = build(project, dag, inv);
-    let file = std::fs::File::create(&path)?;
-    let mut w = std::io::BufWriter::new(file);
-    serde_json::to_writer(&mut w, &value).map_err(std::io::Error::other)?;
+    let tmp = dir.join(".manifest.json.tmp");
+    let file = std::fs::File::create(&tmp)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    Manifest { project, dag, inv }.write_to(&mut w)?;
     std::io::Write::flush(&mut w)?;
+    drop(w);
+    std::fs::rename(&tmp, &path)?;
     Ok(path)
 }

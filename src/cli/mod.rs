@@ -181,6 +181,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
         profile_optional,
     };
     let mut diags = Diags::default();
+    let t0 = Instant::now();
     let mut project = match project::load(&opts, &mut diags) {
         Ok(p) => p,
         Err(d) => {
@@ -188,6 +189,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
+    tracing::debug!("loaded project files in {:?}", t0.elapsed());
     let renderer = match Renderer::new(&project) {
         Ok(r) => r,
         Err(ds) => {
@@ -195,7 +197,9 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
+    let t1 = Instant::now();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
+    tracing::debug!("parse phase took {:?}", t1.elapsed());
     Ok(Loaded {
         project,
         renderer,
@@ -306,6 +310,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 summary(&loaded.project),
                 t0.elapsed().as_secs_f64()
             ));
+            exit_without_drop(loaded);
             Ok(Outcome::Ok)
         }
         Command::Compile(c) => {
@@ -321,10 +326,12 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             if let Some(sql) = &c.inline {
                 return compile_inline(&mut loaded, sql, printer);
             }
+            let ts = Instant::now();
             let ids = match select_nodes(&loaded, &c.select, &[]) {
                 Ok(ids) => ids,
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
+            tracing::debug!("selection took {:?}", ts.elapsed());
             let ids: Vec<String> = ids
                 .into_iter()
                 .filter(|id| {
@@ -335,9 +342,13 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                         .is_some_and(|n| n.resource_type.is_compiled())
                 })
                 .collect();
+            let t1 = Instant::now();
             let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, &ids);
+            tracing::debug!("compile phase took {:?}", t1.elapsed());
             printer.diags(&errs);
+            let tw = Instant::now();
             let written = write_compiled(&loaded.project, &ids)?;
+            tracing::debug!("wrote {written} compiled files in {:?}", tw.elapsed());
             write_manifest(&loaded)?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
@@ -347,6 +358,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 summary(&loaded.project),
                 t0.elapsed().as_secs_f64()
             ));
+            exit_without_drop(loaded);
             Ok(Outcome::Ok)
         }
         Command::Ls(l) => {
@@ -404,7 +416,7 @@ fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
     m.insert("original_file_path".into(), Value::from(n.original_file_path.clone()));
     m.insert("unique_id".into(), Value::from(n.unique_id.clone()));
     m.insert("alias".into(), Value::from(n.alias.clone()));
-    m.insert("config".into(), Value::Object(n.config.clone()));
+    m.insert("config".into(), Value::Object(n.config.to_map()));
     m.insert("tags".into(), serde_json::json!(n.tags));
     m.insert(
         "depends_on".into(),
@@ -419,6 +431,12 @@ fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
             .collect();
     }
     Value::Object(m).to_string()
+}
+
+/// The process is about to exit: freeing a large project node by node would
+/// only cost time, so its memory goes back to the OS with the process.
+fn exit_without_drop(loaded: Loaded) {
+    std::mem::forget(loaded);
 }
 
 fn fail(printer: &Printer, diags: &Diags) -> Outcome {
@@ -436,34 +454,43 @@ fn fail_count(printer: &Printer, diags: &Diags) -> Outcome {
 }
 
 fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
+    let t0 = Instant::now();
     let inv = crate::artifacts::manifest::Invocation {
         invocation_id: &loaded.renderer.shared.invocation_id,
         started_at: loaded.started,
     };
     crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
+    tracing::debug!("wrote manifest in {:?}", t0.elapsed());
     Ok(())
 }
 
 /// Writes `target/compiled/...` for the compiled nodes; returns how many.
+/// Files are written in parallel (a large project has tens of thousands),
+/// each folder created once.
 fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
-    let mut n = 0;
-    for id in ids {
-        let Some(node) = project.nodes.get(id) else { continue };
-        let Some(sql) = &node.compiled_code else { continue };
+    use rayon::prelude::*;
+    let target = project.target_path();
+    let files: Vec<(PathBuf, &str)> = ids
+        .iter()
+        .filter_map(|id| project.nodes.get(id))
         // dbt writes no compiled file for snapshots.
-        if node.resource_type == ResourceType::Snapshot {
-            continue;
-        }
-        let rel = crate::artifacts::manifest::compiled_rel_path(node, &project.root);
-        let rel = rel.strip_prefix("target/").unwrap_or(&rel);
-        let path = project.target_path().join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, sql)?;
-        n += 1;
+        .filter(|n| n.resource_type != ResourceType::Snapshot)
+        .filter_map(|n| {
+            let sql = n.compiled_code.as_deref()?;
+            let rel = crate::artifacts::manifest::compiled_rel_path(n, &project.root);
+            let rel = rel.strip_prefix("target/").unwrap_or(&rel).to_owned();
+            Some((target.join(rel), sql))
+        })
+        .collect();
+    let dirs: std::collections::BTreeSet<&std::path::Path> =
+        files.iter().filter_map(|(p, _)| p.parent()).collect();
+    for d in dirs {
+        std::fs::create_dir_all(d)?;
     }
-    Ok(n)
+    files
+        .par_iter()
+        .try_for_each(|(path, sql)| std::fs::write(path, sql))?;
+    Ok(files.len())
 }
 
 fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> anyhow::Result<Outcome> {

@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use minijinja::value::Object;
 use rayon::prelude::*;
-use serde_json::{Map, json};
+use serde_json::Map;
 
 use crate::diagnostics::{Diag, Diags, closest};
 use crate::graph::Dag;
@@ -165,7 +165,7 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
     ctx.model = model_value(node);
     ctx.config.clone_from(&node.config);
     if let Some(serde_json::Value::Object(y)) = node.unrendered_config.get("__yaml__") {
-        config::merge_into(&mut ctx.config, y);
+        config::merge_into(ctx.config.explicit_mut(), y);
     }
     let ctx = Arc::new(ctx);
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
@@ -215,7 +215,7 @@ fn naming_overridden(project: &Project, base: &str) -> bool {
         .any(|m| !m.builtin && names.contains(&m.name))
 }
 
-fn conf_str<'a>(c: &'a Map<String, serde_json::Value>, key: &str) -> Option<&'a str> {
+fn conf_str<'a>(c: &'a crate::node::NodeConfig, key: &str) -> Option<&'a str> {
     c.get(key).and_then(serde_json::Value::as_str)
 }
 
@@ -276,32 +276,36 @@ fn settle(
     overrides: (bool, bool, bool),
 ) -> Result<(), Diag> {
     let rt = node.resource_type;
-    let project_cfg = std::mem::take(&mut node.config);
+    let project_cfg = std::mem::take(&mut node.config).into_explicit();
     let yaml_cfg = match node.unrendered_config.shift_remove("__yaml__") {
         Some(serde_json::Value::Object(m)) => m,
         _ => Map::new(),
     };
-    let mut unrendered = project_cfg.clone();
+    let mut unrendered = project_cfg;
     config::merge_into(&mut unrendered, &yaml_cfg);
     config::merge_into(&mut unrendered, &recorded.config);
     if rt == ResourceType::Exposure || rt == ResourceType::Source {
-        node.config = {
-            let mut c = config::defaults(rt);
-            config::merge_into(&mut c, &unrendered);
-            c
-        };
+        node.config = crate::node::NodeConfig::new(rt, unrendered.clone());
         node.unrendered_config = unrendered;
         return Ok(());
     }
-    let mut cfg = config::defaults(rt);
-    if rt == ResourceType::Test {
-        cfg.insert("schema".into(), json!("dbt_test__audit"));
+    // Mapping configs (`docs`, `contract`, ...) merge into their defaults.
+    let mut explicit = unrendered.clone();
+    let defaults = config::defaults_ref(rt);
+    for (k, v) in &mut explicit {
+        if let (Some(serde_json::Value::Object(d)), serde_json::Value::Object(given)) = (defaults.get(k), &*v) {
+            let mut merged = d.clone();
+            for (gk, gv) in given {
+                merged.insert(gk.clone(), gv.clone());
+            }
+            *v = serde_json::Value::Object(merged);
+        }
     }
-    config::merge_into(&mut cfg, &unrendered);
     // Severity is case-insensitive in YAML and upper-case in the manifest.
-    if let Some(serde_json::Value::String(s)) = cfg.get_mut("severity") {
+    if let Some(serde_json::Value::String(s)) = explicit.get_mut("severity") {
         *s = s.to_uppercase();
     }
+    let cfg = crate::node::NodeConfig::new(rt, explicit);
     node.tags = cfg
         .get("tags")
         .map(crate::value::string_list)
@@ -509,25 +513,27 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
         naming_overridden(project, "generate_alias_name"),
         naming_overridden(project, "generate_database_name"),
     );
-    let ids: Vec<String> = project.nodes.keys().cloned().collect();
+    let static_tests = StaticTests::new(project);
+    // Nodes are moved out while they are rendered in parallel, so that no
+    // node is copied; the project stays readable for macros and errors.
+    let owned: Vec<(String, Node)> = std::mem::take(&mut project.nodes).into_iter().collect();
     let results: Vec<(String, Result<Node, Diag>)> = {
         let p: &Project = project;
-        ids.par_iter()
-            .map(|id| {
-                let Some(node) = p.nodes.get(id) else {
-                    return (id.clone(), Err(Diag::error("XF0901", "node vanished")));
-                };
-                let mut node = node.clone();
-                let recorded = if is_rendered(&node) {
+        owned
+            .into_par_iter()
+            .map(|(id, mut node)| {
+                let recorded = if let Some(r) = static_tests.recorded(&node) {
+                    r
+                } else if is_rendered(&node) {
                     match parse_node(renderer, p, &node) {
                         Ok(r) => r,
-                        Err(d) => return (id.clone(), Err(d)),
+                        Err(d) => return (id, Err(d)),
                     }
                 } else {
                     Recorded::default()
                 };
                 let r = settle(renderer, p, &mut node, &recorded, overrides).map(|()| node);
-                (id.clone(), r)
+                (id, r)
             })
             .collect()
     };
@@ -538,10 +544,8 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
                 nodes.insert(id, n);
             }
             Ok(n) => project.disabled.entry(id).or_default().push(n),
-            Err(d) => {
-                diags.push(d);
-                // Keep the node out of the graph; its error is reported.
-            }
+            // The node stays out of the graph; its error is reported.
+            Err(d) => diags.push(d),
         }
     }
     project.nodes = nodes;
@@ -551,6 +555,121 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
         diags.push(cycle_diag(project, &cycle));
     }
     dag
+}
+
+/// dbt's four built-in generic tests need no render to be parsed: their
+/// only refs are in their arguments, which have fixed shapes. Skipping the
+/// render keeps parsing large projects fast. Any override of the test or
+/// helper macros turns this off.
+struct StaticTests {
+    enabled: bool,
+    where_subquery: String,
+}
+
+impl StaticTests {
+    fn new(project: &Project) -> Self {
+        let overridden = project.macros.values().any(|m| {
+            !m.builtin
+                && (m.name == "get_where_subquery"
+                    || m.name.ends_with("__get_where_subquery")
+                    || ["unique", "not_null", "accepted_values", "relationships"]
+                        .iter()
+                        .any(|t| m.name.ends_with(&format!("test_{t}"))))
+        });
+        Self {
+            enabled: !overridden,
+            where_subquery: "macro.dbt.get_where_subquery".to_owned(),
+        }
+    }
+
+    fn recorded(&self, node: &Node) -> Option<Recorded> {
+        if !self.enabled {
+            return None;
+        }
+        let meta = node.test.as_ref()?.metadata.as_ref()?;
+        if meta.namespace.is_some()
+            || !matches!(
+                meta.name.as_str(),
+                "unique" | "not_null" | "accepted_values" | "relationships"
+            )
+        {
+            return None;
+        }
+        let mut rec = Recorded::default();
+        for (k, v) in &meta.kwargs {
+            if k == "column_name" {
+                continue;
+            }
+            match v {
+                serde_json::Value::String(s) => {
+                    if s.contains('(') || s.contains("{{") || s.contains("{%") {
+                        let call = static_call(s)?;
+                        match call {
+                            StaticCall::Ref(r) => {
+                                if !rec.refs.contains(&r) {
+                                    rec.refs.push(r);
+                                }
+                            }
+                            StaticCall::Source(pair) => {
+                                if !rec.sources.contains(&pair) {
+                                    rec.sources.push(pair);
+                                }
+                            }
+                        }
+                    }
+                }
+                serde_json::Value::Array(a) => {
+                    if a.iter().any(|x| x.as_str().is_some_and(|s| s.contains("{{") || s.contains("{%"))) {
+                        return None;
+                    }
+                }
+                serde_json::Value::Object(_) => return None,
+                _ => {}
+            }
+        }
+        rec.macros.push(self.where_subquery.clone());
+        Some(rec)
+    }
+}
+
+enum StaticCall {
+    Ref(RefCall),
+    Source([String; 2]),
+}
+
+/// Recognises `ref('m')`, `ref('pkg', 'm')`, `source('s', 't')`, optionally
+/// wrapped as `{{ get_where_subquery(...) }}`; anything else is `None`.
+fn static_call(s: &str) -> Option<StaticCall> {
+    let mut t = s.trim();
+    if let Some(inner) = t.strip_prefix("{{").and_then(|x| x.strip_suffix("}}")) {
+        t = inner.trim();
+        t = t.strip_prefix("get_where_subquery(")?.strip_suffix(')')?.trim();
+    }
+    let (func, rest) = t.split_once('(')?;
+    let args = rest.strip_suffix(')')?;
+    let mut parts = Vec::new();
+    for a in args.split(',') {
+        let a = a.trim();
+        let q = a.chars().next()?;
+        if !(q == '\'' || q == '"') || a.len() < 2 || !a.ends_with(q) {
+            return None;
+        }
+        let inner = &a[1..a.len() - 1];
+        if inner.contains(['\'', '"', '\\']) {
+            return None;
+        }
+        parts.push(inner.to_owned());
+    }
+    match (func.trim(), parts.as_slice()) {
+        ("ref", [name]) => Some(StaticCall::Ref(RefCall { name: name.clone(), package: None, version: None })),
+        ("ref", [pkg, name]) => Some(StaticCall::Ref(RefCall {
+            name: name.clone(),
+            package: Some(pkg.clone()),
+            version: None,
+        })),
+        ("source", [src, tbl]) => Some(StaticCall::Source([src.clone(), tbl.clone()])),
+        _ => None,
+    }
 }
 
 fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {

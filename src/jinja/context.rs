@@ -55,7 +55,7 @@ pub struct NodeCtx {
     /// The `model` variable: the node as dbt's manifest describes it.
     pub model: Value,
     /// The node's final config, readable through `config.get` while compiling.
-    pub config: Map<String, serde_json::Value>,
+    pub config: crate::node::NodeConfig,
     pub resolver: Option<Arc<dyn Resolver>>,
     /// Extra variables (`_dbt_generic_test_kwargs`, `sql`, ...).
     pub extra: Map<String, serde_json::Value>,
@@ -79,7 +79,7 @@ impl NodeCtx {
             package: package.to_owned(),
             this: None,
             model: Value::from(()),
-            config: Map::new(),
+            config: crate::node::NodeConfig::default(),
             resolver: None,
             extra: Map::new(),
             extra_values: Vec::new(),

@@ -132,6 +132,35 @@ pub fn from_tree(tree: &Value, fqn: &[String]) -> Map<String, Value> {
 /// The config every node of a resource type starts with, in the key order
 /// dbt writes to `manifest.json`.
 pub fn defaults(rt: ResourceType) -> Map<String, Value> {
+    defaults_ref(rt).clone()
+}
+
+/// The defaults of a resource type, built once.
+pub fn defaults_ref(rt: ResourceType) -> &'static Map<String, Value> {
+    static CACHE: std::sync::OnceLock<Vec<(ResourceType, Map<String, Value>)>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(|| {
+        [
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+            ResourceType::Test,
+            ResourceType::Analysis,
+            ResourceType::Source,
+            ResourceType::Exposure,
+        ]
+        .into_iter()
+        .map(|t| (t, build_defaults(t)))
+        .collect()
+    });
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    cache
+        .iter()
+        .find(|(t, _)| *t == rt)
+        .map_or_else(|| EMPTY.get_or_init(Map::new), |(_, m)| m)
+}
+
+fn build_defaults(rt: ResourceType) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("enabled".into(), json!(true));
     m.insert("alias".into(), Value::Null);
@@ -144,6 +173,8 @@ pub fn defaults(rt: ResourceType) -> Map<String, Value> {
     match rt {
         ResourceType::Test => {
             m.insert("materialized".into(), json!("test"));
+            // dbt's default schema suffix for stored test failures.
+            m.insert("schema".into(), json!("dbt_test__audit"));
             m.insert("severity".into(), json!("ERROR"));
             m.insert("store_failures".into(), Value::Null);
             m.insert("store_failures_as".into(), Value::Null);
@@ -213,11 +244,15 @@ pub fn defaults(rt: ResourceType) -> Map<String, Value> {
             m = Map::new();
             m.insert("enabled".into(), json!(true));
             m.insert("event_time".into(), Value::Null);
-            m.insert("freshness".into(), Value::Null);
+            m.insert(
+                "freshness".into(),
+                json!({"warn_after": {"count": null, "period": null}, "error_after": {"count": null, "period": null}, "filter": null}),
+            );
             m.insert("loaded_at_field".into(), Value::Null);
             m.insert("loaded_at_query".into(), Value::Null);
             m.insert("meta".into(), json!({}));
             m.insert("tags".into(), json!([]));
+            m.insert("static_analysis".into(), Value::Null);
         }
         ResourceType::Exposure => {
             m = Map::new();

@@ -335,7 +335,10 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         }
     }
 
+    let t = std::time::Instant::now();
     let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
+    tracing::debug!("found {} files in {:?}", files.len(), t.elapsed());
+    let t = std::time::Instant::now();
     let loaded: Vec<Loaded> = files
         .par_iter()
         .map(|f| load_file(f, &packages, &target))
@@ -358,6 +361,8 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     };
     crate::jinja::builtins::add_builtin_macros(&mut project);
 
+    tracing::debug!("read files in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
     let mut yamls = Vec::new();
     for l in loaded {
         if let Some(src) = l.source {
@@ -383,9 +388,12 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
             yamls.push(y);
         }
     }
+    tracing::debug!("collected nodes in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
     for y in &yamls {
         properties::apply(&mut project, y, diags);
     }
+    tracing::debug!("applied properties in {:?}", t.elapsed());
 
     let selectors_path = project.root_dir.join("selectors.yml");
     if selectors_path.is_file() {
@@ -521,7 +529,10 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                 return out;
             }
         };
-        node.config = project_config(pkg, packages, ResourceType::Seed, &node.fqn);
+        node.config = crate::node::NodeConfig::new(
+            ResourceType::Seed,
+            project_config(pkg, packages, ResourceType::Seed, &node.fqn),
+        );
         out.nodes.push(node);
         return out;
     }
@@ -570,7 +581,8 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
             node.raw_code = text.trim().to_owned();
             node.raw_offset = text.len() - text.trim_start().len();
             node.checksum = sha256_hex(&node.raw_code);
-            node.config = project_config(pkg, packages, rt, &node.fqn);
+            node.config =
+                crate::node::NodeConfig::new(rt, project_config(pkg, packages, rt, &node.fqn));
             out.nodes.push(node);
         }
         FileKind::Snapshot | FileKind::Macro | FileKind::Docs => {
@@ -606,8 +618,10 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                         node.raw_code = text[b.body_start..b.body_end].to_owned();
                         node.raw_offset = b.body_start;
                         node.checksum = sha256_hex(text.trim());
-                        node.config =
-                            project_config(pkg, packages, ResourceType::Snapshot, &node.fqn);
+                        node.config = crate::node::NodeConfig::new(
+                            ResourceType::Snapshot,
+                            project_config(pkg, packages, ResourceType::Snapshot, &node.fqn),
+                        );
                         out.nodes.push(node);
                     }
                     (_, blocks::BlockKind::Docs) => {

@@ -91,15 +91,16 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
         ));
         return;
     };
+    let mut pending = Vec::new();
     for (key, value) in entries {
         let Some(k) = key.key_str() else { continue };
         match k.as_str() {
             "version" => {}
-            "models" => patch_nodes(project, file, value, ResourceType::Model, diags),
-            "seeds" => patch_nodes(project, file, value, ResourceType::Seed, diags),
-            "snapshots" => patch_nodes(project, file, value, ResourceType::Snapshot, diags),
-            "analyses" => patch_nodes(project, file, value, ResourceType::Analysis, diags),
-            "sources" => add_sources(project, file, value, diags),
+            "models" => patch_nodes(project, file, value, ResourceType::Model, diags, &mut pending),
+            "seeds" => patch_nodes(project, file, value, ResourceType::Seed, diags, &mut pending),
+            "snapshots" => patch_nodes(project, file, value, ResourceType::Snapshot, diags, &mut pending),
+            "analyses" => patch_nodes(project, file, value, ResourceType::Analysis, diags, &mut pending),
+            "sources" => add_sources(project, file, value, diags, &mut pending),
             "macros" => patch_macros(project, file, value, diags),
             "exposures" => add_exposures(project, file, value, diags),
             "groups" => {
@@ -158,6 +159,7 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
             }
         }
     }
+    build_pending(project, file, pending, diags);
 }
 
 fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) -> &'a [Yaml] {
@@ -231,6 +233,7 @@ fn patch_nodes(
     value: &Yaml,
     rt: ResourceType,
     diags: &mut Diags,
+    pending: &mut Vec<PendingTest>,
 ) {
     let plural = match rt {
         ResourceType::Model => "models",
@@ -295,10 +298,11 @@ fn patch_nodes(
         let tests = collect_tests(entry);
         let node_path = node.original_file_path.clone();
         let _ = node_path;
-        add_tests(project, file, entry, &target, &key_name, tests, diags);
+        add_tests(pending, &target, &key_name, tests);
     }
 }
 
+#[derive(Clone)]
 enum TestTarget {
     Node {
         name: String,
@@ -349,17 +353,46 @@ const TEST_CONFIG_KEYS: &[&str] = &[
     "alias",
 ];
 
+/// A data test declared in YAML, built after the whole file is read.
+struct PendingTest {
+    target: TestTarget,
+    file_key_name: String,
+    column: Option<String>,
+    yaml: Yaml,
+}
+
 fn add_tests(
-    project: &mut Project,
-    file: &YamlFile,
-    _entry: &Yaml,
+    pending: &mut Vec<PendingTest>,
     target: &TestTarget,
     file_key_name: &str,
     tests: Vec<(Option<String>, Yaml)>,
-    diags: &mut Diags,
 ) {
-    for (column, t) in tests {
-        match build_test(project, file, target, file_key_name, column.as_deref(), &t) {
+    for (column, yaml) in tests {
+        pending.push(PendingTest {
+            target: target.clone(),
+            file_key_name: file_key_name.to_owned(),
+            column,
+            yaml,
+        });
+    }
+}
+
+/// Builds the tests of a file in parallel (a large project declares tens of
+/// thousands), then adds them in declaration order.
+fn build_pending(project: &mut Project, file: &YamlFile, pending: Vec<PendingTest>, diags: &mut Diags) {
+    use rayon::prelude::*;
+    let built: Vec<(Yaml, Result<Node, Diag>)> = {
+        let p: &Project = project;
+        pending
+            .into_par_iter()
+            .map(|t| {
+                let r = build_test(p, file, &t.target, &t.file_key_name, t.column.as_deref(), &t.yaml);
+                (t.yaml, r)
+            })
+            .collect()
+    };
+    for (t, r) in built {
+        match r {
             Ok(node) => {
                 if project.nodes.contains_key(&node.unique_id) {
                     diags.push(file.warn(
@@ -524,10 +557,13 @@ fn build_test(
             .push_str(&format!("{{{{ config(alias=\"{file_name}\") }}}}"));
     }
     let pkg = project.packages.get(&file.package);
-    node.config = match pkg {
-        Some(p) => super::project_config(p, &project.packages, ResourceType::Test, &node.fqn),
-        None => Map::new(),
-    };
+    node.config = crate::node::NodeConfig::new(
+        ResourceType::Test,
+        match pkg {
+            Some(p) => super::project_config(p, &project.packages, ResourceType::Test, &node.fqn),
+            None => Map::new(),
+        },
+    );
     node.unrendered_config
         .insert("__yaml__".into(), Value::Object(cfg));
     node.test = Some(TestInfo {
@@ -621,7 +657,13 @@ fn clean_arg(s: &str) -> String {
     out
 }
 
-fn add_sources(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Diags) {
+fn add_sources(
+    project: &mut Project,
+    file: &YamlFile,
+    value: &Yaml,
+    diags: &mut Diags,
+    pending: &mut Vec<PendingTest>,
+) {
     for src in entries(file, value, "sources", diags) {
         let source_name = str_of(src.get("name"));
         if source_name.is_empty() {
@@ -655,9 +697,7 @@ fn add_sources(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut
             };
             config::merge_into(&mut cfg, &src_cfg);
             config::merge_into(&mut cfg, &entry_config(t));
-            let mut full = config::defaults(ResourceType::Source);
-            config::merge_into(&mut full, &cfg);
-            node.tags = full
+            node.tags = cfg
                 .get("tags")
                 .map(crate::value::string_list)
                 .unwrap_or_default();
@@ -665,7 +705,7 @@ fn add_sources(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut
                 Some(Value::Object(m)) => m,
                 _ => Map::new(),
             };
-            node.config = full;
+            node.config = crate::node::NodeConfig::new(ResourceType::Source, cfg.clone());
             node.unrendered_config = cfg;
             let database = src
                 .get("database")
@@ -721,7 +761,7 @@ fn add_sources(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut
                 uid,
             };
             let key_name = format!("sources.{source_name}");
-            add_tests(project, file, t, &target, &key_name, collect_tests(t), diags);
+            add_tests(pending, &target, &key_name, collect_tests(t));
         }
     }
 }
@@ -765,13 +805,11 @@ fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &m
         node.description = str_of(e.get("description"));
         node.meta = map_of(e.get("meta"));
         let cfg = entry_config(e);
-        let mut full = config::defaults(ResourceType::Exposure);
-        config::merge_into(&mut full, &cfg);
-        node.tags = full
+        node.tags = cfg
             .get("tags")
             .map(crate::value::string_list)
             .unwrap_or_default();
-        node.config = full;
+        node.config = crate::node::NodeConfig::new(ResourceType::Exposure, cfg.clone());
         node.unrendered_config = cfg;
         // `depends_on:` entries are Jinja (`ref('x')`), rendered in the
         // parse phase like a model body.
