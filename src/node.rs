@@ -97,6 +97,8 @@ pub struct TestMetadata {
 /// Extra facts for test nodes.
 #[derive(Clone, Debug, Default)]
 pub struct TestInfo {
+    /// Config written on the test in YAML (also in its `config()` call).
+    pub config: Map<String, Value>,
     pub metadata: Option<TestMetadata>,
     pub column_name: Option<String>,
     pub attached_node: Option<String>,
@@ -107,6 +109,8 @@ pub struct TestInfo {
 #[derive(Clone, Debug, Default)]
 pub struct SourceInfo {
     pub source_name: String,
+    /// `schema:` as written in YAML, if it was.
+    pub unrendered_schema: Option<String>,
     pub source_description: String,
     pub identifier: String,
     pub loader: String,
@@ -281,6 +285,8 @@ pub struct Node {
     pub exposure: Option<ExposureInfo>,
     pub version: Option<String>,
     pub latest_version: Option<String>,
+    /// Doc blocks used in the description (`doc.<package>.<name>`).
+    pub doc_blocks: Vec<String>,
 }
 
 impl Node {
@@ -320,7 +326,19 @@ impl Node {
             exposure: None,
             version: None,
             latest_version: None,
+            doc_blocks: Vec::new(),
         }
+    }
+
+    /// A copy with identity and location only, for diagnostics.
+    pub fn clone_header(&self) -> Self {
+        let mut n = Self::new(self.resource_type, &self.package_name, &self.name);
+        n.unique_id.clone_from(&self.unique_id);
+        n.original_file_path.clone_from(&self.original_file_path);
+        n.abs_path.clone_from(&self.abs_path);
+        n.span.clone_from(&self.span);
+        n.raw_offset = self.raw_offset;
+        n
     }
 
     pub fn materialized(&self) -> &str {

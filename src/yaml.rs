@@ -74,7 +74,16 @@ pub fn parse(text: &str) -> Result<Yaml, YamlError> {
 }
 
 fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("invalid YAML").trim();
+    let mut line = s.lines().next().unwrap_or("invalid YAML").trim();
+    // The span already gives the position: drop "error: line X column Y: ".
+    if let Some(rest) = line.strip_prefix("error: ") {
+        line = rest;
+    }
+    if line.starts_with("line ")
+        && let Some((_, rest)) = line.split_once(": ")
+    {
+        line = rest;
+    }
     // serde-saphyr appends " at line X column Y"; the span already says that.
     match line.find(" at line ") {
         Some(i) => line[..i].to_owned(),

@@ -48,6 +48,10 @@ pub fn database_and_schema(fields: &Map<String, Value>, _profile_dir: &Path) -> 
     (database, schema)
 }
 
+/// The DuckDB release of the pinned `duckdb` crate (`=1.10506.x`), which
+/// the prebuilt library of the fast development path must match.
+pub const PINNED_VERSION: &str = "v1.5.6";
+
 /// The version of the linked DuckDB library, as `select version()` reports it.
 pub fn library_version() -> Result<String, duckdb::Error> {
     let conn = duckdb::Connection::open_in_memory()?;

@@ -96,6 +96,9 @@ fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
 
 fn compiled_path(node: &Node, project_name: &str) -> Option<String> {
     node.compiled_code.as_ref()?;
+    if node.resource_type == ResourceType::Snapshot {
+        return None;
+    }
     Some(compiled_rel_path(node, project_name))
 }
 
@@ -230,7 +233,7 @@ impl Serialize for NodeOut<'_> {
         m.serialize_entry("created_at", &self.created_at)?;
         m.serialize_entry("relation_name", &node.relation_name)?;
         m.serialize_entry("raw_code", &node.raw_code)?;
-        m.serialize_entry("doc_blocks", &[(); 0])?;
+        m.serialize_entry("doc_blocks", &node.doc_blocks)?;
         if node.resource_type == ResourceType::Seed {
             m.serialize_entry(
                 "root_path",
@@ -338,13 +341,26 @@ fn source_json(node: &Node) -> Value {
         "tags": node.tags,
         "config": node.config,
         "patch_path": null,
-        "unrendered_config": node.unrendered_config,
+        "unrendered_config": source_unrendered(node),
         "relation_name": node.relation_name,
         "created_at": 0.0,
         "unrendered_database": null,
-        "unrendered_schema": null,
-        "doc_blocks": [],
+        "unrendered_schema": s.unrendered_schema,
+        "doc_blocks": node.doc_blocks,
     })
+}
+
+/// dbt always lists these four keys in a source's unrendered config.
+fn source_unrendered(node: &Node) -> Value {
+    let mut m = Map::new();
+    m.insert("loaded_at_field".into(), Value::Null);
+    m.insert("loaded_at_query".into(), Value::Null);
+    m.insert("meta".into(), json!({}));
+    m.insert("tags".into(), json!([]));
+    for (k, v) in &node.unrendered_config {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
 }
 
 fn exposure_json(node: &Node) -> Value {

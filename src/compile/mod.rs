@@ -130,7 +130,8 @@ fn render_native(
             match expr {
                 Some(e) => renderer.env.compile_expression(&e)?.eval(root),
                 None if s.contains("{{") || s.contains("{%") => {
-                    let t = renderer.env.template_from_str(s)?;
+                    let source = crate::jinja::mutable::rewrite(s);
+                    let t = renderer.env.template_from_str(&source)?;
                     t.render(root).map(Value::from)
                 }
                 None => Ok(Value::from(s.as_str())),
@@ -182,18 +183,20 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
             *r = pre;
         }
         let tname = template_name(node);
+        let source = crate::jinja::mutable::rewrite(&node.raw_code);
         let tmpl = renderer
             .env
-            .template_from_named_str(&tname, &node.raw_code)
+            .template_from_named_str(&tname, &source)
             .map_err(|e| diag(&e))?;
         tmpl.render(Value::from_dyn_object(Arc::clone(&c)))
             .map_err(|e| diag(&e))?;
         return Ok(c.take_recorded());
     }
     let tname = template_name(node);
+    let source = crate::jinja::mutable::rewrite(&node.raw_code);
     let tmpl = renderer
         .env
-        .template_from_named_str(&tname, &node.raw_code)
+        .template_from_named_str(&tname, &source)
         .map_err(|e| diag(&e))?;
     tmpl.render(Value::from_dyn_object(Arc::clone(&ctx)))
         .map_err(|e| diag(&e))?;
@@ -267,6 +270,67 @@ impl Object for WithExtra {
     }
 }
 
+/// Renders `{{ doc('name') }}` and other Jinja in descriptions, recording
+/// the doc blocks used.
+fn render_descriptions(renderer: &Renderer, project: &Project, node: &mut Node) -> Result<(), Diag> {
+    let needs = |s: &str| s.contains("{{") || s.contains("{%");
+    if !needs(&node.description) && !node.columns.values().any(|c| needs(&c.description)) {
+        return Ok(());
+    }
+    let ctx = Arc::new(NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name));
+    let root = Value::from_dyn_object(ctx);
+    let mut blocks = Vec::new();
+    let package = node.package_name.clone();
+    let shown = node.clone_header();
+    let mut render = |text: &str| -> Result<String, Diag> {
+        for cap in doc_calls(text) {
+            let uid = match cap.0 {
+                Some(p) => format!("doc.{p}.{}", cap.1),
+                None => project
+                    .docs
+                    .values()
+                    .find(|d| d.name == cap.1 && (d.package_name == package || d.package_name == project.root))
+                    .map_or_else(|| format!("doc.{package}.{}", cap.1), |d| d.unique_id.clone()),
+            };
+            if !blocks.contains(&uid) {
+                blocks.push(uid);
+            }
+        }
+        let source = crate::jinja::mutable::rewrite(text);
+        renderer
+            .env
+            .render_str(&source, &root)
+            .map_err(|e| errors::to_diag(&e, project, Some(&shown)))
+    };
+    if needs(&node.description) {
+        node.description = render(&node.description)?;
+    }
+    let mut cols = std::mem::take(&mut node.columns);
+    for c in cols.values_mut() {
+        if needs(&c.description) {
+            c.description = render(&c.description)?;
+        }
+    }
+    node.columns = cols;
+    node.doc_blocks = blocks;
+    Ok(())
+}
+
+/// `doc('name')` / `doc('pkg', 'name')` calls in a text.
+fn doc_calls(text: &str) -> Vec<(Option<String>, String)> {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#"doc\(\s*['"]([\w]+)['"]\s*(?:,\s*['"]([\w]+)['"]\s*)?\)"#)
+            .unwrap_or_else(|_| unreachable!("the pattern is a valid regex"))
+    });
+    re.captures_iter(text)
+        .map(|c| match c.get(2) {
+            Some(n) => (Some(c[1].to_owned()), n.as_str().to_owned()),
+            None => (None, c[1].to_owned()),
+        })
+        .collect()
+}
+
 /// Settles a node's config, names and tags after its parse render.
 fn settle(
     renderer: &Renderer,
@@ -276,21 +340,31 @@ fn settle(
     overrides: (bool, bool, bool),
 ) -> Result<(), Diag> {
     let rt = node.resource_type;
+    render_descriptions(renderer, project, node)?;
     let project_cfg = std::mem::take(&mut node.config).into_explicit();
     let yaml_cfg = match node.unrendered_config.shift_remove("__yaml__") {
         Some(serde_json::Value::Object(m)) => m,
         _ => Map::new(),
     };
+    // Effective config accumulates tags and hooks; `unrendered_config`
+    // records what was written, later levels replacing earlier ones.
+    let mut effective = project_cfg.clone();
+    config::merge_into(&mut effective, &yaml_cfg);
+    config::merge_into(&mut effective, &recorded.config);
     let mut unrendered = project_cfg;
-    config::merge_into(&mut unrendered, &yaml_cfg);
-    config::merge_into(&mut unrendered, &recorded.config);
+    for (k, v) in yaml_cfg.iter().chain(recorded.config.iter()) {
+        unrendered.insert(config::canonical_key(k).to_owned(), v.clone());
+    }
     if rt == ResourceType::Exposure || rt == ResourceType::Source {
-        node.config = crate::node::NodeConfig::new(rt, unrendered.clone());
+        node.config = crate::node::NodeConfig::new(rt, effective);
         node.unrendered_config = unrendered;
+        if rt == ResourceType::Source {
+            node.relation_name = Some(relation_for(project, node).render());
+        }
         return Ok(());
     }
     // Mapping configs (`docs`, `contract`, ...) merge into their defaults.
-    let mut explicit = unrendered.clone();
+    let mut explicit = effective;
     let defaults = config::defaults_ref(rt);
     for (k, v) in &mut explicit {
         if let (Some(serde_json::Value::Object(d)), serde_json::Value::Object(given)) = (defaults.get(k), &*v) {
@@ -492,8 +566,19 @@ impl Lookup {
             .iter()
             .find(|(pk, _)| *pk == self.root)
             .or_else(|| cands.iter().find(|(pk, _)| pk == from_package))
-            .or_else(|| cands.first())
+            .or_else(|| if cands.len() == 1 { cands.first() } else { None })
             .map(|(_, u)| u.as_str())
+    }
+
+    /// Packages that each define `name`, when a ref without a package
+    /// cannot choose between them.
+    pub fn ambiguous(&self, from_package: &str, call: &RefCall) -> Option<Vec<&str>> {
+        if call.package.is_some() {
+            return None;
+        }
+        let cands = self.by_name.get(&call.name)?;
+        let local = cands.iter().any(|(pk, _)| *pk == self.root || pk == from_package);
+        (!local && cands.len() > 1).then(|| cands.iter().map(|(pk, _)| pk.as_str()).collect())
     }
 
     pub fn find_source(&self, from_package: &str, src: &str, tbl: &str) -> Option<&str> {
@@ -549,6 +634,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
         }
     }
     project.nodes = nodes;
+    check_relation_collisions(project, diags);
     resolve_dependencies(project, diags);
     let dag = Dag::build(&project.nodes);
     for cycle in dag.cycles() {
@@ -628,6 +714,7 @@ impl StaticTests {
             }
         }
         rec.macros.push(self.where_subquery.clone());
+        rec.config = node.test.as_ref().map(|t| t.config.clone()).unwrap_or_default();
         Some(rec)
     }
 }
@@ -669,6 +756,30 @@ fn static_call(s: &str) -> Option<StaticCall> {
         })),
         ("source", [src, tbl]) => Some(StaticCall::Source([src.clone(), tbl.clone()])),
         _ => None,
+    }
+}
+
+/// Two nodes that would build the same relation overwrite each other: dbt
+/// refuses this, and so does xform.
+fn check_relation_collisions(project: &Project, diags: &mut Diags) {
+    let mut seen: HashMap<&str, &Node> = HashMap::new();
+    for n in project.nodes.values() {
+        let Some(rel) = n.relation_name.as_deref() else { continue };
+        if let Some(prev) = seen.insert(rel, n) {
+            let src = project.source_text(&n.abs_path);
+            let mut d = Diag::error(
+                "XF0406",
+                format!(
+                    "{} `{}` and {} `{}` would both build {rel}",
+                    prev.resource_type, prev.name, n.resource_type, n.name
+                ),
+            )
+            .with_help("give one of them another `alias` or `schema`");
+            if let Some(s) = &n.span {
+                d = d.with_source(src).with_label(s.offset, s.len.clamp(1, 1), format!("defined in `{}`", n.original_file_path));
+            }
+            diags.push(d);
+        }
     }
 }
 
@@ -737,6 +848,25 @@ fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCal
             ),
         )
         .with_help(format!("enable `{shown}` (in `{path}` or its config) or remove the ref"));
+        return located(project, node, d, "ref", &call.name);
+    }
+    if let Some(pkgs) = lookup.ambiguous(&node.package_name, call) {
+        let d = Diag::error(
+            "XF0405",
+            format!(
+                "`ref('{}')` in {} `{}` is ambiguous: packages {} each define `{}`",
+                call.name,
+                node.resource_type,
+                node.name,
+                pkgs.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+                call.name
+            ),
+        )
+        .with_help(format!(
+            "name the package: `ref('{}', '{}')`",
+            pkgs.first().copied().unwrap_or_default(),
+            call.name
+        ));
         return located(project, node, d, "ref", &call.name);
     }
     let names: Vec<&str> = lookup.by_name.keys().map(String::as_str).collect();
@@ -949,9 +1079,10 @@ fn compile_node(
         Value::from_dyn_object(Arc::clone(&ctx))
     };
     let tname = template_name(node);
+    let source = crate::jinja::mutable::rewrite(&node.raw_code);
     let tmpl = renderer
         .env
-        .template_from_named_str(&tname, &node.raw_code)
+        .template_from_named_str(&tname, &source)
         .map_err(|e| diag(&e))?;
     let sql = tmpl.render(root).map_err(|e| diag(&e))?;
     Ok((sql, ctx.take_recorded().ephemerals))

@@ -2224,9 +2224,15 @@ mod tests {
             ids(&["model.shop.orders"])
         );
         assert_eq!(sel(&["config.threads:4"]), ids(&["model.shop.customers"]));
+        // Every test has severity ERROR by default, as in dbt.
         assert_eq!(
             sel(&["config.severity:error"]),
-            ids(&["test.shop.assert_positive"])
+            ids(&[
+                "test.shop.unique_orders_id",
+                "test.shop.relationships_orders",
+                "test.shop.assert_positive",
+                "test.shop.expr_customers"
+            ])
         );
         assert_eq!(sel(&["config.enabled:false"]), ids(&[]));
     }

@@ -88,6 +88,8 @@ fn do_return(value: Option<Value>) -> Result<Value, Error> {
 
 pub fn register_globals(env: &mut Environment<'static>) {
     env.add_function("return", |v: Option<Value>| do_return(v));
+    env.add_function("__xf_list", super::mutable::make_list);
+    env.add_function("__xf_dict", super::mutable::make_dict);
     env.add_function(
         "env_var",
         |name: String, default: Option<Value>| -> Result<Value, Error> {
@@ -147,8 +149,7 @@ pub fn register_globals(env: &mut Environment<'static>) {
     });
     env.add_function("tojson", |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
         let sort: Option<bool> = kwargs.get("sort_keys")?;
-        let _ = sort;
-        serde_json::to_string(&v)
+        super::python::python_json(&v, sort.unwrap_or(false))
             .map(Value::from)
             .map_err(|e| err(format!("cannot convert to JSON: {e}")))
     });

@@ -135,8 +135,18 @@ impl Object for CtxFn {
             "source" => do_source(&self.ctx, args),
             "config" => do_config(&self.ctx, args),
             "var" => do_var(&self.ctx, args),
-            "is_incremental" => Ok(Value::from(false)),
-            "should_full_refresh" => Ok(Value::from(false)),
+            "is_incremental" | "should_full_refresh" => {
+                // dbt's are macros; record them as the node's dependency.
+                if self.ctx.depth() == 0 {
+                    let uid = format!("macro.dbt.{}", self.name);
+                    self.ctx.record(|r| {
+                        if !r.macros.contains(&uid) {
+                            r.macros.push(uid);
+                        }
+                    });
+                }
+                Ok(Value::from(false))
+            }
             "doc" => do_doc(&self.ctx, args),
             "run_query" => Ok(Value::from(())),
             _ => {

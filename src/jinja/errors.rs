@@ -99,6 +99,8 @@ pub fn to_diag(e: &Error, project: &Project, node: Option<&Node>) -> Diag {
         .detail()
         .map_or_else(|| inner.kind().to_string(), str::to_owned);
     let code = match inner.kind() {
+        _ if message.starts_with("required var ") => "XF0206",
+        _ if message.starts_with("environment variable ") => "XF0207",
         ErrorKind::SyntaxError => "XF0202",
         ErrorKind::UnknownFunction | ErrorKind::UndefinedError => "XF0203",
         ErrorKind::UnknownMethod => "XF0204",

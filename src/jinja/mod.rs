@@ -12,6 +12,7 @@
 pub mod builtins;
 pub mod context;
 pub mod errors;
+pub mod mutable;
 pub mod python;
 pub mod relation;
 
@@ -116,7 +117,8 @@ impl Renderer {
                 continue;
             }
             let tname = format!("macro:{}", m.unique_id);
-            if let Err(e) = env.add_template_owned(tname.clone(), m.template.clone()) {
+            let source = mutable::rewrite(&m.template).into_owned();
+            if let Err(e) = env.add_template_owned(tname.clone(), source) {
                 errors.push(errors::to_diag(&e, project, None));
                 continue;
             }

@@ -265,3 +265,43 @@ mod tests {
         assert_eq!(py_format("{1}{0}", &[Value::from("a"), Value::from("b")]), "ba");
     }
 }
+
+/// JSON as Python's `json.dumps` writes it by default: `", "` between
+/// items and `": "` after keys.
+pub fn python_json(v: &impl serde::Serialize, sort_keys: bool) -> Result<String, serde_json::Error> {
+    struct PyFormatter;
+    impl serde_json::ser::Formatter for PyFormatter {
+        fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+            if first { Ok(()) } else { w.write_all(b", ") }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+            if first { Ok(()) } else { w.write_all(b", ") }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            w.write_all(b": ")
+        }
+    }
+    let mut value = serde_json::to_value(v)?;
+    if sort_keys {
+        sort_json(&mut value);
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
+    serde::Serialize::serialize(&value, &mut ser)?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+fn sort_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut x) in entries {
+                sort_json(&mut x);
+                m.insert(k, x);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(sort_json),
+        _ => {}
+    }
+}

@@ -515,10 +515,9 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
         node.abs_path.clone_from(&f.abs);
         node.fqn = fqn_for(&f.package, &f.rel_in_root, &name, None);
         node.checksum = match std::fs::read(&f.abs) {
+            // dbt hashes small seeds' text without surrounding whitespace.
             Ok(bytes) if bytes.len() < 1 << 20 => {
-                let mut h = Sha256::new();
-                h.update(&bytes);
-                h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+                sha256_hex(String::from_utf8_lossy(&bytes).trim())
             }
             Ok(_) => String::new(),
             Err(e) => {
@@ -723,8 +722,14 @@ pub fn project_config(
         _ => return Map::new(),
     };
     let mut out = Map::new();
-    if let Some(tree) = pkg.file.configs.get(key) {
+    // dbt configures analyses through the `models:` tree as well.
+    if rt == ResourceType::Analysis
+        && let Some(tree) = pkg.file.configs.get("models")
+    {
         out = config::from_tree(tree, fqn);
+    }
+    if let Some(tree) = pkg.file.configs.get(key) {
+        config::merge_into(&mut out, &config::from_tree(tree, fqn));
     }
     if !pkg.is_root
         && let Some(root) = packages.values().find(|p| p.is_root)

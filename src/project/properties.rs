@@ -443,7 +443,7 @@ fn build_test(
     if let Some(c) = column {
         args.insert("column_name".into(), json!(c));
     }
-    let mut cfg = Map::new();
+    let mut cfg: Map<String, Value> = Map::new();
     let mut custom_name: Option<String> = None;
     if let Some(b) = body {
         match b.to_json() {
@@ -509,10 +509,14 @@ fn build_test(
         ),
     };
     let _ = tested_uid;
-    let test_type = match &namespace {
+    let mut test_type = match &namespace {
         Some(ns) => format!("{ns}_{short}"),
         None => short.clone(),
     };
+    // dbt names tests on sources `source_<test>_<source>_<table>_...`.
+    if matches!(target, TestTarget::Source { .. }) {
+        test_type = format!("source_{test_type}");
+    }
     let (short_name, full_name) = synthesize_names(&test_type, &target_name, &args);
     let name = custom_name.clone().unwrap_or(full_name);
     let file_name = custom_name.unwrap_or(short_name.clone());
@@ -551,11 +555,15 @@ fn build_test(
         Some(ns) => format!("{ns}.test_{short}"),
         None => format!("test_{short}"),
     };
-    node.raw_code = format!("{{{{ {macro_call}(**_dbt_generic_test_kwargs) }}}}");
-    if file_name != name {
-        node.raw_code
-            .push_str(&format!("{{{{ config(alias=\"{file_name}\") }}}}"));
+    // Like dbt, the test's YAML config becomes a `config()` call in its
+    // code, with the shortened file name as alias.
+    if file_name != name && !cfg.contains_key("alias") {
+        cfg.insert("alias".into(), json!(file_name));
     }
+    node.raw_code = format!(
+        "{{{{ {macro_call}(**_dbt_generic_test_kwargs) }}}}{}",
+        config_call(&cfg)
+    );
     let pkg = project.packages.get(&file.package);
     node.config = crate::node::NodeConfig::new(
         ResourceType::Test,
@@ -564,15 +572,29 @@ fn build_test(
             None => Map::new(),
         },
     );
-    node.unrendered_config
-        .insert("__yaml__".into(), Value::Object(cfg));
     node.test = Some(TestInfo {
+        config: cfg,
         metadata: Some(metadata),
         column_name: column.map(str::to_owned),
         attached_node: attached,
         file_key_name: Some(file_key_name.to_owned()),
     });
     Ok(node)
+}
+
+/// `{{ config(k="v",n=1) }}` as dbt writes it into a generic test's code.
+fn config_call(cfg: &Map<String, Value>) -> String {
+    if cfg.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = cfg
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}=\"{}\"", s.replace('"', "\\\"")),
+            other => format!("{k}={}", py_str(other)),
+        })
+        .collect();
+    format!("{{{{ config({}) }}}}", parts.join(","))
 }
 
 /// dbt hashes test metadata after sorting mapping keys and turning every
@@ -729,6 +751,7 @@ fn add_sources(
             let mut quoting = map_of(src.get("quoting"));
             quoting.extend(map_of(t.get("quoting")));
             node.source = Some(SourceInfo {
+                unrendered_schema: src.get("schema").and_then(Yaml::as_str).map(str::to_owned),
                 source_name: source_name.clone(),
                 source_description: str_of(src.get("description")),
                 identifier,

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests.
+# Integration tests compare xform with dbt-core 1.11 (installed from PyPI
+# into a cached venv); under CI=true they must run, never skip.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source .ci/env.sh
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "dbt-core reference environment"
+venv="$XFORM_CACHE/venv-dbt-1.11"
+if [ ! -x "$venv/bin/dbt" ] || [ ! -f "$venv/.complete" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    'dbt-core~=1.11.0' 'dbt-duckdb~=1.10' 'dbt-artifacts-parser>=0.8'
+  touch "$venv/.complete"
+fi
+export XFORM_DBT="$venv/bin/dbt" XFORM_DBT_PYTHON="$venv/bin/python"
+"$XFORM_DBT" --version 2>/dev/null | head -2 >&2
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --quiet --no-default-features --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --no-default-features -- --test-threads 2

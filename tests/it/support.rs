@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+/// Copies a project folder into a fresh temp folder (without `target/`).
+pub fn copy_project(src: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(src, dir.path());
+    dir
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if name == "target" || name == "logs" || name.to_string_lossy().ends_with(".duckdb") {
+            continue;
+        }
+        let from = entry.path();
+        let to = dst.join(&name);
+        if from.is_dir() {
+            copy_dir(&from, &to);
+        } else {
+            std::fs::copy(&from, &to).expect("copy");
+        }
+    }
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `xform` with `args` in `dir`, without colours, at a fixed width.
+pub fn xform(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("DBT_PROFILES_DIR")
+        .env("HOME", dir)
+        .env_remove("XFORM_LOG")
+        .output()
+        .expect("run xform");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file under `dir`, as (relative path, contents), sorted.
+pub fn read_tree(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
+    for e in walk(dir) {
+        let rel = e.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+        out.push((rel, std::fs::read_to_string(&e).unwrap_or_default()));
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Settings that store snapshots in the top-level `snapshots/` folder and
+/// hide temp paths and timings.
+pub fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(repo().join("snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.add_filter(r"in \d+\.\d+s", "in [TIME]");
+    s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
+    s
+}
+
+/// The dbt executable from the reference venv, if there is one. Under
+/// `CI=true` a missing dbt fails the test instead of skipping it.
+pub fn dbt() -> Option<PathBuf> {
+    let found = std::env::var_os("XFORM_DBT")
+        .map(PathBuf::from)
+        .filter(|p| p.exists());
+    if found.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "XFORM_DBT is not set: CI must compare against dbt-core (run the suite with ./dev test)"
+        );
+        eprintln!("skipping: dbt-core not available (set XFORM_DBT or run ./dev test)");
+    }
+    found
+}
