@@ -1,6 +1,6 @@
-//! When linking a prebuilt DuckDB (`DUCKDB_LIB_DIR`, the fast development
+//! When linking a prebuilt `DuckDB` (`DUCKDB_LIB_DIR`, the fast development
 //! path), record its folder as an rpath so the binary and tests find
-//! `libduckdb.so` without `LD_LIBRARY_PATH`.
+//! `libduckdb.so` without `LD_LIBRARY_PATH` set.
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");

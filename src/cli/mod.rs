@@ -370,19 +370,22 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             if loaded.diags.has_errors() {
                 return Ok(fail_count(printer, &loaded.diags));
             }
-            let ids = match select_nodes(&loaded, &l.select, &[]) {
+            let mut ids = match select_nodes(&loaded, &l.select, &[]) {
                 Ok(ids) => ids,
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
+            // Like dbt: sorted by unique id; analyses only when asked for.
+            if l.select.resource_type.is_empty() {
+                ids.retain(|id| !id.starts_with("analysis."));
+            }
+            ids.sort();
             for id in ids {
                 let Some(n) = loaded.project.nodes.get(&id) else { continue };
                 let line = match l.output {
-                    LsOutput::Name => n.fqn.join(".").replace(&format!("{}.", n.package_name), &format!("{}.", n.package_name)),
+                    LsOutput::Name | LsOutput::Selector => ls_name(n),
                     LsOutput::Path => n.original_file_path.clone(),
-                    LsOutput::Selector => n.fqn.join("."),
                     LsOutput::Json => ls_json(n, &l.output_keys),
                 };
-                let line = if l.output == LsOutput::Name { ls_name(n) } else { line };
                 printer.data(&line);
             }
             Ok(Outcome::Ok)
@@ -420,17 +423,19 @@ fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
     m.insert("tags".into(), serde_json::json!(n.tags));
     m.insert(
         "depends_on".into(),
-        serde_json::json!({"macros": n.depends_on_macros, "nodes": n.depends_on_nodes}),
+        if n.resource_type == ResourceType::Seed {
+            serde_json::json!({"macros": n.depends_on_macros})
+        } else {
+            serde_json::json!({"macros": n.depends_on_macros, "nodes": n.depends_on_nodes})
+        },
     );
     if !keys.is_empty() {
-        let full = crate::artifacts::manifest::node_json(n);
         m = keys
             .iter()
-            .flat_map(|k| k.split(','))
-            .filter_map(|k| full.get(k.trim()).map(|v| (k.trim().to_owned(), v.clone())))
+            .filter_map(|k| m.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
     }
-    Value::Object(m).to_string()
+    crate::jinja::python::python_json(&Value::Object(m), false).unwrap_or_default()
 }
 
 /// The process is about to exit: freeing a large project node by node would

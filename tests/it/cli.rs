@@ -15,9 +15,10 @@ fn ls_lists_selected_nodes_by_name_path_and_json() {
         vec!["ls", "--select", "+silver_sales", "--resource-type", "model"],
         vec!["ls", "--select", "tag:gold", "--output", "path"],
         vec!["ls", "-s", "silver_customers+1", "--exclude", "resource_type:test"],
-        vec!["ls", "--select", "stg_sales_deduped,config.materialized:ephemeral", "--output", "json", "--output-keys", "name,resource_type"],
+        vec!["ls", "--select", "stg_sales_deduped,config.materialized:ephemeral", "--output", "json", "--output-keys", "name", "resource_type"],
         vec!["ls", "--select", "test_type:singular"],
         vec!["list", "--select", "@silver_payments", "--resource-type", "seed"],
+        vec!["ls", "--resource-type", "analysis"],
     ] {
         let out = xform(dir.path(), &args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
