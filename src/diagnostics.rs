@@ -87,7 +87,10 @@ impl Diag {
 
     #[must_use]
     pub fn with_source(mut self, source: SourceText) -> Self {
-        self.named = Some(NamedSource::new(source.name.clone(), Arc::clone(&source.text)));
+        self.named = Some(NamedSource::new(
+            source.name.clone(),
+            Arc::clone(&source.text),
+        ));
         self.source = Some(source);
         self
     }
@@ -160,9 +163,11 @@ impl Diagnostic for Diag {
         if self.source.is_none() || self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().map(|l| {
-            LabeledSpan::new(l.text.clone(), l.offset, l.len)
-        })))
+        Some(Box::new(
+            self.labels
+                .iter()
+                .map(|l| LabeledSpan::new(l.text.clone(), l.offset, l.len)),
+        ))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {

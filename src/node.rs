@@ -331,6 +331,7 @@ impl Node {
     }
 
     /// A copy with identity and location only, for diagnostics.
+    #[must_use]
     pub fn clone_header(&self) -> Self {
         let mut n = Self::new(self.resource_type, &self.package_name, &self.name);
         n.unique_id.clone_from(&self.unique_id);
@@ -353,9 +354,7 @@ impl Node {
     }
 
     pub fn enabled(&self) -> bool {
-        self.config
-            .get("enabled")
-            .is_none_or(crate::value::truthy)
+        self.config.get("enabled").is_none_or(crate::value::truthy)
     }
 
     /// `singular`, `generic` or `unit` for tests, as the `test_type:` selector sees them.
@@ -363,11 +362,7 @@ impl Node {
         match self.resource_type {
             ResourceType::UnitTest => Some("unit"),
             ResourceType::Test => Some(
-                if self
-                    .test
-                    .as_ref()
-                    .is_some_and(|t| t.metadata.is_some())
-                {
+                if self.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
                     "generic"
                 } else {
                     "singular"

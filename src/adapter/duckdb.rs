@@ -1,4 +1,4 @@
-//! DuckDB, the embedded default warehouse.
+//! `DuckDB`, the embedded default warehouse.
 
 use std::path::Path;
 
@@ -27,11 +27,8 @@ pub fn database_and_schema(fields: &Map<String, Value>, _profile_dir: &Path) -> 
         .get("path")
         .and_then(Value::as_str)
         .unwrap_or(":memory:");
-    let database = fields
-        .get("database")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
+    let database = fields.get("database").and_then(Value::as_str).map_or_else(
+        || {
             if path == ":memory:" || path.is_empty() {
                 "memory".to_owned()
             } else {
@@ -39,7 +36,9 @@ pub fn database_and_schema(fields: &Map<String, Value>, _profile_dir: &Path) -> 
                     .file_stem()
                     .map_or_else(|| "memory".to_owned(), |s| s.to_string_lossy().into_owned())
             }
-        });
+        },
+        str::to_owned,
+    );
     let schema = fields
         .get("schema")
         .and_then(Value::as_str)
@@ -48,11 +47,11 @@ pub fn database_and_schema(fields: &Map<String, Value>, _profile_dir: &Path) -> 
     (database, schema)
 }
 
-/// The DuckDB release of the pinned `duckdb` crate (`=1.10506.x`), which
+/// The `DuckDB` release of the pinned `duckdb` crate (`=1.10506.x`), which
 /// the prebuilt library of the fast development path must match.
 pub const PINNED_VERSION: &str = "v1.5.6";
 
-/// The version of the linked DuckDB library, as `select version()` reports it.
+/// The version of the linked `DuckDB` library, as `select version()` reports it.
 pub fn library_version() -> Result<String, duckdb::Error> {
     let conn = duckdb::Connection::open_in_memory()?;
     conn.query_row("select version()", [], |row| row.get::<_, String>(0))

@@ -1,4 +1,4 @@
-//! PostgreSQL capabilities.
+//! `PostgreSQL` capabilities.
 
 use super::Adapter;
 

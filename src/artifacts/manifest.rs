@@ -70,7 +70,8 @@ fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
     let mut not_null: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
     for n in project.nodes.values() {
         let Some(t) = &n.test else { continue };
-        let (Some(meta), Some(col), Some(on)) = (&t.metadata, &t.column_name, &t.attached_node) else {
+        let (Some(meta), Some(col), Some(on)) = (&t.metadata, &t.column_name, &t.attached_node)
+        else {
             continue;
         };
         match meta.name.as_str() {
@@ -215,9 +216,15 @@ impl Serialize for NodeOut<'_> {
         m.serialize_entry("fqn", &node.fqn)?;
         m.serialize_entry("alias", &node.alias)?;
         let checksum = if node.checksum.is_empty() {
-            Checksum { name: "none", checksum: "" }
+            Checksum {
+                name: "none",
+                checksum: "",
+            }
         } else {
-            Checksum { name: "sha256", checksum: &node.checksum }
+            Checksum {
+                name: "sha256",
+                checksum: &node.checksum,
+            }
         };
         m.serialize_entry("checksum", &checksum)?;
         m.serialize_entry("config", &node.config)?;
@@ -241,7 +248,10 @@ impl Serialize for NodeOut<'_> {
             )?;
             m.serialize_entry(
                 "depends_on",
-                &DependsOn { macros: &node.depends_on_macros, nodes: None },
+                &DependsOn {
+                    macros: &node.depends_on_macros,
+                    nodes: None,
+                },
             )?;
             return m.end();
         }
@@ -274,7 +284,9 @@ impl Serialize for NodeOut<'_> {
             ResourceType::Model => {
                 m.serialize_entry(
                     "access",
-                    node.config.get("access").unwrap_or(&Value::String("protected".into())),
+                    node.config
+                        .get("access")
+                        .unwrap_or(&Value::String("protected".into())),
                 )?;
                 m.serialize_entry("constraints", &[(); 0])?;
                 m.serialize_entry("version", &node.version)?;
@@ -447,7 +459,10 @@ impl NodesOf<'_> {
             .values()
             .filter(|n| match self.kind {
                 Some(k) => n.resource_type == k,
-                None => !matches!(n.resource_type, ResourceType::Source | ResourceType::Exposure),
+                None => !matches!(
+                    n.resource_type,
+                    ResourceType::Source | ResourceType::Exposure
+                ),
             })
             .collect();
         out.write_all(b"{")?;
@@ -494,8 +509,17 @@ impl Manifest<'_> {
         let inv = self.inv;
         let pks = primary_keys(project);
         let created_at = (inv.started_at.timestamp_micros() as f64) / 1e6;
-        let nodes_of = |kind| NodesOf { project, pks: &pks, created_at, kind };
-        let entry = |w: &mut dyn std::io::Write, key: &str, first: bool, v: &dyn erased::Json| -> std::io::Result<()> {
+        let nodes_of = |kind| NodesOf {
+            project,
+            pks: &pks,
+            created_at,
+            kind,
+        };
+        let entry = |w: &mut dyn std::io::Write,
+                     key: &str,
+                     first: bool,
+                     v: &dyn erased::Json|
+         -> std::io::Result<()> {
             if !first {
                 w.write_all(b",")?;
             }
@@ -514,7 +538,12 @@ impl Manifest<'_> {
             .collect();
         entry(w, "macros", false, &Value::Object(macros))?;
         entry(w, "docs", false, &Value::Object(docs(project)))?;
-        entry(w, "exposures", false, &nodes_of(Some(ResourceType::Exposure)))?;
+        entry(
+            w,
+            "exposures",
+            false,
+            &nodes_of(Some(ResourceType::Exposure)),
+        )?;
         entry(w, "metrics", false, &json!({}))?;
         let (groups, group_map) = groups(project);
         entry(w, "groups", false, &Value::Object(groups))?;
@@ -522,14 +551,24 @@ impl Manifest<'_> {
         let disabled: Map<String, Value> = project
             .disabled
             .iter()
-            .map(|(uid, list)| (uid.clone(), Value::Array(list.iter().map(node_json).collect())))
+            .map(|(uid, list)| {
+                (
+                    uid.clone(),
+                    Value::Array(list.iter().map(node_json).collect()),
+                )
+            })
             .collect();
         entry(w, "disabled", false, &Value::Object(disabled))?;
         let (parent_map, child_map) = self.dag.parent_child_maps();
         entry(w, "parent_map", false, &json!(parent_map))?;
         entry(w, "child_map", false, &json!(child_map))?;
         entry(w, "group_map", false, &Value::Object(group_map))?;
-        for key in ["saved_queries", "semantic_models", "unit_tests", "functions"] {
+        for key in [
+            "saved_queries",
+            "semantic_models",
+            "unit_tests",
+            "functions",
+        ] {
             entry(w, key, false, &json!({}))?;
         }
         w.write_all(b"}")
@@ -611,7 +650,11 @@ fn groups(project: &Project) -> (Map<String, Value>, Map<String, Value>) {
     let mut groups = Map::new();
     let mut group_map: Map<String, Value> = Map::new();
     for (uid, g) in &project.groups {
-        let name = g.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let name = g
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         groups.insert(
             uid.clone(),
             json!({
@@ -648,7 +691,11 @@ fn project_selectors(project: &Project) -> Value {
 /// Writes `manifest.json` under the target folder. The file is written
 /// beside its final name and renamed into place, so a reader never sees half
 /// a manifest, and a failed write leaves the previous one intact.
-pub fn write(project: &Project, dag: &Dag, inv: &Invocation<'_>) -> std::io::Result<std::path::PathBuf> {
+pub fn write(
+    project: &Project,
+    dag: &Dag,
+    inv: &Invocation<'_>,
+) -> std::io::Result<std::path::PathBuf> {
     let dir = project.target_path();
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("manifest.json");

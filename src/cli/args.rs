@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// The project folder (the one with dbt_project.yml); default: current folder
+    /// The project folder (the one with `dbt_project.yml`); default: current folder
     #[arg(long, global = true, value_name = "DIR")]
     pub project_dir: Option<PathBuf>,
     /// Folder with profiles.yml; default: the project folder, then ~/.dbt
@@ -46,7 +46,7 @@ pub struct GlobalArgs {
     /// Log format on stderr
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Disable colours (also NO_COLOR=1)
+    /// Disable colours (also `NO_COLOR=1`)
     #[arg(long, global = true)]
     pub no_color: bool,
 }
@@ -66,7 +66,7 @@ pub enum Command {
     /// List resources of the project
     #[command(alias = "list")]
     Ls(LsArgs),
-    /// Show the linked DuckDB version and xform's version
+    /// Show the linked `DuckDB` version and xform's version
     Debug,
 }
 

@@ -60,14 +60,15 @@ fn init_logging(g: &GlobalArgs) {
         .with_target(false);
     let _ = match g.log_format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_ansi(color_enabled(g)).without_time().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(color_enabled(g))
+            .without_time()
+            .try_init(),
     };
 }
 
 fn color_enabled(g: &GlobalArgs) -> bool {
-    !g.no_color
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::io::stderr().is_terminal()
+    !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }
 
 /// Writes data to stdout and messages to stderr, respecting `--quiet`,
@@ -251,10 +252,7 @@ fn select_nodes(
 
 fn to_diag(e: &select::SelectError) -> Diag {
     use miette::Diagnostic;
-    let code = e
-        .code()
-        .map(|c| c.to_string())
-        .unwrap_or_default();
+    let code = e.code().map(|c| c.to_string()).unwrap_or_default();
     let code: &'static str = match code.trim_start_matches("xform::") {
         "XF0301" => "XF0301",
         "XF0302" => "XF0302",
@@ -277,7 +275,8 @@ fn summary(project: &Project) -> String {
     }
     let c = |rt: ResourceType| counts.get(&rt).copied().unwrap_or(0);
     let macros = project.macros.values().filter(|m| !m.builtin).count();
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     [
         plural(c(ResourceType::Model), "model", "models"),
         plural(c(ResourceType::Test), "data test", "data tests"),
@@ -324,7 +323,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 return Ok(fail_count(printer, &loaded.diags));
             }
             if let Some(sql) = &c.inline {
-                return compile_inline(&mut loaded, sql, printer);
+                return Ok(compile_inline(&mut loaded, sql, printer));
             }
             let ts = Instant::now();
             let ids = match select_nodes(&loaded, &c.select, &[]) {
@@ -380,7 +379,9 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             }
             ids.sort();
             for id in ids {
-                let Some(n) = loaded.project.nodes.get(&id) else { continue };
+                let Some(n) = loaded.project.nodes.get(&id) else {
+                    continue;
+                };
                 let line = match l.output {
                     LsOutput::Name | LsOutput::Selector => ls_name(n),
                     LsOutput::Path => n.original_file_path.clone(),
@@ -414,9 +415,15 @@ fn ls_name(n: &crate::node::Node) -> String {
 fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
     let mut m = Map::new();
     m.insert("name".into(), Value::from(n.name.clone()));
-    m.insert("resource_type".into(), Value::from(n.resource_type.as_str()));
+    m.insert(
+        "resource_type".into(),
+        Value::from(n.resource_type.as_str()),
+    );
     m.insert("package_name".into(), Value::from(n.package_name.clone()));
-    m.insert("original_file_path".into(), Value::from(n.original_file_path.clone()));
+    m.insert(
+        "original_file_path".into(),
+        Value::from(n.original_file_path.clone()),
+    );
     m.insert("unique_id".into(), Value::from(n.unique_id.clone()));
     m.insert("alias".into(), Value::from(n.alias.clone()));
     m.insert("config".into(), Value::Object(n.config.to_map()));
@@ -451,10 +458,7 @@ fn fail(printer: &Printer, diags: &Diags) -> Outcome {
 
 fn fail_count(printer: &Printer, diags: &Diags) -> Outcome {
     let n = diags.error_count();
-    printer.info(&format!(
-        "Found {n} error{}",
-        if n == 1 { "" } else { "s" }
-    ));
+    printer.info(&format!("Found {n} error{}", if n == 1 { "" } else { "s" }));
     Outcome::UserError
 }
 
@@ -498,26 +502,36 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
     Ok(files.len())
 }
 
-fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> anyhow::Result<Outcome> {
-    let mut node = crate::node::Node::new(ResourceType::Analysis, &loaded.project.root, "inline_query");
-    node.raw_code = sql.to_owned();
-    node.original_file_path = "<inline>".to_owned();
+fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+    let mut node =
+        crate::node::Node::new(ResourceType::Analysis, &loaded.project.root, "inline_query");
+    sql.clone_into(&mut node.raw_code);
+    "<inline>".clone_into(&mut node.original_file_path);
     node.fqn = vec![loaded.project.root.clone(), "inline_query".to_owned()];
     node.database.clone_from(&loaded.project.target.database);
     node.schema.clone_from(&loaded.project.target.schema);
-    node.alias = "inline_query".to_owned();
+    "inline_query".clone_into(&mut node.alias);
     let uid = node.unique_id.clone();
     loaded.project.sources.insert(
         node.abs_path.clone(),
         crate::diagnostics::SourceText::new("<inline>", sql),
     );
     loaded.project.nodes.insert(uid.clone(), node);
-    let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, std::slice::from_ref(&uid));
+    let errs = crate::compile::compile(
+        &mut loaded.project,
+        &loaded.renderer,
+        std::slice::from_ref(&uid),
+    );
     if errs.has_errors() {
-        return Ok(fail(printer, &errs));
+        return fail(printer, &errs);
     }
-    if let Some(code) = loaded.project.nodes.get(&uid).and_then(|n| n.compiled_code.clone()) {
+    if let Some(code) = loaded
+        .project
+        .nodes
+        .get(&uid)
+        .and_then(|n| n.compiled_code.clone())
+    {
         printer.data(&code);
     }
-    Ok(Outcome::Ok)
+    Outcome::Ok
 }

@@ -3,14 +3,20 @@
 
 use std::collections::HashMap;
 
+/// CTEs already collected per node.
+pub type Memo = HashMap<String, Vec<(String, String)>>;
+
+/// Pre-injection SQL and used ephemerals of each compiled node.
+pub type Precompiled = HashMap<String, (String, Vec<String>)>;
+
 use crate::project::Project;
 
 /// The CTEs a node needs, dependencies first, each as (unique id, CTE text).
 pub fn collect_ctes(
     id: &str,
-    pre: &HashMap<String, (String, Vec<String>)>,
+    pre: &Precompiled,
     project: &Project,
-    memo: &mut HashMap<String, Vec<(String, String)>>,
+    memo: &mut Memo,
 ) -> Vec<(String, String)> {
     if let Some(v) = memo.get(id) {
         return v.clone();
@@ -28,7 +34,9 @@ pub fn collect_ctes(
         if out.iter().any(|(u, _)| *u == dep) {
             continue;
         }
-        let Some((sql, _)) = pre.get(&dep) else { continue };
+        let Some((sql, _)) = pre.get(&dep) else {
+            continue;
+        };
         let alias = project
             .nodes
             .get(&dep)
@@ -101,7 +109,12 @@ mod tests {
     fn ctes(names: &[&str]) -> Vec<(String, String)> {
         names
             .iter()
-            .map(|n| ((*n).to_owned(), format!(" __dbt__cte__{n} as (\nselect 1\n)")))
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    format!(" __dbt__cte__{n} as (\nselect 1\n)"),
+                )
+            })
             .collect()
     }
 
@@ -120,7 +133,10 @@ mod tests {
             "with  __dbt__cte__a as (\nselect 1\n),  __dbt__cte__b as (\nselect 1\n), x as (select 1)\nselect * from x"
         );
         assert_eq!(
-            inject("WITH RECURSIVE r as (select 1) select * from r", &ctes(&["a"])),
+            inject(
+                "WITH RECURSIVE r as (select 1) select * from r",
+                &ctes(&["a"])
+            ),
             "WITH RECURSIVE  __dbt__cte__a as (\nselect 1\n), r as (select 1) select * from r"
         );
     }

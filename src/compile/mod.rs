@@ -52,14 +52,18 @@ struct LazyModel {
 
 impl LazyModel {
     fn value(&self) -> &Value {
-        self.json
-            .get_or_init(|| Value::from_serialize(crate::artifacts::manifest::node_json(&self.node)))
+        self.json.get_or_init(|| {
+            Value::from_serialize(crate::artifacts::manifest::node_json(&self.node))
+        })
     }
 }
 
 impl Object for LazyModel {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.value().get_item(key).ok().filter(|v| !v.is_undefined())
+        self.value()
+            .get_item(key)
+            .ok()
+            .filter(|v| !v.is_undefined())
     }
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         let keys: Vec<Value> = self
@@ -157,7 +161,11 @@ fn render_native(
 
 /// Renders one node's template in the parse phase.
 fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Recorded, Diag> {
-    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+    let mut ctx = NodeCtx::new(
+        Arc::clone(&renderer.shared),
+        Phase::Parse,
+        &node.package_name,
+    );
     ctx.this = Some(Relation::new(
         &project.target.database,
         &project.target.schema,
@@ -173,10 +181,15 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
     if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
         let kwargs = render_test_kwargs(renderer, &ctx, node).map_err(|e| diag(&e))?;
         // The kwargs live in the context for the test macro.
-        let mut c = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+        let mut c = NodeCtx::new(
+            Arc::clone(&renderer.shared),
+            Phase::Parse,
+            &node.package_name,
+        );
         c.model = ctx.model.clone();
         c.config.clone_from(&ctx.config);
-        c.extra_values.push(("_dbt_generic_test_kwargs".into(), kwargs));
+        c.extra_values
+            .push(("_dbt_generic_test_kwargs".into(), kwargs));
         let pre = ctx.take_recorded();
         let c = Arc::new(c);
         if let Ok(mut r) = c.recorded.lock() {
@@ -231,7 +244,11 @@ fn call_naming_macro(
     custom: Option<&str>,
 ) -> Result<String, Diag> {
     let ctx = Arc::new({
-        let mut c = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name);
+        let mut c = NodeCtx::new(
+            Arc::clone(&renderer.shared),
+            Phase::Parse,
+            &node.package_name,
+        );
         c.model = model_value(node);
         c.config.clone_from(&node.config);
         c
@@ -250,7 +267,10 @@ fn call_naming_macro(
     let v = expr
         .eval(root)
         .map_err(|e| errors::to_diag(&e, project, Some(node)))?;
-    Ok(v.as_str().map_or_else(|| v.to_string(), str::to_owned).trim().to_owned())
+    Ok(v.as_str()
+        .map_or_else(|| v.to_string(), str::to_owned)
+        .trim()
+        .to_owned())
 }
 
 /// A context with one more variable.
@@ -272,12 +292,20 @@ impl Object for WithExtra {
 
 /// Renders `{{ doc('name') }}` and other Jinja in descriptions, recording
 /// the doc blocks used.
-fn render_descriptions(renderer: &Renderer, project: &Project, node: &mut Node) -> Result<(), Diag> {
+fn render_descriptions(
+    renderer: &Renderer,
+    project: &Project,
+    node: &mut Node,
+) -> Result<(), Diag> {
     let needs = |s: &str| s.contains("{{") || s.contains("{%");
     if !needs(&node.description) && !node.columns.values().any(|c| needs(&c.description)) {
         return Ok(());
     }
-    let ctx = Arc::new(NodeCtx::new(Arc::clone(&renderer.shared), Phase::Parse, &node.package_name));
+    let ctx = Arc::new(NodeCtx::new(
+        Arc::clone(&renderer.shared),
+        Phase::Parse,
+        &node.package_name,
+    ));
     let root = Value::from_dyn_object(ctx);
     let mut blocks = Vec::new();
     let package = node.package_name.clone();
@@ -289,8 +317,14 @@ fn render_descriptions(renderer: &Renderer, project: &Project, node: &mut Node) 
                 None => project
                     .docs
                     .values()
-                    .find(|d| d.name == cap.1 && (d.package_name == package || d.package_name == project.root))
-                    .map_or_else(|| format!("doc.{package}.{}", cap.1), |d| d.unique_id.clone()),
+                    .find(|d| {
+                        d.name == cap.1
+                            && (d.package_name == package || d.package_name == project.root)
+                    })
+                    .map_or_else(
+                        || format!("doc.{package}.{}", cap.1),
+                        |d| d.unique_id.clone(),
+                    ),
             };
             if !blocks.contains(&uid) {
                 blocks.push(uid);
@@ -367,7 +401,9 @@ fn settle(
     let mut explicit = effective;
     let defaults = config::defaults_ref(rt);
     for (k, v) in &mut explicit {
-        if let (Some(serde_json::Value::Object(d)), serde_json::Value::Object(given)) = (defaults.get(k), &*v) {
+        if let (Some(serde_json::Value::Object(d)), serde_json::Value::Object(given)) =
+            (defaults.get(k), &*v)
+        {
             let mut merged = d.clone();
             for (gk, gv) in given {
                 merged.insert(gk.clone(), gv.clone());
@@ -399,9 +435,17 @@ fn settle(
         let test_macro = project
             .macros
             .values()
-            .find(|m| m.name == format!("test_{}", meta.name) && (m.package_name == pkg || (meta.namespace.is_none() && (m.package_name == node.package_name || m.package_name == project.root))))
-            .map(|m| m.unique_id.clone())
-            .unwrap_or_else(|| format!("macro.{pkg}.test_{}", meta.name));
+            .find(|m| {
+                m.name == format!("test_{}", meta.name)
+                    && (m.package_name == pkg
+                        || (meta.namespace.is_none()
+                            && (m.package_name == node.package_name
+                                || m.package_name == project.root)))
+            })
+            .map_or_else(
+                || format!("macro.{pkg}.test_{}", meta.name),
+                |m| m.unique_id.clone(),
+            );
         node.depends_on_macros.retain(|m| m != &test_macro);
         node.depends_on_macros.insert(0, test_macro);
     }
@@ -411,25 +455,46 @@ fn settle(
     let custom_db = conf_str(&node.config, "database").map(str::to_owned);
     let custom_alias = conf_str(&node.config, "alias").map(str::to_owned);
     let target = &project.target;
-    node.schema = if let (ResourceType::Snapshot, Some(ts)) = (rt, conf_str(&node.config, "target_schema")) {
-        ts.to_owned()
-    } else if overrides.0 {
-        call_naming_macro(renderer, project, node, "generate_schema_name", custom_schema.as_deref())?
-    } else {
-        match &custom_schema {
-            Some(c) => format!("{}_{}", target.schema, c.trim()),
-            None => target.schema.clone(),
-        }
-    };
-    node.database = if let (ResourceType::Snapshot, Some(td)) = (rt, conf_str(&node.config, "target_database")) {
+    node.schema =
+        if let (ResourceType::Snapshot, Some(ts)) = (rt, conf_str(&node.config, "target_schema")) {
+            ts.to_owned()
+        } else if overrides.0 {
+            call_naming_macro(
+                renderer,
+                project,
+                node,
+                "generate_schema_name",
+                custom_schema.as_deref(),
+            )?
+        } else {
+            match &custom_schema {
+                Some(c) => format!("{}_{}", target.schema, c.trim()),
+                None => target.schema.clone(),
+            }
+        };
+    node.database = if let (ResourceType::Snapshot, Some(td)) =
+        (rt, conf_str(&node.config, "target_database"))
+    {
         td.to_owned()
     } else if overrides.2 {
-        call_naming_macro(renderer, project, node, "generate_database_name", custom_db.as_deref())?
+        call_naming_macro(
+            renderer,
+            project,
+            node,
+            "generate_database_name",
+            custom_db.as_deref(),
+        )?
     } else {
         custom_db.unwrap_or_else(|| target.database.clone())
     };
     node.alias = if overrides.1 {
-        call_naming_macro(renderer, project, node, "generate_alias_name", custom_alias.as_deref())?
+        call_naming_macro(
+            renderer,
+            project,
+            node,
+            "generate_alias_name",
+            custom_alias.as_deref(),
+        )?
     } else {
         match (&custom_alias, &node.version) {
             (Some(a), _) => a.trim().to_owned(),
@@ -437,8 +502,10 @@ fn settle(
             (None, None) => node.name.clone(),
         }
     };
-    if matches!(rt, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot)
-        && !node.is_ephemeral()
+    if matches!(
+        rt,
+        ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+    ) && !node.is_ephemeral()
     {
         node.relation_name = Some(relation_for(project, node).render());
     }
@@ -560,13 +627,22 @@ impl Lookup {
             .get(&name)
             .or_else(|| self.by_name.get(&call.name))?;
         if let Some(p) = &call.package {
-            return cands.iter().find(|(pk, _)| pk == p).map(|(_, u)| u.as_str());
+            return cands
+                .iter()
+                .find(|(pk, _)| pk == p)
+                .map(|(_, u)| u.as_str());
         }
         cands
             .iter()
             .find(|(pk, _)| *pk == self.root)
             .or_else(|| cands.iter().find(|(pk, _)| pk == from_package))
-            .or_else(|| if cands.len() == 1 { cands.first() } else { None })
+            .or_else(|| {
+                if cands.len() == 1 {
+                    cands.first()
+                } else {
+                    None
+                }
+            })
             .map(|(_, u)| u.as_str())
     }
 
@@ -577,7 +653,9 @@ impl Lookup {
             return None;
         }
         let cands = self.by_name.get(&call.name)?;
-        let local = cands.iter().any(|(pk, _)| *pk == self.root || pk == from_package);
+        let local = cands
+            .iter()
+            .any(|(pk, _)| *pk == self.root || pk == from_package);
         (!local && cands.len() > 1).then(|| cands.iter().map(|(pk, _)| pk.as_str()).collect())
     }
 
@@ -687,34 +765,41 @@ impl StaticTests {
                 continue;
             }
             match v {
-                serde_json::Value::String(s) => {
-                    if s.contains('(') || s.contains("{{") || s.contains("{%") {
-                        let call = static_call(s)?;
-                        match call {
-                            StaticCall::Ref(r) => {
-                                if !rec.refs.contains(&r) {
-                                    rec.refs.push(r);
-                                }
+                serde_json::Value::String(s)
+                    if (s.contains('(') || s.contains("{{") || s.contains("{%")) =>
+                {
+                    let call = static_call(s)?;
+                    match call {
+                        StaticCall::Ref(r) => {
+                            if !rec.refs.contains(&r) {
+                                rec.refs.push(r);
                             }
-                            StaticCall::Source(pair) => {
-                                if !rec.sources.contains(&pair) {
-                                    rec.sources.push(pair);
-                                }
+                        }
+                        StaticCall::Source(pair) => {
+                            if !rec.sources.contains(&pair) {
+                                rec.sources.push(pair);
                             }
                         }
                     }
                 }
-                serde_json::Value::Array(a) => {
-                    if a.iter().any(|x| x.as_str().is_some_and(|s| s.contains("{{") || s.contains("{%"))) {
-                        return None;
-                    }
+                serde_json::Value::Array(a)
+                    if a.iter().any(|x| {
+                        x.as_str()
+                            .is_some_and(|s| s.contains("{{") || s.contains("{%"))
+                    }) =>
+                {
+                    return None;
                 }
                 serde_json::Value::Object(_) => return None,
                 _ => {}
             }
         }
         rec.macros.push(self.where_subquery.clone());
-        rec.config = node.test.as_ref().map(|t| t.config.clone()).unwrap_or_default();
+        rec.config = node
+            .test
+            .as_ref()
+            .map(|t| t.config.clone())
+            .unwrap_or_default();
         Some(rec)
     }
 }
@@ -730,7 +815,10 @@ fn static_call(s: &str) -> Option<StaticCall> {
     let mut t = s.trim();
     if let Some(inner) = t.strip_prefix("{{").and_then(|x| x.strip_suffix("}}")) {
         t = inner.trim();
-        t = t.strip_prefix("get_where_subquery(")?.strip_suffix(')')?.trim();
+        t = t
+            .strip_prefix("get_where_subquery(")?
+            .strip_suffix(')')?
+            .trim();
     }
     let (func, rest) = t.split_once('(')?;
     let args = rest.strip_suffix(')')?;
@@ -748,7 +836,11 @@ fn static_call(s: &str) -> Option<StaticCall> {
         parts.push(inner.to_owned());
     }
     match (func.trim(), parts.as_slice()) {
-        ("ref", [name]) => Some(StaticCall::Ref(RefCall { name: name.clone(), package: None, version: None })),
+        ("ref", [name]) => Some(StaticCall::Ref(RefCall {
+            name: name.clone(),
+            package: None,
+            version: None,
+        })),
         ("ref", [pkg, name]) => Some(StaticCall::Ref(RefCall {
             name: name.clone(),
             package: Some(pkg.clone()),
@@ -764,7 +856,9 @@ fn static_call(s: &str) -> Option<StaticCall> {
 fn check_relation_collisions(project: &Project, diags: &mut Diags) {
     let mut seen: HashMap<&str, &Node> = HashMap::new();
     for n in project.nodes.values() {
-        let Some(rel) = n.relation_name.as_deref() else { continue };
+        let Some(rel) = n.relation_name.as_deref() else {
+            continue;
+        };
         if let Some(prev) = seen.insert(rel, n) {
             let src = project.source_text(&n.abs_path);
             let mut d = Diag::error(
@@ -776,7 +870,11 @@ fn check_relation_collisions(project: &Project, diags: &mut Diags) {
             )
             .with_help("give one of them another `alias` or `schema`");
             if let Some(s) = &n.span {
-                d = d.with_source(src).with_label(s.offset, s.len.clamp(1, 1), format!("defined in `{}`", n.original_file_path));
+                d = d.with_source(src).with_label(
+                    s.offset,
+                    s.len.clamp(1, 1),
+                    format!("defined in `{}`", n.original_file_path),
+                );
             }
             diags.push(d);
         }
@@ -823,7 +921,9 @@ fn located(project: &Project, node: &Node, d: Diag, func: &str, name: &str) -> D
         return d.with_source(src).with_label(off, len, "referenced here");
     }
     match &node.span {
-        Some(s) => d.with_source(src).with_label(s.offset, s.len.clamp(1, 80), "referenced here"),
+        Some(s) => d
+            .with_source(src)
+            .with_label(s.offset, s.len.clamp(1, 80), "referenced here"),
         None => d,
     }
 }
@@ -847,7 +947,9 @@ fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCal
                 node.resource_type, node.name
             ),
         )
-        .with_help(format!("enable `{shown}` (in `{path}` or its config) or remove the ref"));
+        .with_help(format!(
+            "enable `{shown}` (in `{path}` or its config) or remove the ref"
+        ));
         return located(project, node, d, "ref", &call.name);
     }
     if let Some(pkgs) = lookup.ambiguous(&node.package_name, call) {
@@ -858,7 +960,10 @@ fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCal
                 call.name,
                 node.resource_type,
                 node.name,
-                pkgs.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+                pkgs.iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 call.name
             ),
         )
@@ -887,7 +992,11 @@ fn unresolved_source(project: &Project, node: &Node, src: &str, tbl: &str) -> Di
     let known: Vec<String> = project
         .nodes
         .values()
-        .filter_map(|n| n.source.as_ref().map(|s| format!("{}.{}", s.source_name, n.name)))
+        .filter_map(|n| {
+            n.source
+                .as_ref()
+                .map(|s| format!("{}.{}", s.source_name, n.name))
+        })
         .collect();
     let wanted = format!("{src}.{tbl}");
     let mut d = Diag::error(
@@ -907,15 +1016,21 @@ fn unresolved_source(project: &Project, node: &Node, src: &str, tbl: &str) -> Di
 fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
     let names: Vec<String> = cycle
         .iter()
-        .map(|id| project.nodes.get(id).map_or_else(|| id.clone(), |n| n.name.clone()))
+        .map(|id| {
+            project
+                .nodes
+                .get(id)
+                .map_or_else(|| id.clone(), |n| n.name.clone())
+        })
         .collect();
     let mut path = names.join(" -> ");
     if let Some(first) = names.first() {
         path.push_str(" -> ");
         path.push_str(first);
     }
-    let mut d = Diag::error("XF0404", format!("dependency cycle: {path}"))
-        .with_help("a model cannot depend on itself, directly or through others; remove one of these refs");
+    let mut d = Diag::error("XF0404", format!("dependency cycle: {path}")).with_help(
+        "a model cannot depend on itself, directly or through others; remove one of these refs",
+    );
     // Each member refers to the next: point at every offending ref.
     for (i, id) in cycle.iter().enumerate() {
         let next = &cycle[(i + 1) % cycle.len()];
@@ -925,7 +1040,10 @@ fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
         let frame = located(
             project,
             node,
-            Diag::error("XF0404", format!("`{}` refers to `{}`", node.name, next_node.name)),
+            Diag::error(
+                "XF0404",
+                format!("`{}` refers to `{}`", node.name, next_node.name),
+            ),
             "ref",
             &next_node.name,
         );
@@ -933,9 +1051,11 @@ fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
             d.source.clone_from(&frame.source);
             let lbl = frame.labels.first().cloned();
             d = match (d.source.clone(), lbl) {
-                (Some(s), Some(l)) => d
-                    .with_source(s)
-                    .with_label(l.offset, l.len, format!("`{}` refers to `{}`", node.name, next_node.name)),
+                (Some(s), Some(l)) => d.with_source(s).with_label(
+                    l.offset,
+                    l.len,
+                    format!("`{}` refers to `{}`", node.name, next_node.name),
+                ),
                 _ => d,
             };
         } else {
@@ -991,9 +1111,10 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             ResourceType::Model if n.is_ephemeral() => {
                 (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
             }
-            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot | ResourceType::Source => {
-                (relation_for(project, n), false)
-            }
+            ResourceType::Model
+            | ResourceType::Seed
+            | ResourceType::Snapshot
+            | ResourceType::Source => (relation_for(project, n), false),
             _ => continue,
         };
         relations.insert(n.unique_id.clone(), rel);
@@ -1015,17 +1136,22 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             wanted.push(e);
         }
     }
-    let results: Vec<(String, Result<(String, Vec<String>), Diag>)> = {
+    let results: Vec<(String, CompileResult)> = {
         let p: &Project = project;
         let resolver = &resolver;
         wanted
             .par_iter()
             .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
             .filter(|(_, n)| n.resource_type.is_compiled())
-            .map(|(id, n)| (id.clone(), compile_node(renderer, p, n, Arc::clone(resolver))))
+            .map(|(id, n)| {
+                (
+                    id.clone(),
+                    compile_node(renderer, p, n, Arc::clone(resolver)),
+                )
+            })
             .collect()
     };
-    let mut pre: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    let mut pre: ephemeral::Precompiled = HashMap::new();
     let failed = Mutex::new(Vec::new());
     for (id, r) in results {
         match r {
@@ -1040,10 +1166,12 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             }
         }
     }
-    let mut memo: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut memo: ephemeral::Memo = HashMap::new();
     for id in pre.keys().cloned().collect::<Vec<_>>() {
         let ctes = ephemeral::collect_ctes(&id, &pre, project, &mut memo);
-        let Some((sql, _)) = pre.get(&id) else { continue };
+        let Some((sql, _)) = pre.get(&id) else {
+            continue;
+        };
         let compiled = ephemeral::inject(sql, &ctes);
         if let Some(n) = project.nodes.get_mut(&id) {
             n.compiled_code = Some(compiled);
@@ -1053,14 +1181,25 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
     diags
 }
 
+/// A node's SQL before ephemeral CTEs are injected, and the ephemeral
+/// models it uses.
+type CompileResult = Result<(String, Vec<String>), Diag>;
+
 fn compile_node(
     renderer: &Renderer,
     project: &Project,
     node: &Node,
     resolver: Arc<dyn Resolver>,
-) -> Result<(String, Vec<String>), Diag> {
-    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, &node.package_name);
-    if matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) {
+) -> CompileResult {
+    let mut ctx = NodeCtx::new(
+        Arc::clone(&renderer.shared),
+        Phase::Compile,
+        &node.package_name,
+    );
+    if matches!(
+        node.resource_type,
+        ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+    ) {
         ctx.this = Some(relation_for(project, node));
     }
     ctx.model = model_value(node);

@@ -107,10 +107,8 @@ impl Dag {
     pub fn cycles(&self) -> Vec<Vec<String>> {
         let mut out = Vec::new();
         for scc in tarjan_scc(&self.graph) {
-            let is_cycle = scc.len() > 1
-                || scc
-                    .first()
-                    .is_some_and(|&n| self.graph.contains_edge(n, n));
+            let is_cycle =
+                scc.len() > 1 || scc.first().is_some_and(|&n| self.graph.contains_edge(n, n));
             if !is_cycle {
                 continue;
             }

@@ -321,16 +321,15 @@ impl Pattern {
                     toks.push(Tok::Any);
                     i += 1;
                 }
-                '[' => match Self::class(&chars, i + 1) {
-                    Some((tok, next)) => {
+                '[' => {
+                    if let Some((tok, next)) = Self::class(&chars, i + 1) {
                         toks.push(tok);
                         i = next;
-                    }
-                    None => {
+                    } else {
                         toks.push(Tok::Lit('['));
                         i += 1;
                     }
-                },
+                }
                 c => {
                     toks.push(Tok::Lit(c));
                     i += 1;
@@ -884,7 +883,7 @@ fn yaml_depth(name: &str, key: &str, v: Option<&Value>) -> Result<Option<usize>,
     }
 }
 
-impl<'a> YamlCtx<'a> {
+impl YamlCtx<'_> {
     fn resolve(&mut self, name: &str, referrer: &str) -> Result<Spec, SelectError> {
         if let Some(spec) = self.done.get(name) {
             return Ok(spec.clone());
@@ -979,6 +978,7 @@ impl<'a> YamlCtx<'a> {
         }
     }
 
+    #[allow(clippy::unused_self)] // a method so errors can name the selector being read
     fn list<'v>(
         &self,
         name: &str,
@@ -1043,6 +1043,7 @@ impl<'a> YamlCtx<'a> {
         })
     }
 
+    #[allow(clippy::unused_self)]
     fn criteria(
         &mut self,
         name: &str,
@@ -1544,23 +1545,23 @@ impl<'a> Ctx<'a> {
     }
 
     /// Adds tests next to `selected`: returns (direct, indirect-only).
-    fn expand(&self, selected: Bits, mode: IndirectSelection) -> (Bits, Bits) {
+    fn expand(&self, selected: &Bits, mode: IndirectSelection) -> (Bits, Bits) {
         let mut direct = selected.clone();
         let mut indirect = self.empty();
         let buildable = (mode == IndirectSelection::Buildable).then(|| {
-            let mut b = self.walk(&selected, true, None);
-            b.union_with(&selected);
+            let mut b = self.walk(selected, true, None);
+            b.union_with(selected);
             b.union_with(&self.sources);
             b
         });
-        let successors = self.walk(&selected, false, Some(1));
+        let successors = self.walk(selected, false, Some(1));
         for c in successors.iter() {
             let Some(node) = self.node(c) else { continue };
             if !self.universe.contains(c) || !is_indirect_type(node) {
                 continue;
             }
             if mode == IndirectSelection::Eager
-                || self.covered(c, &selected)
+                || self.covered(c, selected)
                 || buildable.as_ref().is_some_and(|b| self.covered(c, b))
             {
                 direct.insert(c);
@@ -1666,7 +1667,7 @@ impl<'a> Ctx<'a> {
         if mode == IndirectSelection::Empty {
             return Ok((selected, self.empty()));
         }
-        Ok(self.expand(selected, mode))
+        Ok(self.expand(&selected, mode))
     }
 }
 
@@ -1678,28 +1679,27 @@ pub fn select(
     opts: &SelectOptions,
 ) -> Result<IndexSet<String>, SelectError> {
     let spec = if let Some(name) = opts.selector {
-        match selectors.specs.get(name) {
-            Some(spec) => spec.clone(),
-            None => {
-                let help = match closest(name, selectors.names()) {
-                    Some(c) => Some(format!("did you mean `{c}`?")),
-                    None if selectors.specs.is_empty() => {
-                        Some("there is no `selectors.yml`, or it defines no selectors".into())
-                    }
-                    None => Some(format!(
-                        "defined selectors: {}",
-                        selectors
-                            .names()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                };
-                return Err(SelectError::UnknownSelector {
-                    name: name.to_owned(),
-                    help,
-                });
-            }
+        if let Some(spec) = selectors.specs.get(name) {
+            spec.clone()
+        } else {
+            let help = match closest(name, selectors.names()) {
+                Some(c) => Some(format!("did you mean `{c}`?")),
+                None if selectors.specs.is_empty() => {
+                    Some("there is no `selectors.yml`, or it defines no selectors".into())
+                }
+                None => Some(format!(
+                    "defined selectors: {}",
+                    selectors
+                        .names()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            return Err(SelectError::UnknownSelector {
+                name: name.to_owned(),
+                help,
+            });
         }
     } else {
         let default =
@@ -1711,19 +1711,18 @@ pub fn select(
                         .and_then(|d| selectors.specs.get(d))
                 })
                 .flatten();
-        match default {
-            Some(spec) => spec.clone(),
-            None => {
-                let include = if opts.select.is_empty() {
-                    Spec::All
-                } else {
-                    parse_cli(opts.select)?
-                };
-                if opts.exclude.is_empty() {
-                    include
-                } else {
-                    Spec::set(SetOp::Difference, vec![include, parse_cli(opts.exclude)?])
-                }
+        if let Some(spec) = default {
+            spec.clone()
+        } else {
+            let include = if opts.select.is_empty() {
+                Spec::All
+            } else {
+                parse_cli(opts.select)?
+            };
+            if opts.exclude.is_empty() {
+                include
+            } else {
+                Spec::set(SetOp::Difference, vec![include, parse_cli(opts.exclude)?])
             }
         }
     };
@@ -1812,10 +1811,10 @@ mod tests {
         deps(n, parents)
     }
 
-    /// raw.orders -> stg_orders -> orders -> report -> dashboard
-    /// raw.customers -> stg_customers -> {orders, customers}
-    /// tests: unique_orders_id(orders), relationships(orders, customers),
-    /// assert_positive(orders, singular), expr(customers, dbt_utils),
+    /// raw.orders -> `stg_orders` -> orders -> report -> dashboard
+    /// raw.customers -> `stg_customers` -> {orders, customers}
+    /// tests: `unique_orders_id(orders)`, relationships(orders, customers),
+    /// `assert_positive(orders`, singular), expr(customers, `dbt_utils`),
     /// unit test on orders; plus a seed, versioned models, a package model
     /// and a macro.
     fn project() -> IndexMap<String, Node> {
@@ -2024,8 +2023,8 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn with_selectors(doc: Value, selector: Option<&str>) -> Result<Vec<String>, SelectError> {
-        run_full(&[], &[], selector, &doc, IndirectSelection::Eager, &[])
+    fn with_selectors(doc: &Value, selector: Option<&str>) -> Result<Vec<String>, SelectError> {
+        run_full(&[], &[], selector, doc, IndirectSelection::Eager, &[])
     }
 
     const ALL_BUT_HIDDEN: &[&str] = &[
@@ -2726,7 +2725,7 @@ mod tests {
     }
 
     fn selector(name: &str) -> Vec<String> {
-        with_selectors(selectors_doc(), Some(name)).unwrap()
+        with_selectors(&selectors_doc(), Some(name)).unwrap()
     }
 
     #[test]
@@ -2819,7 +2818,7 @@ mod tests {
     #[test]
     fn default_selector_applies_without_select_or_exclude() {
         assert_eq!(
-            with_selectors(selectors_doc(), None).unwrap(),
+            with_selectors(&selectors_doc(), None).unwrap(),
             ids(&["seed.shop.country_codes"])
         );
         let got = run_full(
@@ -2918,7 +2917,7 @@ mod tests {
 
     #[test]
     fn unknown_selector_is_xf0303_with_suggestion() {
-        let e = with_selectors(selectors_doc(), Some("shrot")).unwrap_err();
+        let e = with_selectors(&selectors_doc(), Some("shrot")).unwrap_err();
         assert_eq!(code(&e), "xform::XF0303");
         assert_eq!(e.to_string(), "unknown selector `shrot`");
         assert_eq!(e.help_text().as_deref(), Some("did you mean `short`?"));
@@ -2979,7 +2978,7 @@ mod tests {
         let doc = json!({"selectors": [{"name": "ci", "definition": "state:modified+"}]});
         assert!(Selectors::parse(&doc).is_ok());
         assert_eq!(
-            code(&with_selectors(doc, Some("ci")).unwrap_err()),
+            code(&with_selectors(&doc, Some("ci")).unwrap_err()),
             "xform::XF0305"
         );
     }

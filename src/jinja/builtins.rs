@@ -47,7 +47,9 @@ pub fn add_builtin_macros(project: &mut Project) {
                     name,
                     package_name: (*package).to_owned(),
                     path: (*path).to_owned(),
-                    abs_path: std::path::PathBuf::from(format!("<xform>/templates/{package}/{path}")),
+                    abs_path: std::path::PathBuf::from(format!(
+                        "<xform>/templates/{package}/{path}"
+                    )),
                     macro_sql: text[b.start..b.end].to_owned(),
                     template: crate::project::pad_to_line(text, b.start, &src),
                     offset: b.start,
@@ -105,35 +107,38 @@ pub fn register_globals(env: &mut Environment<'static>) {
             }
         },
     );
-    env.add_global(
-        "exceptions",
-        Value::from_object(Exceptions),
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    env.add_function(
+        "log",
+        |msg: Value, kwargs: Kwargs| -> Result<Value, Error> {
+            let info: Option<bool> = kwargs.get("info")?;
+            if info.unwrap_or(false) {
+                tracing::info!(target: "xform::jinja", "{msg}");
+            } else {
+                tracing::debug!(target: "xform::jinja", "{msg}");
+            }
+            Ok(Value::from(""))
+        },
     );
-    env.add_function("log", |msg: Value, kwargs: Kwargs| -> Result<Value, Error> {
-        let info: Option<bool> = kwargs.get("info")?;
-        if info.unwrap_or(false) {
-            tracing::info!(target: "xform::jinja", "{msg}");
-        } else {
-            tracing::debug!(target: "xform::jinja", "{msg}");
-        }
-        Ok(Value::from(""))
-    });
     env.add_function("print", |msg: Value| -> Value {
         eprintln!("{msg}");
         Value::from("")
     });
-    env.add_function("zip", |args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
-        let lists: Vec<Vec<Value>> = args
-            .iter()
-            .map(|a| a.try_iter().map(Iterator::collect).unwrap_or_default())
-            .collect();
-        let n = lists.iter().map(Vec::len).min().unwrap_or(0);
-        Ok(Value::from(
-            (0..n)
-                .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
-                .collect::<Vec<_>>(),
-        ))
-    });
+    env.add_function(
+        "zip",
+        |args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
+            let lists: Vec<Vec<Value>> = args
+                .iter()
+                .map(|a| a.try_iter().map(Iterator::collect).unwrap_or_default())
+                .collect();
+            let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+            Ok(Value::from(
+                (0..n)
+                    .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>(),
+            ))
+        },
+    );
     env.add_function("set", |v: Option<Value>| -> Value {
         let mut out: Vec<Value> = Vec::new();
         if let Some(v) = v
@@ -147,29 +152,38 @@ pub fn register_globals(env: &mut Environment<'static>) {
         }
         Value::from(out)
     });
-    env.add_function("tojson", |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
-        let sort: Option<bool> = kwargs.get("sort_keys")?;
-        super::python::python_json(&v, sort.unwrap_or(false))
-            .map(Value::from)
-            .map_err(|e| err(format!("cannot convert to JSON: {e}")))
-    });
-    env.add_function("fromjson", |s: String, default: Option<Value>| -> Result<Value, Error> {
-        match serde_json::from_str::<serde_json::Value>(&s) {
-            Ok(v) => Ok(Value::from_serialize(v)),
-            Err(e) => default.ok_or_else(|| err(format!("invalid JSON: {e}"))),
-        }
-    });
+    env.add_function(
+        "tojson",
+        |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
+            let sort: Option<bool> = kwargs.get("sort_keys")?;
+            super::python::python_json(&v, sort.unwrap_or(false))
+                .map(Value::from)
+                .map_err(|e| err(format!("cannot convert to JSON: {e}")))
+        },
+    );
+    env.add_function(
+        "fromjson",
+        |s: String, default: Option<Value>| -> Result<Value, Error> {
+            match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(v) => Ok(Value::from_serialize(v)),
+                Err(e) => default.ok_or_else(|| err(format!("invalid JSON: {e}"))),
+            }
+        },
+    );
     env.add_function("toyaml", |v: Value| -> Result<Value, Error> {
         serde_saphyr::to_string(&v)
             .map(Value::from)
             .map_err(|e| err(format!("cannot convert to YAML: {e}")))
     });
-    env.add_function("fromyaml", |s: String, default: Option<Value>| -> Result<Value, Error> {
-        match crate::yaml::parse(&s) {
-            Ok(y) => Ok(Value::from_serialize(y.to_json())),
-            Err(e) => default.ok_or_else(|| err(format!("invalid YAML: {}", e.message))),
-        }
-    });
+    env.add_function(
+        "fromyaml",
+        |s: String, default: Option<Value>| -> Result<Value, Error> {
+            match crate::yaml::parse(&s) {
+                Ok(y) => Ok(Value::from_serialize(y.to_json())),
+                Err(e) => default.ok_or_else(|| err(format!("invalid YAML: {}", e.message))),
+            }
+        },
+    );
     env.add_function("local_md5", |s: String| -> Value {
         Value::from(crate::project::properties::md5_hex(&s))
     });
@@ -294,12 +308,14 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match name {
-            "re" | "datetime" | "itertools" | "pytz" => Some(Value::from_object(Module(match name {
-                "re" => "re",
-                "datetime" => "datetime",
-                "itertools" => "itertools",
-                _ => "pytz",
-            }))),
+            "re" | "datetime" | "itertools" | "pytz" => {
+                Some(Value::from_object(Module(match name {
+                    "re" => "re",
+                    "datetime" => "datetime",
+                    "itertools" => "itertools",
+                    _ => "pytz",
+                })))
+            }
             _ => None,
         }
     }
@@ -328,36 +344,55 @@ impl Object for Module {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        let s = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let regex = |p: &str| regex::Regex::new(p).map_err(|e| err(format!("invalid regular expression: {e}")));
+        let s = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let regex = |p: &str| {
+            regex::Regex::new(p).map_err(|e| err(format!("invalid regular expression: {e}")))
+        };
         match (self.0, method) {
             ("re", "match") => {
                 let re = regex(&format!("^(?:{})", s(0)))?;
-                Ok(re.find(&s(1)).map_or(Value::from(()), |m| Value::from(m.as_str())))
+                Ok(re
+                    .find(&s(1))
+                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
             }
             ("re", "search") => {
                 let re = regex(&s(0))?;
-                Ok(re.find(&s(1)).map_or(Value::from(()), |m| Value::from(m.as_str())))
+                Ok(re
+                    .find(&s(1))
+                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
             }
             ("re", "fullmatch") => {
                 let re = regex(&format!("^(?:{})$", s(0)))?;
-                Ok(re.find(&s(1)).map_or(Value::from(()), |m| Value::from(m.as_str())))
+                Ok(re
+                    .find(&s(1))
+                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
             }
             ("re", "sub") => {
                 let re = regex(&s(0))?;
-                Ok(Value::from(re.replace_all(&s(2), s(1).as_str()).into_owned()))
+                Ok(Value::from(
+                    re.replace_all(&s(2), s(1).as_str()).into_owned(),
+                ))
             }
             ("re", "findall") => {
                 let re = regex(&s(0))?;
                 let text = s(1);
                 Ok(Value::from(
-                    re.find_iter(&text).map(|m| Value::from(m.as_str())).collect::<Vec<_>>(),
+                    re.find_iter(&text)
+                        .map(|m| Value::from(m.as_str()))
+                        .collect::<Vec<_>>(),
                 ))
             }
             ("re", "split") => {
                 let re = regex(&s(0))?;
                 let text = s(1);
-                Ok(Value::from(re.split(&text).map(Value::from).collect::<Vec<_>>()))
+                Ok(Value::from(
+                    re.split(&text).map(Value::from).collect::<Vec<_>>(),
+                ))
             }
             ("re", "escape") => Ok(Value::from(regex::escape(&s(0)))),
             ("re", "compile") => Ok(Value::from(s(0))),
@@ -393,7 +428,9 @@ impl Object for Module {
                     }
                     acc = next;
                 }
-                Ok(Value::from(acc.into_iter().map(Value::from).collect::<Vec<_>>()))
+                Ok(Value::from(
+                    acc.into_iter().map(Value::from).collect::<Vec<_>>(),
+                ))
             }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
@@ -428,7 +465,11 @@ impl Object for AdapterObj {
                     .first()
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    .or_else(|| kwargs.as_ref().and_then(|k| k.get::<String>("macro_name").ok()))
+                    .or_else(|| {
+                        kwargs
+                            .as_ref()
+                            .and_then(|k| k.get::<String>("macro_name").ok())
+                    })
                     .ok_or_else(|| err("adapter.dispatch() needs a macro name"))?;
                 let namespace = args
                     .get(1)
@@ -494,9 +535,9 @@ impl Object for AdapterObj {
             }
             "type" => Ok(Value::from(shared.adapter.kind())),
             "get_relation" | "load_relation" | "get_missing_columns" => Ok(Value::from(())),
-            "get_columns_in_relation" | "list_relations_without_caching" | "get_relations_by_pattern" => {
-                Ok(Value::from(Vec::<Value>::new()))
-            }
+            "get_columns_in_relation"
+            | "list_relations_without_caching"
+            | "get_relations_by_pattern" => Ok(Value::from(Vec::<Value>::new())),
             "check_schema_exists" => Ok(Value::from(false)),
             "quote_as_configured" | "quote_seed_column" => {
                 Ok(args.first().cloned().unwrap_or_default())

@@ -67,7 +67,10 @@ pub struct NodeCtx {
 
 impl fmt::Debug for NodeCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NodeCtx").field("package", &self.package).finish()
+        f.debug_struct("NodeCtx")
+            .field("package", &self.package)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
     }
 }
 
@@ -163,7 +166,10 @@ impl Object for CtxFn {
         args: &[Value],
     ) -> Result<Value, Error> {
         if self.name != "config" {
-            return Err(err(ErrorKind::UnknownMethod, format!("`{}` has no method `{method}`", self.name)));
+            return Err(err(
+                ErrorKind::UnknownMethod,
+                format!("`{}` has no method `{method}`", self.name),
+            ));
         }
         let (pos, kwargs) = split_kwargs(args);
         let key = pos
@@ -207,7 +213,11 @@ impl Object for CtxFn {
             "set" | "update" => Ok(Value::from("")),
             "persist_relation_docs" | "persist_column_docs" => {
                 let pd = self.ctx.config.get("persist_docs");
-                let k = if method == "persist_relation_docs" { "relation" } else { "columns" };
+                let k = if method == "persist_relation_docs" {
+                    "relation"
+                } else {
+                    "columns"
+                };
                 Ok(Value::from(
                     pd.and_then(|p| p.get(k)).is_some_and(crate::value::truthy),
                 ))
@@ -224,7 +234,7 @@ fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pos, kwargs) = split_kwargs(args);
     let strs: Vec<String> = pos
         .iter()
-        .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
         .collect();
     let (package, name) = match strs.as_slice() {
         [name] => (None, name.clone()),
@@ -282,7 +292,10 @@ fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let [src, tbl] = pos else {
         return Err(err(
             ErrorKind::InvalidOperation,
-            format!("source() takes 2 arguments (source name, table name), got {}", pos.len()),
+            format!(
+                "source() takes 2 arguments (source name, table name), got {}",
+                pos.len()
+            ),
         ));
     };
     let src = src.as_str().map_or_else(|| src.to_string(), str::to_owned);
@@ -340,7 +353,10 @@ fn do_config(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
 fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pos, kwargs) = split_kwargs(args);
     let Some(name) = pos.first().and_then(Value::as_str) else {
-        return Err(err(ErrorKind::InvalidOperation, "var() needs a variable name"));
+        return Err(err(
+            ErrorKind::InvalidOperation,
+            "var() needs a variable name",
+        ));
     };
     if let Some(v) = ctx.shared.vars.get(&ctx.package).and_then(|m| m.get(name)) {
         return Ok(Value::from_serialize(v));
@@ -365,7 +381,12 @@ fn do_doc(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pkg, name) = match strs.as_slice() {
         [n] => (None, *n),
         [p, n] => (Some(*p), *n),
-        _ => return Err(err(ErrorKind::InvalidOperation, "doc() takes 1 or 2 arguments")),
+        _ => {
+            return Err(err(
+                ErrorKind::InvalidOperation,
+                "doc() takes 1 or 2 arguments",
+            ));
+        }
     };
     let shared = &ctx.shared;
     let found = match pkg {
@@ -374,11 +395,20 @@ fn do_doc(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
             .docs
             .get(&(ctx.package.clone(), name.to_owned()))
             .or_else(|| shared.docs.get(&(shared.root.clone(), name.to_owned())))
-            .or_else(|| shared.docs.iter().find(|((_, n), _)| n == name).map(|(_, v)| v)),
+            .or_else(|| {
+                shared
+                    .docs
+                    .iter()
+                    .find(|((_, n), _)| n == name)
+                    .map(|(_, v)| v)
+            }),
     };
-    found
-        .map(|s| Value::from(s.as_str()))
-        .ok_or_else(|| err(ErrorKind::InvalidOperation, format!("documentation `{name}` is not defined")))
+    found.map(|s| Value::from(s.as_str())).ok_or_else(|| {
+        err(
+            ErrorKind::InvalidOperation,
+            format!("documentation `{name}` is not defined"),
+        )
+    })
 }
 
 /// A package name used as a namespace: `dbt_utils.star(...)`.
@@ -489,7 +519,10 @@ impl Object for NodeCtx {
         };
         // A project macro named like a context function overrides it, as in
         // dbt (`builtins.ref` stays the original).
-        let overridable = matches!(name, "ref" | "source" | "is_incremental" | "should_full_refresh");
+        let overridable = matches!(
+            name,
+            "ref" | "source" | "is_incremental" | "should_full_refresh"
+        );
         if overridable && let Some(m) = self.macro_value(name, true) {
             return Some(m);
         }
@@ -522,7 +555,11 @@ impl Object for NodeCtx {
                     ctx: Arc::clone(self),
                 }));
             }
-            "graph" => return Some(Value::from_serialize(serde_json::json!({"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}))),
+            "graph" => {
+                return Some(Value::from_serialize(
+                    serde_json::json!({"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}),
+                ));
+            }
             "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
             "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
             _ => {}

@@ -26,6 +26,7 @@ struct Place {
     what: String,
 }
 
+#[allow(clippy::many_single_char_names)]
 fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
     let name = e.name()?;
     let range = e.range();
@@ -33,10 +34,7 @@ fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
     if let Some(uid) = name.strip_prefix("macro:") {
         let m = project.macros.get(uid)?;
         let source = if m.builtin {
-            SourceText::new(
-                m.abs_path.display().to_string(),
-                m.template.as_str(),
-            )
+            SourceText::new(m.abs_path.display().to_string(), m.template.as_str())
         } else {
             project.source_text(&m.abs_path)
         };
@@ -57,9 +55,14 @@ fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
         });
     }
     let uid = name.strip_prefix("node:")?;
-    let n = project.nodes.get(uid).or(node.filter(|n| n.unique_id == uid))?;
+    let n = project
+        .nodes
+        .get(uid)
+        .or(node.filter(|n| n.unique_id == uid))?;
     let source = project.source_text(&n.abs_path);
-    if n.test.as_ref().is_some_and(|t| t.metadata.is_some()) || n.resource_type == crate::node::ResourceType::Exposure {
+    if n.test.as_ref().is_some_and(|t| t.metadata.is_some())
+        || n.resource_type == crate::node::ResourceType::Exposure
+    {
         // Generated code: point at the YAML entry that declared it.
         let span = n.span.as_ref()?;
         return Some(Place {
@@ -69,13 +72,12 @@ fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
             what: format!("{} `{}`", n.resource_type, n.name),
         });
     }
-    let (offset, len) = match &range {
-        Some(r) => (n.raw_offset + r.start, r.len()),
-        None => {
-            let (l, c) = crate::span::line_col(&source.text, n.raw_offset);
-            let _ = c;
-            (crate::span::offset_of(&source.text, l + line - 1, 1), 1)
-        }
+    let (offset, len) = if let Some(r) = &range {
+        (n.raw_offset + r.start, r.len())
+    } else {
+        let (l, c) = crate::span::line_col(&source.text, n.raw_offset);
+        let _ = c;
+        (crate::span::offset_of(&source.text, l + line - 1, 1), 1)
     };
     Some(Place {
         source,
@@ -120,7 +122,9 @@ pub fn to_diag(e: &Error, project: &Project, node: Option<&Node>) -> Diag {
             let names: Vec<String> = project
                 .macros
                 .values()
-                .filter(|m| m.package_name == n.package_name || m.package_name == project.root || m.builtin)
+                .filter(|m| {
+                    m.package_name == n.package_name || m.package_name == project.root || m.builtin
+                })
                 .map(|m| m.name.clone())
                 .collect();
             if let Some(c) = closest(&missing, names.iter().map(String::as_str)) {
@@ -140,13 +144,19 @@ pub fn to_diag(e: &Error, project: &Project, node: Option<&Node>) -> Diag {
         .filter_map(|x| place(x, project, node).map(|p| (*x, p)))
         .collect();
     if let Some((_, p)) = located.last() {
-        d = d
-            .with_source(p.source.clone())
-            .with_label(p.offset, p.len.max(1), format!("in {}", p.what));
+        d = d.with_source(p.source.clone()).with_label(
+            p.offset,
+            p.len.max(1),
+            format!("in {}", p.what),
+        );
     } else if let Some(n) = node {
         d = d.with_source(project.source_text(&n.abs_path));
         if let Some(span) = &n.span {
-            d = d.with_label(span.offset, span.len.min(1).max(1), format!("while rendering {} `{}`", n.resource_type, n.name));
+            d = d.with_label(
+                span.offset,
+                1,
+                format!("while rendering {} `{}`", n.resource_type, n.name),
+            );
         }
     }
     let code = d.code;

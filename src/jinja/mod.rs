@@ -122,7 +122,11 @@ impl Renderer {
                 errors.push(errors::to_diag(&e, project, None));
                 continue;
             }
-            let pkg = if m.builtin { "dbt" } else { m.package_name.as_str() };
+            let pkg = if m.builtin {
+                "dbt"
+            } else {
+                m.package_name.as_str()
+            };
             let entry = MacroEntry {
                 unique_id: m.unique_id.clone(),
                 template: tname,
@@ -186,7 +190,12 @@ impl Renderer {
         let docs = project
             .docs
             .values()
-            .map(|d| ((d.package_name.clone(), d.name.clone()), d.block_contents.clone()))
+            .map(|d| {
+                (
+                    (d.package_name.clone(), d.name.clone()),
+                    d.block_contents.clone(),
+                )
+            })
             .collect();
         let mut packages: HashSet<String> = project.packages.keys().cloned().collect();
         packages.insert("dbt".to_owned());

@@ -18,8 +18,26 @@ use minijinja::{Error, ErrorKind, State};
 
 /// Jinja keywords after which `[` starts a list literal, not a subscript.
 const KEYWORDS: &[&str] = &[
-    "in", "and", "or", "not", "if", "else", "elif", "is", "set", "do", "for", "with", "return",
-    "recursive", "import", "from", "as", "call", "filter", "print",
+    "in",
+    "and",
+    "or",
+    "not",
+    "if",
+    "else",
+    "elif",
+    "is",
+    "set",
+    "do",
+    "for",
+    "with",
+    "return",
+    "recursive",
+    "import",
+    "from",
+    "as",
+    "call",
+    "filter",
+    "print",
 ];
 
 /// Wraps list and dict literals inside `{{ }}` and `{% %}` tags.
@@ -71,7 +89,11 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
         out.push_str(&src[i..next]);
         i = next;
     }
-    if changed { Cow::Owned(out) } else { Cow::Borrowed(src) }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(src)
+    }
 }
 
 /// End of a tag's inner text and of the whole tag, skipping strings.
@@ -187,7 +209,11 @@ fn rewrite_expr(expr: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
-    if changed { Cow::Owned(out) } else { Cow::Borrowed(expr) }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(expr)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -205,12 +231,14 @@ impl fmt::Debug for MutList {
 }
 
 /// `__xf_list(seq)`: a mutable copy of a list literal.
+#[allow(clippy::needless_pass_by_value)] // minijinja passes function arguments by value
 pub fn make_list(v: Value) -> Value {
     let items: Vec<Value> = v.try_iter().map(Iterator::collect).unwrap_or_default();
     Value::from_object(MutList(Mutex::new(items)))
 }
 
 /// `__xf_dict(map)`: a mutable copy of a dict literal.
+#[allow(clippy::needless_pass_by_value)] // minijinja passes function arguments by value
 pub fn make_dict(v: Value) -> Value {
     let mut m = IndexMap::new();
     if let Ok(keys) = v.try_iter() {
@@ -225,7 +253,10 @@ pub fn make_dict(v: Value) -> Value {
 fn index(len: usize, i: i64) -> Option<usize> {
     let len_i = i64::try_from(len).ok()?;
     let idx = if i < 0 { len_i + i } else { i };
-    (0..len_i).contains(&idx).then(|| usize::try_from(idx).ok()).flatten()
+    (0..len_i)
+        .contains(&idx)
+        .then(|| usize::try_from(idx).ok())
+        .flatten()
 }
 
 fn arg(args: &[Value], i: usize) -> Value {
@@ -276,7 +307,11 @@ impl Object for MutList {
             "insert" => {
                 let at = arg(args, 0).as_i64().unwrap_or(0);
                 let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
-                let at = if at < 0 { (len + at).max(0) } else { at.min(len) };
+                let at = if at < 0 {
+                    (len + at).max(0)
+                } else {
+                    at.min(len)
+                };
                 items.insert(usize::try_from(at).unwrap_or(0), arg(args, 1));
                 Ok(Value::from(()))
             }
@@ -284,7 +319,10 @@ impl Object for MutList {
                 let at = args.first().and_then(Value::as_i64).unwrap_or(-1);
                 match index(items.len(), at) {
                     Some(i) => Ok(items.remove(i)),
-                    None => Err(Error::new(ErrorKind::InvalidOperation, "pop from empty list or index out of range")),
+                    None => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "pop from empty list or index out of range",
+                    )),
                 }
             }
             "remove" => {
@@ -294,7 +332,10 @@ impl Object for MutList {
                         items.remove(i);
                         Ok(Value::from(()))
                     }
-                    None => Err(Error::new(ErrorKind::InvalidOperation, "list.remove(x): x not in list")),
+                    None => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "list.remove(x): x not in list",
+                    )),
                 }
             }
             "index" => {
@@ -388,13 +429,19 @@ impl Object for MutDict {
                 }
                 Ok(Value::from(()))
             }
-            "get" => Ok(m.get(&arg(args, 0)).cloned().unwrap_or_else(|| arg(args, 1))),
+            "get" => Ok(m
+                .get(&arg(args, 0))
+                .cloned()
+                .unwrap_or_else(|| arg(args, 1))),
             "pop" => {
                 let k = arg(args, 0);
                 match m.shift_remove(&k) {
                     Some(v) => Ok(v),
                     None if args.len() > 1 => Ok(arg(args, 1)),
-                    None => Err(Error::new(ErrorKind::InvalidOperation, format!("key {k} not in dict"))),
+                    None => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("key {k} not in dict"),
+                    )),
                 }
             }
             "setdefault" => {

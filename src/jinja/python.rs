@@ -10,11 +10,17 @@ use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, Output, State};
 
 /// Formats a value for `{{ ... }}` output as Jinja2 under Python does.
-pub fn format_value(out: &mut Output<'_>, _state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+pub fn format_value(
+    out: &mut Output<'_>,
+    _state: &State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
     let text = match value.kind() {
         ValueKind::Undefined => return Ok(()),
         ValueKind::String => {
-            return out.write_str(value.as_str().unwrap_or_default()).map_err(Error::from);
+            return out
+                .write_str(value.as_str().unwrap_or_default())
+                .map_err(Error::from);
         }
         ValueKind::Seq | ValueKind::Map | ValueKind::None | ValueKind::Bool => repr(value),
         ValueKind::Number => number(value),
@@ -67,12 +73,12 @@ fn write_repr(v: &Value, out: &mut String) {
         ValueKind::Undefined | ValueKind::None => out.push_str("None"),
         ValueKind::Bool => out.push_str(if v.is_true() { "True" } else { "False" }),
         ValueKind::Number => out.push_str(&number(v)),
-        ValueKind::String => out.push_str(&crate::value::py_str_repr(v.as_str().unwrap_or_default())),
+        ValueKind::String => {
+            out.push_str(&crate::value::py_str_repr(v.as_str().unwrap_or_default()));
+        }
         ValueKind::Seq | ValueKind::Iterable => {
-            let tuple = v
-                .as_object()
-                .is_some_and(|o| matches!(o.repr(), ObjectRepr::Seq) && false);
-            out.push(if tuple { '(' } else { '[' });
+            // minijinja has no tuples: every sequence prints as a list.
+            out.push('[');
             if let Ok(iter) = v.try_iter() {
                 for (i, item) in iter.enumerate() {
                     if i > 0 {
@@ -81,7 +87,7 @@ fn write_repr(v: &Value, out: &mut String) {
                     write_repr(&item, out);
                 }
             }
-            out.push(if tuple { ')' } else { ']' });
+            out.push(']');
         }
         ValueKind::Map => {
             // Objects that render themselves (relations) print as their text.
@@ -122,10 +128,20 @@ pub fn unknown_method(
         match method {
             "format" => return Ok(Value::from(py_format(s, args))),
             "isdigit" | "isnumeric" | "isdecimal" => {
-                return Ok(Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())));
+                return Ok(Value::from(
+                    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()),
+                ));
             }
-            "isalpha" => return Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphabetic))),
-            "isalnum" => return Ok(Value::from(!s.is_empty() && s.chars().all(char::is_alphanumeric))),
+            "isalpha" => {
+                return Ok(Value::from(
+                    !s.is_empty() && s.chars().all(char::is_alphabetic),
+                ));
+            }
+            "isalnum" => {
+                return Ok(Value::from(
+                    !s.is_empty() && s.chars().all(char::is_alphanumeric),
+                ));
+            }
             "zfill" => {
                 let width = args.first().and_then(Value::as_usize).unwrap_or(0);
                 return Ok(Value::from(format!("{s:0>width$}")));
@@ -142,7 +158,10 @@ pub fn unknown_method(
                 }
             }
         }
-        return Err(Error::new(ErrorKind::InvalidOperation, "value is not in list"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "value is not in list",
+        ));
     }
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
@@ -224,10 +243,16 @@ impl Object for PyDateTime {
     ) -> Result<Value, Error> {
         match method {
             "strftime" => {
-                let f = args.first().and_then(Value::as_str).unwrap_or("%Y-%m-%d %H:%M:%S");
+                let f = args
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or("%Y-%m-%d %H:%M:%S");
                 let mut s = String::new();
                 write!(s, "{}", self.0.format(f)).map_err(|_| {
-                    Error::new(ErrorKind::InvalidOperation, format!("bad strftime format `{f}`"))
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("bad strftime format `{f}`"),
+                    )
                 })?;
                 Ok(Value::from(s))
             }
@@ -248,36 +273,32 @@ impl Object for PyDateTime {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_print_like_python() {
-        assert_eq!(float_repr(1.0), "1.0");
-        assert_eq!(float_repr(1.5), "1.5");
-        assert_eq!(float_repr(1e20), "1e+20");
-    }
-
-    #[test]
-    fn format_positional() {
-        assert_eq!(py_format("{} and {}", &[Value::from("a"), Value::from(1)]), "a and 1");
-        assert_eq!(py_format("{1}{0}", &[Value::from("a"), Value::from("b")]), "ba");
-    }
-}
-
 /// JSON as Python's `json.dumps` writes it by default: `", "` between
 /// items and `": "` after keys.
-pub fn python_json(v: &impl serde::Serialize, sort_keys: bool) -> Result<String, serde_json::Error> {
+pub fn python_json(
+    v: &impl serde::Serialize,
+    sort_keys: bool,
+) -> Result<String, serde_json::Error> {
     struct PyFormatter;
     impl serde_json::ser::Formatter for PyFormatter {
-        fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             if first { Ok(()) } else { w.write_all(b", ") }
         }
-        fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             if first { Ok(()) } else { w.write_all(b", ") }
         }
-        fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
             w.write_all(b": ")
         }
     }
@@ -294,7 +315,8 @@ pub fn python_json(v: &impl serde::Serialize, sort_keys: bool) -> Result<String,
 fn sort_json(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
-            let mut entries: Vec<(String, serde_json::Value)> = std::mem::take(m).into_iter().collect();
+            let mut entries: Vec<(String, serde_json::Value)> =
+                std::mem::take(m).into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             for (k, mut x) in entries {
                 sort_json(&mut x);
@@ -303,5 +325,29 @@ fn sort_json(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(sort_json),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_python() {
+        assert_eq!(float_repr(1.0), "1.0");
+        assert_eq!(float_repr(1.5), "1.5");
+        assert_eq!(float_repr(1e20), "1e+20");
+    }
+
+    #[test]
+    fn format_positional() {
+        assert_eq!(
+            py_format("{} and {}", &[Value::from("a"), Value::from(1)]),
+            "a and 1"
+        );
+        assert_eq!(
+            py_format("{1}{0}", &[Value::from("a"), Value::from("b")]),
+            "ba"
+        );
     }
 }

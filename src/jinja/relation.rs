@@ -138,8 +138,8 @@ impl Object for Relation {
     ) -> Result<Value, Error> {
         let kwargs = args
             .last()
-            .and_then(|a| crate::jinja::kwargs_of(a))
-            .unwrap_or_else(|| Kwargs::from_iter(std::iter::empty::<(String, Value)>()));
+            .and_then(crate::jinja::kwargs_of)
+            .unwrap_or_else(|| std::iter::empty::<(String, Value)>().collect());
         match method {
             "render" => Ok(Value::from(Relation::render(self))),
             "include" => {

@@ -271,7 +271,7 @@ pub fn parse_materialization_header(header: &str) -> (String, String) {
         if let Some((k, v)) = p.split_once('=')
             && k.trim() == "adapter"
         {
-            adapter = v.trim().trim_matches(['\'', '"']).to_owned();
+            v.trim().trim_matches(['\'', '"']).clone_into(&mut adapter);
         }
     }
     (name, adapter)

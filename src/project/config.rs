@@ -83,7 +83,10 @@ fn hook_or_tag_list(key: &str, v: &Value) -> Vec<String> {
     }
     // Hooks may be strings or `{sql: ..., transaction: ...}` mappings.
     match v {
-        Value::Array(items) => items.iter().flat_map(|i| hook_or_tag_list(key, i)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .flat_map(|i| hook_or_tag_list(key, i))
+            .collect(),
         Value::Object(m) => m
             .get("sql")
             .and_then(Value::as_str)
@@ -137,6 +140,7 @@ pub fn defaults(rt: ResourceType) -> Map<String, Value> {
 
 /// The defaults of a resource type, built once.
 pub fn defaults_ref(rt: ResourceType) -> &'static Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     static CACHE: std::sync::OnceLock<Vec<(ResourceType, Map<String, Value>)>> =
         std::sync::OnceLock::new();
     let cache = CACHE.get_or_init(|| {
@@ -153,7 +157,6 @@ pub fn defaults_ref(rt: ResourceType) -> &'static Map<String, Value> {
         .map(|t| (t, build_defaults(t)))
         .collect()
     });
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     cache
         .iter()
         .find(|(t, _)| *t == rt)

@@ -123,23 +123,26 @@ pub fn read(
         format!("{display_dir}/dbt_project.yml")
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Diag::error(
-            "XF0101",
-            format!("cannot read `{shown}`: {e}"),
-        )
-        .with_help("run xform in a dbt project folder, or point at one with `--project-dir`")
+        Diag::error("XF0101", format!("cannot read `{shown}`: {e}"))
+            .with_help("run xform in a dbt project folder, or point at one with `--project-dir`")
     })?;
     let source = SourceText::new(shown.clone(), text.as_str());
     let doc = yaml::parse(&text).map_err(|e| {
-        Diag::error("XF0102", format!("invalid YAML in `{shown}`: {}", e.message))
-            .with_source(source.clone())
-            .with_label(e.offset, 1, "here")
+        Diag::error(
+            "XF0102",
+            format!("invalid YAML in `{shown}`: {}", e.message),
+        )
+        .with_source(source.clone())
+        .with_label(e.offset, 1, "here")
     })?;
     let mut warnings = Vec::new();
     if doc.as_map().is_none() {
         return Err(Diag::error(
             "XF0103",
-            format!("`{shown}` must be a mapping of settings, found {}", doc.type_name()),
+            format!(
+                "`{shown}` must be a mapping of settings, found {}",
+                doc.type_name()
+            ),
         )
         .with_source(source));
     }
@@ -167,9 +170,12 @@ pub fn read(
             other => other.to_string(),
         };
         render(&raw).map(Some).map_err(|msg| {
-            Diag::error("XF0105", format!("cannot render `{key}` in `{shown}`: {msg}"))
-                .with_source(source.clone())
-                .with_label(v.offset, v.len.max(1), "")
+            Diag::error(
+                "XF0105",
+                format!("cannot render `{key}` in `{shown}`: {msg}"),
+            )
+            .with_source(source.clone())
+            .with_label(v.offset, v.len.max(1), "")
         })
     };
 
@@ -240,7 +246,11 @@ pub fn read(
                         "each `dispatch:` entry needs `macro_namespace` and `search_order`",
                     )
                     .with_source(source)
-                    .with_label(entry.offset, entry.len.max(1), "incomplete entry"));
+                    .with_label(
+                        entry.offset,
+                        entry.len.max(1),
+                        "incomplete entry",
+                    ));
                 }
             }
         }

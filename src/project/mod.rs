@@ -37,7 +37,7 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// `--vars`, already parsed.
     pub cli_vars: Map<String, Value>,
-    /// Without a profile, fall back to an in-memory DuckDB target instead of
+    /// Without a profile, fall back to an in-memory `DuckDB` target instead of
     /// failing (for `parse` and `ls`, which do not need a warehouse).
     pub profile_optional: bool,
 }
@@ -119,9 +119,10 @@ impl Project {
 
     /// The source text of a file, for a diagnostic.
     pub fn source_text(&self, path: &Path) -> SourceText {
-        self.sources.get(path).cloned().unwrap_or_else(|| {
-            SourceText::read(self.display_path(path), path)
-        })
+        self.sources
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| SourceText::read(self.display_path(path), path))
     }
 
     /// A path as shown to the user: relative to the project folder when inside it.
@@ -316,7 +317,11 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
                                 ),
                             )
                             .with_source(file.source.clone())
-                            .with_label(file.name_offset, file.name.len(), "declared here"),
+                            .with_label(
+                                file.name_offset,
+                                file.name.len(),
+                                "declared here",
+                            ),
                         );
                         continue;
                     }
@@ -442,7 +447,9 @@ fn add_node(project: &mut Project, node: Node, diags: &mut Diags) {
             prev.original_file_path, node.original_file_path
         ));
         if let Some(span) = &node.span {
-            d = d.with_source(src).with_label(span.offset, span.len, "duplicate");
+            d = d
+                .with_source(src)
+                .with_label(span.offset, span.len, "duplicate");
         }
         diags.push(d);
         return;
@@ -577,7 +584,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
             node.abs_path.clone_from(&f.abs);
             node.span = Some(whole);
             node.fqn = fqn_for(&f.package, &f.rel_in_root, &name, prefix);
-            node.raw_code = text.trim().to_owned();
+            text.trim().clone_into(&mut node.raw_code);
             node.raw_offset = text.len() - text.trim_start().len();
             node.checksum = sha256_hex(&node.raw_code);
             node.config =
@@ -589,9 +596,12 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                 Ok(b) => b,
                 Err(e) => {
                     out.diags.push(
-                        Diag::error("XF0201", format!("cannot read blocks of `{display}`: {}", e.message))
-                            .with_source(source.clone())
-                            .with_label(e.offset, 2, ""),
+                        Diag::error(
+                            "XF0201",
+                            format!("cannot read blocks of `{display}`: {}", e.message),
+                        )
+                        .with_source(source.clone())
+                        .with_label(e.offset, 2, ""),
                     );
                     out.source = Some((f.abs.clone(), source));
                     return out;
@@ -614,7 +624,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                         let mut fqn = fqn_for(&f.package, &f.rel_in_root, &stem, None);
                         fqn.push(name.clone());
                         node.fqn = fqn;
-                        node.raw_code = text[b.body_start..b.body_end].to_owned();
+                        text[b.body_start..b.body_end].clone_into(&mut node.raw_code);
                         node.raw_offset = b.body_start;
                         node.checksum = sha256_hex(text.trim());
                         node.config = crate::node::NodeConfig::new(
@@ -673,9 +683,12 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
             }
             Err(e) => {
                 out.diags.push(
-                    Diag::error("XF0102", format!("invalid YAML in `{display}`: {}", e.message))
-                        .with_source(source.clone())
-                        .with_label(e.offset, 1, "here"),
+                    Diag::error(
+                        "XF0102",
+                        format!("invalid YAML in `{display}`: {}", e.message),
+                    )
+                    .with_source(source.clone())
+                    .with_label(e.offset, 1, "here"),
                 );
             }
         },
@@ -690,7 +703,11 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
 pub fn pad_to_line(text: &str, offset: usize, src: &str) -> String {
     let before = &text[..offset.min(text.len())];
     let lines = before.matches('\n').count();
-    let col = before.rsplit_once('\n').map_or(before, |(_, r)| r).chars().count();
+    let col = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, r)| r)
+        .chars()
+        .count();
     let mut out = String::with_capacity(lines + col + src.len());
     for _ in 0..lines {
         out.push('\n');

@@ -51,7 +51,7 @@ impl Target {
     }
 
     /// A target for commands that must work without a profile (parse with no
-    /// profiles.yml anywhere): DuckDB in memory.
+    /// profiles.yml anywhere): `DuckDB` in memory.
     pub fn fallback(profile_name: &str) -> Self {
         Self {
             profile_name: profile_name.to_owned(),
@@ -116,9 +116,12 @@ pub fn load(
         .map_err(|e| Diag::error("XF0111", format!("cannot read `{shown}`: {e}")))?;
     let source = SourceText::new(shown.clone(), text.as_str());
     let doc = yaml::parse(&text).map_err(|e| {
-        Diag::error("XF0112", format!("invalid YAML in `{shown}`: {}", e.message))
-            .with_source(source.clone())
-            .with_label(e.offset, 1, "here")
+        Diag::error(
+            "XF0112",
+            format!("invalid YAML in `{shown}`: {}", e.message),
+        )
+        .with_source(source.clone())
+        .with_label(e.offset, 1, "here")
     })?;
     let Some(profile) = doc.get(profile_name) else {
         let names: Vec<String> = doc
@@ -134,7 +137,9 @@ pub fn load(
         )
         .with_source(source);
         d = match closest(profile_name, names.iter().map(String::as_str)) {
-            Some(c) => d.with_help(format!("did you mean `{c}`? (set `profile:` in dbt_project.yml)")),
+            Some(c) => d.with_help(format!(
+                "did you mean `{c}`? (set `profile:` in dbt_project.yml)"
+            )),
             None => d.with_help(format!("profiles there: {}", names.join(", "))),
         };
         return Err(d);

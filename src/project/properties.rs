@@ -11,9 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Project, config};
 use crate::diagnostics::{Diag, Diags, SourceText, closest};
-use crate::node::{
-    Column, ExposureInfo, Node, ResourceType, SourceInfo, TestInfo, TestMetadata,
-};
+use crate::node::{Column, ExposureInfo, Node, ResourceType, SourceInfo, TestInfo, TestMetadata};
 use crate::span::SourceSpan;
 use crate::yaml::Yaml;
 
@@ -59,7 +57,12 @@ impl YamlFile {
 pub fn md5_hex(text: &str) -> String {
     let mut h = Md5::new();
     h.update(text.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+            s
+        })
 }
 
 fn str_of(y: Option<&Yaml>) -> String {
@@ -87,7 +90,10 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
         diags.push(file.diag(
             "XF0140",
             doc,
-            format!("a properties file must be a mapping, found {}", doc.type_name()),
+            format!(
+                "a properties file must be a mapping, found {}",
+                doc.type_name()
+            ),
         ));
         return;
     };
@@ -95,11 +101,40 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
     for (key, value) in entries {
         let Some(k) = key.key_str() else { continue };
         match k.as_str() {
-            "version" => {}
-            "models" => patch_nodes(project, file, value, ResourceType::Model, diags, &mut pending),
-            "seeds" => patch_nodes(project, file, value, ResourceType::Seed, diags, &mut pending),
-            "snapshots" => patch_nodes(project, file, value, ResourceType::Snapshot, diags, &mut pending),
-            "analyses" => patch_nodes(project, file, value, ResourceType::Analysis, diags, &mut pending),
+            "version" | "metrics" | "semantic_models" | "saved_queries" | "data_tests"
+            | "functions" => {}
+            "models" => patch_nodes(
+                project,
+                file,
+                value,
+                ResourceType::Model,
+                diags,
+                &mut pending,
+            ),
+            "seeds" => patch_nodes(
+                project,
+                file,
+                value,
+                ResourceType::Seed,
+                diags,
+                &mut pending,
+            ),
+            "snapshots" => patch_nodes(
+                project,
+                file,
+                value,
+                ResourceType::Snapshot,
+                diags,
+                &mut pending,
+            ),
+            "analyses" => patch_nodes(
+                project,
+                file,
+                value,
+                ResourceType::Analysis,
+                diags,
+                &mut pending,
+            ),
             "sources" => add_sources(project, file, value, diags, &mut pending),
             "macros" => patch_macros(project, file, value, diags),
             "exposures" => add_exposures(project, file, value, diags),
@@ -130,12 +165,14 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
                     }
                 }
             }
-            "metrics" | "semantic_models" | "saved_queries" | "data_tests" | "functions" => {}
             other => {
                 let mut d = file.warn(
                     "XF0141",
                     key,
-                    format!("unknown key `{other}` in properties file `{}`", file.source.name),
+                    format!(
+                        "unknown key `{other}` in properties file `{}`",
+                        file.source.name
+                    ),
                 );
                 let known = [
                     "version",
@@ -179,7 +216,11 @@ fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) 
 
 fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
     let mut out = indexmap::IndexMap::new();
-    for c in entry.get("columns").and_then(Yaml::as_seq).unwrap_or_default() {
+    for c in entry
+        .get("columns")
+        .and_then(Yaml::as_seq)
+        .unwrap_or_default()
+    {
         let name = str_of(c.get("name"));
         if name.is_empty() {
             continue;
@@ -193,10 +234,7 @@ fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
                 col.meta.insert(k.clone(), v.clone());
             }
         }
-        col.data_type = c
-            .get("data_type")
-            .and_then(Yaml::as_str)
-            .map(str::to_owned);
+        col.data_type = c.get("data_type").and_then(Yaml::as_str).map(str::to_owned);
         if let Some(Value::Array(cs)) = c.get("constraints").map(Yaml::to_json) {
             col.constraints = cs;
         }
@@ -217,7 +255,14 @@ fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
 /// given at the top level of the entry folded in as dbt does.
 fn entry_config(entry: &Yaml) -> Map<String, Value> {
     let mut cfg = map_of(entry.get("config"));
-    for key in ["tags", "meta", "docs", "access", "group", "deprecation_date"] {
+    for key in [
+        "tags",
+        "meta",
+        "docs",
+        "access",
+        "group",
+        "deprecation_date",
+    ] {
         if let Some(v) = entry.get(key)
             && !cfg.contains_key(key)
         {
@@ -245,7 +290,11 @@ fn patch_nodes(
         let name_y = entry.get("name");
         let name = name_y.and_then(Yaml::as_str).unwrap_or_default().to_owned();
         if name.is_empty() {
-            diags.push(file.diag("XF0143", entry, format!("an entry of `{plural}:` has no `name`")));
+            diags.push(file.diag(
+                "XF0143",
+                entry,
+                format!("an entry of `{plural}:` has no `name`"),
+            ));
             continue;
         }
         let uid = format!("{rt}.{}.{name}", file.package);
@@ -324,7 +373,11 @@ fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
             out.push((None, t.clone()));
         }
     }
-    for c in entry.get("columns").and_then(Yaml::as_seq).unwrap_or_default() {
+    for c in entry
+        .get("columns")
+        .and_then(Yaml::as_seq)
+        .unwrap_or_default()
+    {
         let col = str_of(c.get("name"));
         for key in ["data_tests", "tests"] {
             for t in c.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
@@ -379,14 +432,26 @@ fn add_tests(
 
 /// Builds the tests of a file in parallel (a large project declares tens of
 /// thousands), then adds them in declaration order.
-fn build_pending(project: &mut Project, file: &YamlFile, pending: Vec<PendingTest>, diags: &mut Diags) {
+fn build_pending(
+    project: &mut Project,
+    file: &YamlFile,
+    pending: Vec<PendingTest>,
+    diags: &mut Diags,
+) {
     use rayon::prelude::*;
     let built: Vec<(Yaml, Result<Node, Diag>)> = {
         let p: &Project = project;
         pending
             .into_par_iter()
             .map(|t| {
-                let r = build_test(p, file, &t.target, &t.file_key_name, t.column.as_deref(), &t.yaml);
+                let r = build_test(
+                    p,
+                    file,
+                    &t.target,
+                    &t.file_key_name,
+                    t.column.as_deref(),
+                    &t.yaml,
+                );
                 (t.yaml, r)
             })
             .collect()
@@ -398,7 +463,10 @@ fn build_pending(project: &mut Project, file: &YamlFile, pending: Vec<PendingTes
                     diags.push(file.warn(
                         "XF0146",
                         &t,
-                        format!("test `{}` is declared twice; the second is ignored", node.name),
+                        format!(
+                            "test `{}` is declared twice; the second is ignored",
+                            node.name
+                        ),
                     ));
                     continue;
                 }
@@ -497,7 +565,9 @@ fn build_test(
         TestTarget::Node { name, uid, kind } => (
             name.clone(),
             format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
-            (*kind == ResourceType::Model || *kind == ResourceType::Seed || *kind == ResourceType::Snapshot)
+            (*kind == ResourceType::Model
+                || *kind == ResourceType::Seed
+                || *kind == ResourceType::Snapshot)
                 .then(|| uid.clone()),
             uid.clone(),
         ),
@@ -530,7 +600,10 @@ fn build_test(
     let hashable = {
         let mut m = Map::new();
         m.insert("name".into(), json!(metadata.name));
-        m.insert("kwargs".into(), sorted_stringified(&Value::Object(metadata.kwargs.clone())));
+        m.insert(
+            "kwargs".into(),
+            sorted_stringified(&Value::Object(metadata.kwargs.clone())),
+        );
         m.insert(
             "namespace".into(),
             json!(metadata.namespace.clone().unwrap_or_else(|| "None".into())),
@@ -630,7 +703,11 @@ fn py_str(v: &Value) -> String {
 
 /// dbt's test naming: `<type>_<target>_<flattened args>`, shortened with an
 /// md5 when 64 characters or longer. Returns (file name, full name).
-pub fn synthesize_names(test_type: &str, target: &str, args: &Map<String, Value>) -> (String, String) {
+pub fn synthesize_names(
+    test_type: &str,
+    target: &str,
+    args: &Map<String, Value>,
+) -> (String, String) {
     let mut keys: Vec<&String> = args.keys().collect();
     keys.sort();
     let mut flat = Vec::new();
@@ -697,7 +774,11 @@ fn add_sources(
         for t in tables {
             let table = str_of(t.get("name"));
             if table.is_empty() {
-                diags.push(file.diag("XF0143", t, format!("a table of source `{source_name}` has no `name`")));
+                diags.push(file.diag(
+                    "XF0143",
+                    t,
+                    format!("a table of source `{source_name}` has no `name`"),
+                ));
                 continue;
             }
             let mut node = Node::new(ResourceType::Source, &file.package, &table);
@@ -714,7 +795,9 @@ fn add_sources(
             node.description = str_of(t.get("description"));
             node.columns = columns_of(t);
             let mut cfg = match project.packages.get(&file.package) {
-                Some(p) => super::project_config(p, &project.packages, ResourceType::Source, &node.fqn),
+                Some(p) => {
+                    super::project_config(p, &project.packages, ResourceType::Source, &node.fqn)
+                }
                 None => Map::new(),
             };
             config::merge_into(&mut cfg, &src_cfg);
@@ -803,7 +886,10 @@ fn patch_macros(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mu
             None => diags.push(file.warn(
                 "XF0144",
                 m.get("name").unwrap_or(m),
-                format!("macro `{name}` is described in `{}` but not defined", file.source.name),
+                format!(
+                    "macro `{name}` is described in `{}` but not defined",
+                    file.source.name
+                ),
             )),
         }
     }
@@ -866,15 +952,20 @@ mod tests {
     #[test]
     fn test_names_match_dbt() {
         let args = json!({"column_name": "status", "values": ["placed", "shipped"]});
-        let (short, full) = synthesize_names("accepted_values", "orders", args.as_object().unwrap());
+        let (short, full) =
+            synthesize_names("accepted_values", "orders", args.as_object().unwrap());
         assert_eq!(full, "accepted_values_orders_status__placed__shipped");
         assert_eq!(short, full);
         let args = json!({"column_name": "customer_id", "to": "ref('silver_customers')", "field": "customer_id"});
-        let (short, full) = synthesize_names("relationships", "silver_sales", args.as_object().unwrap());
+        let (short, full) =
+            synthesize_names("relationships", "silver_sales", args.as_object().unwrap());
         assert_eq!(
             full,
             "relationships_silver_sales_customer_id__customer_id__ref_silver_customers_"
         );
-        assert_eq!(short, "relationships_silver_sales_ea5f805838abfaf392b542b4dea4cd03");
+        assert_eq!(
+            short,
+            "relationships_silver_sales_ea5f805838abfaf392b542b4dea4cd03"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Command-line behaviour: `ls` output formats and selection, flags.
 
+use std::fmt::Write as _;
+
 use crate::support::{copy_project, repo, settings, xform};
 
 fn example() -> tempfile::TempDir {
@@ -12,17 +14,44 @@ fn ls_lists_selected_nodes_by_name_path_and_json() {
     let mut text = String::new();
     for args in [
         vec!["ls"],
-        vec!["ls", "--select", "+silver_sales", "--resource-type", "model"],
+        vec![
+            "ls",
+            "--select",
+            "+silver_sales",
+            "--resource-type",
+            "model",
+        ],
         vec!["ls", "--select", "tag:gold", "--output", "path"],
-        vec!["ls", "-s", "silver_customers+1", "--exclude", "resource_type:test"],
-        vec!["ls", "--select", "stg_sales_deduped,config.materialized:ephemeral", "--output", "json", "--output-keys", "name", "resource_type"],
+        vec![
+            "ls",
+            "-s",
+            "silver_customers+1",
+            "--exclude",
+            "resource_type:test",
+        ],
+        vec![
+            "ls",
+            "--select",
+            "stg_sales_deduped,config.materialized:ephemeral",
+            "--output",
+            "json",
+            "--output-keys",
+            "name",
+            "resource_type",
+        ],
         vec!["ls", "--select", "test_type:singular"],
-        vec!["list", "--select", "@silver_payments", "--resource-type", "seed"],
+        vec![
+            "list",
+            "--select",
+            "@silver_payments",
+            "--resource-type",
+            "seed",
+        ],
         vec!["ls", "--resource-type", "analysis"],
     ] {
         let out = xform(dir.path(), &args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
-        text.push_str(&format!("$ xform {}\n{}\n", args.join(" "), out.stdout));
+        let _ = writeln!(text, "$ xform {}\n{}", args.join(" "), out.stdout);
     }
     settings().bind(|| insta::assert_snapshot!(text));
 }
@@ -36,7 +65,11 @@ fn version_and_help_work_without_a_project() {
     for cmd in ["parse", "compile", "ls", "debug"] {
         let out = xform(dir.path(), &[cmd, "--help"]);
         assert_eq!(out.code, 0, "{cmd} --help");
-        assert!(out.stdout.contains("--project-dir"), "{cmd}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("--project-dir"),
+            "{cmd}: {}",
+            out.stdout
+        );
     }
 }
 
@@ -45,7 +78,13 @@ fn vars_override_project_vars() {
     let dir = example();
     let out = xform(
         dir.path(),
-        &["compile", "--select", "silver_payments", "--vars", "{min_payment_amount: 5}"],
+        &[
+            "compile",
+            "--select",
+            "silver_payments",
+            "--vars",
+            "{min_payment_amount: 5}",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let sql = std::fs::read_to_string(
@@ -67,13 +106,20 @@ fn profiles_dir_flag_and_env_var_are_honoured() {
     .expect("write");
     std::fs::remove_file(dir.path().join("profiles.yml")).expect("rm");
     let p = profiles.path().to_string_lossy().into_owned();
-    let out = xform(dir.path(), &["compile", "--profiles-dir", &p, "--select", "daily_revenue"]);
+    let out = xform(
+        dir.path(),
+        &["compile", "--profiles-dir", &p, "--select", "daily_revenue"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let sql = std::fs::read_to_string(
-        dir.path().join("target/compiled/shop/models/gold/daily_revenue.sql"),
+        dir.path()
+            .join("target/compiled/shop/models/gold/daily_revenue.sql"),
     )
     .expect("compiled");
-    assert!(sql.contains(r#""other"."analytics"."silver_sales""#), "{sql}");
+    assert!(
+        sql.contains(r#""other"."analytics"."silver_sales""#),
+        "{sql}"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! `xform compile` on fixture projects: the compiled SQL is snapshotted.
 
+use std::fmt::Write as _;
+
 use crate::support::{copy_project, read_tree, settings, xform};
 
 #[test]
@@ -11,7 +13,7 @@ fn compiled_sql_of_fixture_projects() {
         assert_eq!(out.code, 0, "compile failed:\n{}", out.stderr);
         let mut text = String::new();
         for (rel, sql) in read_tree(&dir.path().join("target/compiled")) {
-            text.push_str(&format!("-- {rel}\n{sql}\n\n"));
+            let _ = write!(text, "-- {rel}\n{sql}\n\n");
         }
         settings().bind(|| insta::assert_snapshot!(text));
     });
@@ -27,8 +29,14 @@ fn example_project_compiles() {
             .join("target/compiled/shop/models/silver/silver_sales.sql"),
     )
     .expect("compiled silver_sales");
-    assert!(sales.contains("with __dbt__cte__stg_sales_deduped as ("), "{sales}");
-    assert!(sales.contains(r#"from "shop"."main"."raw_sales""#), "{sales}");
+    assert!(
+        sales.contains("with __dbt__cte__stg_sales_deduped as ("),
+        "{sales}"
+    );
+    assert!(
+        sales.contains(r#"from "shop"."main"."raw_sales""#),
+        "{sales}"
+    );
 }
 
 #[test]
@@ -36,10 +44,17 @@ fn inline_query_prints_rendered_sql() {
     let dir = copy_project(&crate::support::repo().join("example_project"));
     let out = xform(
         dir.path(),
-        &["compile", "--inline", "select * from {{ ref('daily_revenue') }} limit {{ 1 + 1 }}"],
+        &[
+            "compile",
+            "--inline",
+            "select * from {{ ref('daily_revenue') }} limit {{ 1 + 1 }}",
+        ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "select * from \"shop\".\"main\".\"daily_revenue\" limit 2\n");
+    assert_eq!(
+        out.stdout,
+        "select * from \"shop\".\"main\".\"daily_revenue\" limit 2\n"
+    );
 }
 
 #[test]
@@ -48,7 +63,8 @@ fn parse_writes_manifest_and_summary() {
     let out = xform(dir.path(), &["parse"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("Parsed 6 models, 17 data tests, 3 seeds, 1 snapshot"),
+        out.stderr
+            .contains("Parsed 6 models, 17 data tests, 3 seeds, 1 snapshot"),
         "{}",
         out.stderr
     );

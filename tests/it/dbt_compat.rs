@@ -13,7 +13,13 @@ fn compare(project: &Path) {
     let out = xform(ours.path(), &["compile"]);
     assert_eq!(out.code, 0, "xform compile failed:\n{}", out.stderr);
     let res = Command::new(&dbt)
-        .args(["compile", "--profiles-dir", ".", "--no-partial-parse", "--no-send-anonymous-usage-stats"])
+        .args([
+            "compile",
+            "--profiles-dir",
+            ".",
+            "--no-partial-parse",
+            "--no-send-anonymous-usage-stats",
+        ])
         .current_dir(theirs.path())
         .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         .output()
@@ -57,15 +63,25 @@ fn compare_manifests(ours: &Path, theirs: &Path) {
         ka_sorted.sort();
         kb.sort();
         if ka_sorted != kb {
-            diffs.push(format!("{sec}: ids differ\n  xform: {ka_sorted:?}\n  dbt:   {kb:?}"));
+            diffs.push(format!(
+                "{sec}: ids differ\n  xform: {ka_sorted:?}\n  dbt:   {kb:?}"
+            ));
             continue;
         }
         for (id, nb) in mb {
             let na = &ma[id];
-            let keys_a: Vec<&String> = na.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-            let keys_b: Vec<&String> = nb.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+            let keys_a: Vec<&String> = na
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
+            let keys_b: Vec<&String> = nb
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
             if keys_a != keys_b {
-                diffs.push(format!("{id}: keys differ\n  xform: {keys_a:?}\n  dbt:   {keys_b:?}"));
+                diffs.push(format!(
+                    "{id}: keys differ\n  xform: {keys_a:?}\n  dbt:   {keys_b:?}"
+                ));
             }
             for k in keys_b {
                 if k == "created_at" || k == "root_path" {
@@ -82,7 +98,11 @@ fn compare_manifests(ours: &Path, theirs: &Path) {
             diffs.push(format!("{map} differs"));
         }
     }
-    assert!(diffs.is_empty(), "manifest differs from dbt's:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "manifest differs from dbt's:\n{}",
+        diffs.join("\n")
+    );
 }
 
 #[test]
@@ -108,9 +128,23 @@ fn ls_output_matches_dbt() {
         vec!["ls", "--resource-type", "source", "exposure"],
         vec!["ls", "--select", "tag:orders", "--output", "json"],
         vec!["ls", "--select", "test_type:generic,config.severity:error"],
-        vec!["ls", "--select", "+fct_orders", "--exclude", "stg_customers", "--output", "path"],
+        vec![
+            "ls",
+            "--select",
+            "+fct_orders",
+            "--exclude",
+            "stg_customers",
+            "--output",
+            "path",
+        ],
         vec!["ls", "--select", "@stg_orders", "--resource-type", "model"],
-        vec!["ls", "--select", "path:models/marts", "--output", "selector"],
+        vec![
+            "ls",
+            "--select",
+            "path:models/marts",
+            "--output",
+            "selector",
+        ],
     ] {
         let x = xform(ours.path(), &args);
         assert_eq!(x.code, 0, "{args:?}: {}", x.stderr);
@@ -121,6 +155,10 @@ fn ls_output_matches_dbt() {
             .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
             .output()
             .expect("run dbt");
-        assert_eq!(x.stdout, String::from_utf8_lossy(&d.stdout), "xform {args:?}");
+        assert_eq!(
+            x.stdout,
+            String::from_utf8_lossy(&d.stdout),
+            "xform {args:?}"
+        );
     }
 }

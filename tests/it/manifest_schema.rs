@@ -9,7 +9,7 @@ fn check_loads(project: &std::path::Path) {
     let dir = copy_project(project);
     let out = xform(dir.path(), &["compile"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let script = r#"
+    let script = r"
 import json, sys
 from dbt_artifacts_parser.parser import parse_manifest
 from dbt.contracts.graph.manifest import WritableManifest
@@ -17,7 +17,7 @@ path = sys.argv[1]
 m = parse_manifest(json.load(open(path)))
 w = WritableManifest.read_and_check_versions(path)
 print(type(m).__name__, len(w.nodes), len(w.sources), len(w.macros))
-"#;
+";
     let res = std::process::Command::new(&python)
         .arg("-c")
         .arg(script)

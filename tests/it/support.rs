@@ -70,7 +70,11 @@ pub fn read_tree(dir: &Path) -> Vec<(String, String)> {
         return out;
     }
     for e in walk(dir) {
-        let rel = e.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+        let rel = e
+            .strip_prefix(dir)
+            .expect("prefix")
+            .to_string_lossy()
+            .into_owned();
         out.push((rel, std::fs::read_to_string(&e).unwrap_or_default()));
     }
     out.sort();
