@@ -225,7 +225,7 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
         hcmd = ["hyperfine", "-N", "--style", "none", "--runs", str(max(runs, 2)),
                 "--export-json", jpath]
         if prepare_dir:
-            hcmd += ["--prepare", shlex.join(["rm", "-rf", prepare_dir])]
+            hcmd += ["--prepare", "sh -c " + shlex.quote(f"rm -rf {shlex.quote(prepare_dir)} && sync && sleep 0.5")]
         hcmd.append(shlex.join(cmd))
         p = subprocess.run(hcmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -245,10 +245,18 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
         os.unlink(jpath)
 
 
+def clean_target(path):
+    """Remove a previous run's target/ and flush the deletion to disk, so the
+    next timed run does not pay for the filesystem freeing the old files."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+    time.sleep(0.5)
+
+
 def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, timeout=600,
             log_path=None, rss=True):
     """Warm up (measuring peak RSS), then time `runs` runs; median wall time."""
-    prep = (lambda: shutil.rmtree(clean_dir, ignore_errors=True)) if clean_dir else None
+    prep = (lambda: clean_target(clean_dir)) if clean_dir else None
     peak = None
     if rss:
         peak, err = warm_up(cmd, cwd, warmup, prep, env, timeout, log_path)

@@ -62,35 +62,71 @@ fn contract_json(node: &Node) -> Value {
     json!({"enforced": enforced, "alias_types": true, "checksum": null})
 }
 
-/// Columns with both `unique` and `not_null` tests, by model: dbt's
-/// inferred primary keys. Computed once per manifest (tests point at
-/// models, so this is one pass over the tests).
+/// dbt's inferred primary key of each model: a `primary_key` column
+/// constraint, else columns with both `unique` and `not_null` tests, else
+/// columns with a `unique` (or `unique_combination_of_columns`) test.
 fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
-    let mut unique: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-    let mut not_null: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    let mut unique: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut not_null: HashMap<&str, Vec<&str>> = HashMap::new();
     for n in project.nodes.values() {
         let Some(t) = &n.test else { continue };
-        let (Some(meta), Some(col), Some(on)) = (&t.metadata, &t.column_name, &t.attached_node)
-        else {
+        let (Some(meta), Some(on)) = (&t.metadata, &t.attached_node) else {
             continue;
         };
-        match meta.name.as_str() {
-            "unique" => unique.entry(on.as_str()).or_default().push(col),
-            "not_null" => not_null.entry(on.as_str()).or_default().push(col),
-            _ => {}
-        }
+        let cols: Vec<&str> = match (
+            meta.kwargs.get("column_name"),
+            meta.kwargs.get("combination_of_columns"),
+        ) {
+            (Some(Value::String(c)), _) => vec![c.as_str()],
+            (_, Some(Value::Array(cs))) => cs.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        let slot = match meta.name.as_str() {
+            "unique" | "unique_combination_of_columns" => unique.entry(on.as_str()).or_default(),
+            "not_null" => not_null.entry(on.as_str()).or_default(),
+            _ => continue,
+        };
+        slot.extend(cols);
     }
-    let mut out = std::collections::HashMap::new();
-    for (model, cols) in unique {
-        let nn = not_null.get(model);
-        let mut pk: Vec<String> = cols
-            .into_iter()
-            .filter(|c| nn.is_some_and(|v| v.contains(c)))
-            .map(str::to_owned)
+    let mut out = HashMap::new();
+    for n in project.nodes.values() {
+        if n.resource_type != ResourceType::Model {
+            continue;
+        }
+        let constrained: Vec<String> = n
+            .columns
+            .values()
+            .filter(|c| {
+                c.constraints
+                    .iter()
+                    .any(|k| k.get("type").and_then(Value::as_str) == Some("primary_key"))
+            })
+            .map(|c| c.name.clone())
+            .take(1)
             .collect();
-        pk.sort();
-        pk.dedup();
-        out.insert(model, pk);
+        let id = n.unique_id.as_str();
+        let uniq = unique.get(id).cloned().unwrap_or_default();
+        let nn = not_null.get(id).cloned().unwrap_or_default();
+        let mut both: Vec<String> = nn
+            .iter()
+            .filter(|c| uniq.contains(c))
+            .map(|c| (*c).to_owned())
+            .collect();
+        both.sort();
+        both.dedup();
+        let mut only_unique: Vec<String> = uniq.iter().map(|c| (*c).to_owned()).collect();
+        only_unique.sort();
+        only_unique.dedup();
+        let pk = if !constrained.is_empty() {
+            constrained
+        } else if !both.is_empty() {
+            both
+        } else {
+            only_unique
+        };
+        if !pk.is_empty() {
+            out.insert(id, pk);
+        }
     }
     out
 }

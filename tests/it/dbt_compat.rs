@@ -115,6 +115,11 @@ fn feature_fixture_compiles_like_dbt() {
     compare(&fixture("compile/features"));
 }
 
+#[test]
+fn package_fixture_compiles_like_dbt() {
+    compare(&fixture("compile/packages"));
+}
+
 /// `ls` with a set of selectors prints exactly what `dbt ls` prints.
 #[test]
 fn ls_output_matches_dbt() {
