@@ -352,11 +352,12 @@ fn render_descriptions(
 
 /// `doc('name')` / `doc('pkg', 'name')` calls in a text.
 fn doc_calls(text: &str) -> Vec<(Option<String>, String)> {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::Regex::new(r#"doc\(\s*['"]([\w]+)['"]\s*(?:,\s*['"]([\w]+)['"]\s*)?\)"#)
-            .unwrap_or_else(|_| unreachable!("the pattern is a valid regex"))
-    });
+    static RE: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let Some(re) = RE.get_or_init(|| {
+        regex::Regex::new(r#"doc\(\s*['"]([\w]+)['"]\s*(?:,\s*['"]([\w]+)['"]\s*)?\)"#).ok()
+    }) else {
+        return Vec::new();
+    };
     re.captures_iter(text)
         .map(|c| match c.get(2) {
             Some(n) => (Some(c[1].to_owned()), n.as_str().to_owned()),
@@ -1123,6 +1124,7 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
         lookup: Lookup::new(project),
         relations,
     });
+    let graph = graph_value(project, ids);
     // Ephemeral models are compiled whenever something uses them.
     let mut wanted: Vec<String> = ids.to_vec();
     let ephemerals: Vec<String> = project
@@ -1146,7 +1148,7 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             .map(|(id, n)| {
                 (
                     id.clone(),
-                    compile_node(renderer, p, n, Arc::clone(resolver)),
+                    compile_node(renderer, p, n, Arc::clone(resolver), graph.as_ref()),
                 )
             })
             .collect()
@@ -1181,6 +1183,39 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
     diags
 }
 
+/// dbt's `graph` variable: every node, source and exposure as the manifest
+/// shows them. Building it costs time on large projects, so it is only
+/// built when a macro or a compiled node mentions `graph`.
+fn graph_value(project: &Project, ids: &[String]) -> Option<Value> {
+    let mentions = |s: &str| s.contains("graph.") || s.contains("graph[") || s.contains("graph)");
+    let used = project
+        .macros
+        .values()
+        .any(|m| !m.builtin && mentions(&m.macro_sql))
+        || ids
+            .iter()
+            .filter_map(|id| project.nodes.get(id))
+            .any(|n| mentions(&n.raw_code));
+    if !used {
+        return None;
+    }
+    let mut nodes = Map::new();
+    let mut sources = Map::new();
+    let mut exposures = Map::new();
+    for n in project.nodes.values() {
+        let v = crate::artifacts::manifest::node_json(n);
+        match n.resource_type {
+            ResourceType::Source => sources.insert(n.unique_id.clone(), v),
+            ResourceType::Exposure => exposures.insert(n.unique_id.clone(), v),
+            _ => nodes.insert(n.unique_id.clone(), v),
+        };
+    }
+    Some(Value::from_serialize(serde_json::json!({
+        "nodes": nodes, "sources": sources, "exposures": exposures,
+        "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+    })))
+}
+
 /// A node's SQL before ephemeral CTEs are injected, and the ephemeral
 /// models it uses.
 type CompileResult = Result<(String, Vec<String>), Diag>;
@@ -1190,6 +1225,7 @@ fn compile_node(
     project: &Project,
     node: &Node,
     resolver: Arc<dyn Resolver>,
+    graph: Option<&Value>,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1205,6 +1241,7 @@ fn compile_node(
     ctx.model = model_value(node);
     ctx.config.clone_from(&node.config);
     ctx.resolver = Some(resolver);
+    ctx.graph = graph.cloned();
     let ctx = Arc::new(ctx);
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
     let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {

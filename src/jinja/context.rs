@@ -57,6 +57,9 @@ pub struct NodeCtx {
     /// The node's final config, readable through `config.get` while compiling.
     pub config: crate::node::NodeConfig,
     pub resolver: Option<Arc<dyn Resolver>>,
+    /// The `graph` variable while compiling (built only when a template
+    /// mentions it).
+    pub graph: Option<Value>,
     /// Extra variables (`_dbt_generic_test_kwargs`, `sql`, ...).
     pub extra: Map<String, serde_json::Value>,
     pub extra_values: Vec<(String, Value)>,
@@ -84,6 +87,7 @@ impl NodeCtx {
             model: Value::from(()),
             config: crate::node::NodeConfig::default(),
             resolver: None,
+            graph: None,
             extra: Map::new(),
             extra_values: Vec::new(),
             recorded: Mutex::new(Recorded::default()),
@@ -482,11 +486,15 @@ impl Object for MacroFn {
                 format!("macro `{}` did not define itself", self.name),
             ));
         };
+        // A `{% call %}` body is a macro of the caller's template: it can
+        // only run in the caller's state, so it is rendered here and handed
+        // to the callee as text.
+        let args = bind_caller(state, args)?;
         if let Ok(mut d) = self.ctx.depth.lock() {
             *d += 1;
         }
         RETURN_SLOT.with(|s| s.borrow_mut().push(None));
-        let result = mac.call(&mstate, args);
+        let result = mac.call(&mstate, &args);
         let returned = RETURN_SLOT.with(|s| s.borrow_mut().pop().flatten());
         if let Ok(mut d) = self.ctx.depth.lock() {
             *d = d.saturating_sub(1);
@@ -499,6 +507,48 @@ impl Object for MacroFn {
                 format!("in macro `{}` ({})", self.name, self.unique_id),
             )
             .with_source(e)),
+        }
+    }
+}
+
+/// Replaces a `caller` keyword argument by its rendered body.
+fn bind_caller(state: &State<'_, '_>, args: &[Value]) -> Result<Vec<Value>, Error> {
+    let Some(kwargs) = args.last().and_then(crate::jinja::kwargs_of) else {
+        return Ok(args.to_vec());
+    };
+    let Ok(caller) = kwargs.peek::<Value>("caller") else {
+        return Ok(args.to_vec());
+    };
+    let body = caller.call(state, &[])?;
+    let mut pairs: Vec<(String, Value)> = Vec::new();
+    for k in kwargs.args() {
+        if k == "caller" {
+            pairs.push((
+                k.to_owned(),
+                Value::from_object(RenderedCaller(body.clone())),
+            ));
+        } else if let Ok(v) = kwargs.peek::<Value>(k) {
+            pairs.push((k.to_owned(), v));
+        }
+    }
+    let mut out = args[..args.len() - 1].to_vec();
+    out.push(Value::from(minijinja::value::Kwargs::from_iter(pairs)));
+    Ok(out)
+}
+
+/// The body of a `{% call %}` block, already rendered.
+#[derive(Debug)]
+struct RenderedCaller(Value);
+
+impl Object for RenderedCaller {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        if args.is_empty() {
+            Ok(self.0.clone())
+        } else {
+            Err(err(
+                ErrorKind::InvalidOperation,
+                "caller() with arguments is not supported when the macro is defined in another file",
+            ))
         }
     }
 }
@@ -556,9 +606,12 @@ impl Object for NodeCtx {
                 }));
             }
             "graph" => {
-                return Some(Value::from_serialize(
-                    serde_json::json!({"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {}}),
-                ));
+                return Some(self.graph.clone().unwrap_or_else(|| {
+                    Value::from_serialize(serde_json::json!({
+                        "nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "groups": {},
+                        "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+                    }))
+                }));
             }
             "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
             "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
