@@ -551,7 +551,7 @@ pub fn relation_for(project: &Project, node: &Node) -> Relation {
 /// Finds the offset of a `ref('name')` / `source(..)` call in a node's file,
 /// for pointing errors at it.
 fn find_call(project: &Project, node: &Node, func: &str, name: &str) -> Option<(usize, usize)> {
-    let text = project.sources.get(&node.abs_path)?;
+    let text = project.source_text(&node.abs_path);
     let t = &text.text;
     let mut from = 0;
     while let Some(i) = t[from..].find(func) {

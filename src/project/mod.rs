@@ -694,7 +694,11 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
         },
         FileKind::Seed => {}
     }
-    out.source = Some((f.abs.clone(), source));
+    // Texts are kept for YAML (read again only for diagnostics otherwise:
+    // holding every model's text twice would double the memory).
+    if f.kind == FileKind::Properties {
+        out.source = Some((f.abs.clone(), source));
+    }
     out
 }
 
