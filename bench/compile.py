@@ -5,11 +5,11 @@ Run from anywhere (normally via bench/compile.sh). See bench/README.md.
 
 Environment:
   XFORM             xform binary (default: $CARGO_TARGET_DIR/release/xform)
-  CARGO_TARGET_DIR  cargo target dir (default: /work/target)
+  CARGO_TARGET_DIR  cargo target dir (default: ~/.cache/xform/target)
   GENPROJ           project generator (default: <repo>/../shared/bench/genproj.py)
   BENCH_DIR         scratch dir for projects, logs and cached dbt timings
                     (default: /tmp/xform-bench)
-  DBT_VENV          venv holding dbt-core 1.11 + dbt-duckdb (default: /work/venv-dbt;
+  DBT_VENV          venv holding dbt-core 1.11 + dbt-duckdb (default: ~/.cache/xform/venv-dbt-1.11;
                     created with pip if it has no bin/dbt)
   BENCH_SKIP_DBT=1  same as --no-dbt
 """
@@ -339,7 +339,7 @@ def floor_cmd(proj):
 def find_xform():
     exe = os.environ.get("XFORM")
     if not exe:
-        target = os.environ.get("CARGO_TARGET_DIR", "/work/target")
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/xform/target"))
         exe = os.path.join(target, "release", "xform")
     exe = os.path.abspath(exe)
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
@@ -495,7 +495,7 @@ def main():
     genproj = os.path.abspath(os.environ.get("GENPROJ")
                               or os.path.join(REPO, "..", "shared", "bench", "genproj.py"))
     skip_dbt = a.no_dbt or os.environ.get("BENCH_SKIP_DBT", "") not in ("", "0", "false", "no")
-    venv = os.path.abspath(os.environ.get("DBT_VENV") or "/work/venv-dbt")
+    venv = os.path.abspath(os.environ.get("DBT_VENV") or os.path.expanduser("~/.cache/xform/venv-dbt-1.11"))
     use_hf = not a.no_hyperfine and shutil.which("hyperfine") is not None
 
     xform = find_xform()
