@@ -85,10 +85,15 @@ fn model_value(node: &Node) -> Value {
 /// Renders a generic test's kwargs as dbt does: strings that look like a
 /// `ref(...)`/`source(...)`/`var(...)` call are evaluated as expressions,
 /// other Jinja is rendered, plain values pass through.
+///
+/// With `direct`, a built-in test whose helper macros are not overridden and
+/// that has no `where` config gets its `ref`/`source` arguments resolved
+/// directly: `get_where_subquery` would return the relation unchanged.
 fn render_test_kwargs(
     renderer: &Renderer,
     ctx: &Arc<NodeCtx>,
     node: &Node,
+    direct: bool,
 ) -> Result<Value, minijinja::Error> {
     let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) else {
         return Ok(Value::from(()));
@@ -96,8 +101,26 @@ fn render_test_kwargs(
     let mut out: Vec<(String, Value)> = Vec::new();
     let root = Value::from_dyn_object(Arc::clone(ctx));
     for (k, v) in &meta.kwargs {
+        let call = if direct {
+            v.as_str().and_then(static_call)
+        } else {
+            None
+        };
         let rendered = if k == "column_name" {
             Value::from_serialize(v)
+        } else if let Some(call) = call {
+            match call {
+                StaticCall::Ref(r) => {
+                    let mut args: Vec<Value> =
+                        r.package.iter().map(|p| Value::from(p.as_str())).collect();
+                    args.push(Value::from(r.name.as_str()));
+                    crate::jinja::context::do_ref(ctx, &args)?
+                }
+                StaticCall::Source([s, t]) => crate::jinja::context::do_source(
+                    ctx,
+                    &[Value::from(s.as_str()), Value::from(t.as_str())],
+                )?,
+            }
         } else {
             render_native(renderer, &root, v)?
         };
@@ -179,7 +202,7 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
     let ctx = Arc::new(ctx);
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
     if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
-        let kwargs = render_test_kwargs(renderer, &ctx, node).map_err(|e| diag(&e))?;
+        let kwargs = render_test_kwargs(renderer, &ctx, node, false).map_err(|e| diag(&e))?;
         // The kwargs live in the context for the test macro.
         let mut c = NodeCtx::new(
             Arc::clone(&renderer.shared),
@@ -1125,6 +1148,7 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
         relations,
     });
     let graph = graph_value(project, ids);
+    let static_tests = StaticTests::new(project);
     // Ephemeral models are compiled whenever something uses them.
     let mut wanted: Vec<String> = ids.to_vec();
     let ephemerals: Vec<String> = project
@@ -1148,7 +1172,14 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             .map(|(id, n)| {
                 (
                     id.clone(),
-                    compile_node(renderer, p, n, Arc::clone(resolver), graph.as_ref()),
+                    compile_node(
+                        renderer,
+                        p,
+                        n,
+                        Arc::clone(resolver),
+                        graph.as_ref(),
+                        &static_tests,
+                    ),
                 )
             })
             .collect()
@@ -1226,6 +1257,7 @@ fn compile_node(
     node: &Node,
     resolver: Arc<dyn Resolver>,
     graph: Option<&Value>,
+    static_tests: &StaticTests,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1245,7 +1277,12 @@ fn compile_node(
     let ctx = Arc::new(ctx);
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
     let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
-        let kwargs = render_test_kwargs(renderer, &ctx, node).map_err(|e| diag(&e))?;
+        let direct = static_tests.recorded(node).is_some()
+            && node
+                .config
+                .get("where")
+                .is_none_or(serde_json::Value::is_null);
+        let kwargs = render_test_kwargs(renderer, &ctx, node, direct).map_err(|e| diag(&e))?;
         Value::from_object(WithExtra {
             base: Value::from_dyn_object(Arc::clone(&ctx)),
             name: "_dbt_generic_test_kwargs",

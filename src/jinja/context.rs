@@ -234,7 +234,8 @@ impl Object for CtxFn {
     }
 }
 
-fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+/// `ref(...)` in this node's context.
+pub fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pos, kwargs) = split_kwargs(args);
     let strs: Vec<String> = pos
         .iter()
@@ -291,7 +292,8 @@ fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     }
 }
 
-fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+/// `source(...)` in this node's context.
+pub fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pos, _) = split_kwargs(args);
     let [src, tbl] = pos else {
         return Err(err(
