@@ -265,6 +265,9 @@ pub struct Node {
     pub config: NodeConfig,
     /// Config as written (project file, YAML and `config()` merged), before defaults.
     pub unrendered_config: Map<String, Value>,
+    /// Config from properties YAML, which sits between the project file and
+    /// `config()` until the parse phase merges them.
+    pub yaml_config: Map<String, Value>,
     pub description: String,
     pub columns: IndexMap<String, Column>,
     pub meta: Map<String, Value>,
@@ -306,6 +309,7 @@ impl Node {
             checksum: String::new(),
             config: NodeConfig::new(resource_type, Map::new()),
             unrendered_config: Map::new(),
+            yaml_config: Map::new(),
             description: String::new(),
             columns: IndexMap::new(),
             meta: Map::new(),

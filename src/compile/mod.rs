@@ -196,46 +196,27 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
     ));
     ctx.model = model_value(node);
     ctx.config.clone_from(&node.config);
-    if let Some(serde_json::Value::Object(y)) = node.unrendered_config.get("__yaml__") {
-        config::merge_into(ctx.config.explicit_mut(), y);
-    }
+    config::merge_into(ctx.config.explicit_mut(), &node.yaml_config);
     let ctx = Arc::new(ctx);
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
-    if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
+    let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
+        // The rendered arguments are what the test macro receives.
         let kwargs = render_test_kwargs(renderer, &ctx, node, false).map_err(|e| diag(&e))?;
-        // The kwargs live in the context for the test macro.
-        let mut c = NodeCtx::new(
-            Arc::clone(&renderer.shared),
-            Phase::Parse,
-            &node.package_name,
-        );
-        c.model = ctx.model.clone();
-        c.config.clone_from(&ctx.config);
-        c.extra_values
-            .push(("_dbt_generic_test_kwargs".into(), kwargs));
-        let pre = ctx.take_recorded();
-        let c = Arc::new(c);
-        if let Ok(mut r) = c.recorded.lock() {
-            *r = pre;
-        }
-        let tname = template_name(node);
-        let source = crate::jinja::mutable::rewrite(&node.raw_code);
-        let tmpl = renderer
-            .env
-            .template_from_named_str(&tname, &source)
-            .map_err(|e| diag(&e))?;
-        tmpl.render(Value::from_dyn_object(Arc::clone(&c)))
-            .map_err(|e| diag(&e))?;
-        return Ok(c.take_recorded());
-    }
+        Value::from_object(WithExtra {
+            base: Value::from_dyn_object(Arc::clone(&ctx)),
+            name: "_dbt_generic_test_kwargs",
+            value: kwargs,
+        })
+    } else {
+        Value::from_dyn_object(Arc::clone(&ctx))
+    };
     let tname = template_name(node);
     let source = crate::jinja::mutable::rewrite(&node.raw_code);
     let tmpl = renderer
         .env
         .template_from_named_str(&tname, &source)
         .map_err(|e| diag(&e))?;
-    tmpl.render(Value::from_dyn_object(Arc::clone(&ctx)))
-        .map_err(|e| diag(&e))?;
+    tmpl.render(root).map_err(|e| diag(&e))?;
     Ok(ctx.take_recorded())
 }
 
@@ -400,10 +381,7 @@ fn settle(
     let rt = node.resource_type;
     render_descriptions(renderer, project, node)?;
     let project_cfg = std::mem::take(&mut node.config).into_explicit();
-    let yaml_cfg = match node.unrendered_config.shift_remove("__yaml__") {
-        Some(serde_json::Value::Object(m)) => m,
-        _ => Map::new(),
-    };
+    let yaml_cfg = std::mem::take(&mut node.yaml_config);
     // Effective config accumulates tags and hooks; `unrendered_config`
     // records what was written, later levels replacing earlier ones.
     let mut effective = project_cfg.clone();

@@ -60,9 +60,6 @@ pub struct NodeCtx {
     /// The `graph` variable while compiling (built only when a template
     /// mentions it).
     pub graph: Option<Value>,
-    /// Extra variables (`_dbt_generic_test_kwargs`, `sql`, ...).
-    pub extra: Map<String, serde_json::Value>,
-    pub extra_values: Vec<(String, Value)>,
     pub recorded: Mutex<Recorded>,
     /// Depth of macro calls, to record only direct calls.
     pub depth: Mutex<usize>,
@@ -88,8 +85,6 @@ impl NodeCtx {
             config: crate::node::NodeConfig::default(),
             resolver: None,
             graph: None,
-            extra: Map::new(),
-            extra_values: Vec::new(),
             recorded: Mutex::new(Recorded::default()),
             depth: Mutex::new(0),
         }
@@ -618,12 +613,6 @@ impl Object for NodeCtx {
             "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
             "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
             _ => {}
-        }
-        if let Some(v) = self.extra.get(name) {
-            return Some(Value::from_serialize(v));
-        }
-        if let Some((_, v)) = self.extra_values.iter().find(|(k, _)| k == name) {
-            return Some(v.clone());
         }
         if let Some(m) = self.macro_value(name, false) {
             return Some(m);

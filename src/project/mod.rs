@@ -552,7 +552,8 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
             return out;
         }
     };
-    let source = SourceText::new(display.clone(), text.as_str());
+    // Built only for diagnostics and YAML, not for every model file.
+    let source = || SourceText::new(display.clone(), text.as_str());
     let path_arc = Arc::new(f.abs.clone());
     let whole = SourceSpan::new(Arc::clone(&path_arc), 0, text.len());
     let _ = target;
@@ -569,9 +570,8 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                         "XF0132",
                         format!("Python model `{display}` is skipped: xform runs SQL models only"),
                     )
-                    .with_source(source.clone()),
+                    .with_source(source()),
                 );
-                out.source = Some((f.abs.clone(), source));
                 return out;
             }
             let name = file_stem(&f.rel_in_root);
@@ -600,10 +600,9 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                             "XF0201",
                             format!("cannot read blocks of `{display}`: {}", e.message),
                         )
-                        .with_source(source.clone())
+                        .with_source(source())
                         .with_label(e.offset, 2, ""),
                     );
-                    out.source = Some((f.abs.clone(), source));
                     return out;
                 }
             };
@@ -677,7 +676,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                     rel_in_root: f.rel_in_root.clone(),
                     root: f.root.clone(),
                     abs: f.abs.clone(),
-                    source: source.clone(),
+                    source: source(),
                     doc,
                 });
             }
@@ -687,7 +686,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
                         "XF0102",
                         format!("invalid YAML in `{display}`: {}", e.message),
                     )
-                    .with_source(source.clone())
+                    .with_source(source())
                     .with_label(e.offset, 1, "here"),
                 );
             }
@@ -697,7 +696,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
     // Texts are kept for YAML (read again only for diagnostics otherwise:
     // holding every model's text twice would double the memory).
     if f.kind == FileKind::Properties {
-        out.source = Some((f.abs.clone(), source));
+        out.source = Some((f.abs.clone(), source()));
     }
     out
 }

@@ -333,8 +333,7 @@ fn patch_nodes(
         let cfg = entry_config(entry);
         // YAML configs sit between the project file and `config()`: keep
         // them apart until the parse phase merges all three.
-        node.unrendered_config
-            .insert("__yaml__".into(), Value::Object(cfg));
+        node.yaml_config = cfg;
         if let Some(v) = entry.get("latest_version") {
             node.latest_version = Some(str_of(Some(v)));
         }
