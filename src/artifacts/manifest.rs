@@ -15,26 +15,28 @@ pub const SCHEMA_VERSION: &str = "https://schemas.getdbt.com/dbt/manifest/v12.js
 /// The dbt-core version whose artifacts these match.
 pub const DBT_VERSION: &str = "1.11.0";
 
+fn column_json(c: &crate::node::Column) -> Value {
+    json!({
+        "name": c.name,
+        "description": c.description,
+        "meta": c.meta,
+        "data_type": c.data_type,
+        "constraints": c.constraints,
+        "quote": c.quote,
+        "config": {"meta": c.meta, "tags": c.tags},
+        "tags": c.tags,
+        "granularity": null,
+        "doc_blocks": [],
+    })
+}
+
 fn columns_json(node: &Node) -> Value {
-    let mut m = Map::new();
-    for (name, c) in &node.columns {
-        m.insert(
-            name.clone(),
-            json!({
-                "name": c.name,
-                "description": c.description,
-                "meta": c.meta,
-                "data_type": c.data_type,
-                "constraints": c.constraints,
-                "quote": c.quote,
-                "config": {"meta": c.meta, "tags": c.tags},
-                "tags": c.tags,
-                "granularity": null,
-                "doc_blocks": [],
-            }),
-        );
-    }
-    Value::Object(m)
+    Value::Object(
+        node.columns
+            .iter()
+            .map(|(name, c)| (name.clone(), column_json(c)))
+            .collect(),
+    )
 }
 
 fn refs_json(node: &Node) -> Value {
@@ -172,25 +174,12 @@ struct Columns<'a>(&'a Node);
 
 impl Serialize for Columns<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.columns.len()))?;
-        for (name, c) in &self.0.columns {
-            m.serialize_entry(
-                name,
-                &json!({
-                    "name": c.name,
-                    "description": c.description,
-                    "meta": c.meta,
-                    "data_type": c.data_type,
-                    "constraints": c.constraints,
-                    "quote": c.quote,
-                    "config": {"meta": c.meta, "tags": c.tags},
-                    "tags": c.tags,
-                    "granularity": null,
-                    "doc_blocks": [],
-                }),
-            )?;
-        }
-        m.end()
+        s.collect_map(
+            self.0
+                .columns
+                .iter()
+                .map(|(name, c)| (name, column_json(c))),
+        )
     }
 }
 

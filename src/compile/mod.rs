@@ -198,17 +198,30 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
     ctx.config.clone_from(&node.config);
     config::merge_into(ctx.config.explicit_mut(), &node.yaml_config);
     let ctx = Arc::new(ctx);
+    render_node(renderer, project, node, &ctx, false)?;
+    Ok(ctx.take_recorded())
+}
+
+/// Renders a node's template in `ctx`. A generic test also gets its
+/// rendered arguments as `_dbt_generic_test_kwargs` (see
+/// `render_test_kwargs` for `direct`).
+fn render_node(
+    renderer: &Renderer,
+    project: &Project,
+    node: &Node,
+    ctx: &Arc<NodeCtx>,
+    direct: bool,
+) -> Result<String, Diag> {
     let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
     let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
-        // The rendered arguments are what the test macro receives.
-        let kwargs = render_test_kwargs(renderer, &ctx, node, false).map_err(|e| diag(&e))?;
+        let kwargs = render_test_kwargs(renderer, ctx, node, direct).map_err(|e| diag(&e))?;
         Value::from_object(WithExtra {
-            base: Value::from_dyn_object(Arc::clone(&ctx)),
+            base: Value::from_dyn_object(Arc::clone(ctx)),
             name: "_dbt_generic_test_kwargs",
             value: kwargs,
         })
     } else {
-        Value::from_dyn_object(Arc::clone(&ctx))
+        Value::from_dyn_object(Arc::clone(ctx))
     };
     let tname = template_name(node);
     let source = crate::jinja::mutable::rewrite(&node.raw_code);
@@ -216,8 +229,7 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Rec
         .env
         .template_from_named_str(&tname, &source)
         .map_err(|e| diag(&e))?;
-    tmpl.render(root).map_err(|e| diag(&e))?;
-    Ok(ctx.take_recorded())
+    tmpl.render(root).map_err(|e| diag(&e))
 }
 
 /// Whether the root project replaces one of dbt's naming macros.
@@ -1253,28 +1265,11 @@ fn compile_node(
     ctx.resolver = Some(resolver);
     ctx.graph = graph.cloned();
     let ctx = Arc::new(ctx);
-    let diag = |e: &minijinja::Error| errors::to_diag(e, project, Some(node));
-    let root = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
-        let direct = static_tests.recorded(node).is_some()
-            && node
-                .config
-                .get("where")
-                .is_none_or(serde_json::Value::is_null);
-        let kwargs = render_test_kwargs(renderer, &ctx, node, direct).map_err(|e| diag(&e))?;
-        Value::from_object(WithExtra {
-            base: Value::from_dyn_object(Arc::clone(&ctx)),
-            name: "_dbt_generic_test_kwargs",
-            value: kwargs,
-        })
-    } else {
-        Value::from_dyn_object(Arc::clone(&ctx))
-    };
-    let tname = template_name(node);
-    let source = crate::jinja::mutable::rewrite(&node.raw_code);
-    let tmpl = renderer
-        .env
-        .template_from_named_str(&tname, &source)
-        .map_err(|e| diag(&e))?;
-    let sql = tmpl.render(root).map_err(|e| diag(&e))?;
+    let direct = static_tests.recorded(node).is_some()
+        && node
+            .config
+            .get("where")
+            .is_none_or(serde_json::Value::is_null);
+    let sql = render_node(renderer, project, node, &ctx, direct)?;
     Ok((sql, ctx.take_recorded().ephemerals))
 }
