@@ -7,9 +7,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::Spanned;
+use serde_saphyr::granit_parser;
 
 /// A YAML value with the byte range it was read from.
 #[derive(Clone, Debug)]
@@ -50,27 +49,283 @@ impl fmt::Display for YamlError {
 }
 
 /// Parses one YAML document. An empty file is `Null`.
+///
+/// The tree is built from the parser's events directly (several times
+/// faster than going through serde on large properties files), and plain
+/// scalars are typed as `PyYAML` types them, since dbt reads YAML with it:
+/// `yes`/`no`/`on`/`off` are booleans, `1e3` is text, `~` is null.
 pub fn parse(text: &str) -> Result<Yaml, YamlError> {
     if text.trim().is_empty() {
         return Ok(Yaml::null());
     }
-    let spanned: Result<Spanned<Raw>, _> = serde_saphyr::from_str(text);
-    match spanned {
-        Ok(s) => Ok(s.into_yaml(text)),
-        Err(e) => {
-            let (line, col) = e
-                .location()
-                .map_or((1, 1), |l| (to_usize(l.line()), to_usize(l.column())));
-            let offset = crate::span::offset_of(text, line, col);
-            let message = first_line(&e.to_string());
-            Err(YamlError {
-                message,
-                offset,
-                line,
-                col,
-            })
+    Builder::new(text).run()
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    parser: granit_parser::Parser<'a, granit_parser::StrInput<'a>>,
+    anchors: std::collections::HashMap<usize, Yaml>,
+}
+
+enum Frame {
+    Seq(Yaml, Vec<Yaml>, usize),
+    Map(Yaml, Vec<(Yaml, Yaml)>, Option<Yaml>, usize),
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            parser: granit_parser::Parser::new_from_str(text),
+            anchors: std::collections::HashMap::new(),
         }
     }
+
+    fn at(&self, m: &granit_parser::Marker) -> (usize, usize, usize) {
+        let line = m.line().max(1);
+        let col = m.col() + 1;
+        let offset = m
+            .byte_offset()
+            .unwrap_or_else(|| crate::span::offset_of(self.text, line, col));
+        (offset, line, col)
+    }
+
+    fn error(&self, e: &granit_parser::ScanError) -> YamlError {
+        let (offset, line, col) = self.at(e.marker());
+        YamlError {
+            message: first_line(&e.to_string()),
+            offset,
+            line,
+            col,
+        }
+    }
+
+    fn run(mut self) -> Result<Yaml, YamlError> {
+        use granit_parser::Event;
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root: Option<Yaml> = None;
+        while let Some(next) = self.parser.next_event() {
+            let (event, span) = next.map_err(|e| self.error(&e))?;
+            let (offset, line, col) = self.at(&span.start);
+            let end = span.end.byte_offset().unwrap_or(offset);
+            let node = |kind| Yaml {
+                kind,
+                offset,
+                len: end.saturating_sub(offset),
+                line,
+                col,
+            };
+            let value = match event {
+                Event::SequenceStart(_, anchor, _) => {
+                    stack.push(Frame::Seq(node(YamlKind::Null), Vec::new(), anchor));
+                    continue;
+                }
+                Event::MappingStart(_, anchor, _) => {
+                    stack.push(Frame::Map(node(YamlKind::Null), Vec::new(), None, anchor));
+                    continue;
+                }
+                Event::SequenceEnd => match stack.pop() {
+                    Some(Frame::Seq(mut y, items, anchor)) => {
+                        y.kind = YamlKind::Seq(items);
+                        y.len = end.saturating_sub(y.offset);
+                        self.remember(anchor, &y);
+                        y
+                    }
+                    _ => continue,
+                },
+                Event::MappingEnd => match stack.pop() {
+                    Some(Frame::Map(mut y, pairs, _, anchor)) => {
+                        y.kind = YamlKind::Map(merge_keys(pairs));
+                        y.len = end.saturating_sub(y.offset);
+                        self.remember(anchor, &y);
+                        y
+                    }
+                    _ => continue,
+                },
+                Event::Scalar(text, style, anchor, tag) => {
+                    let kind = scalar_kind(&text, style, tag.as_deref());
+                    let y = node(kind);
+                    self.remember(anchor, &y);
+                    y
+                }
+                Event::Alias(id) => match self.anchors.get(&id) {
+                    Some(y) => {
+                        let mut y = y.clone();
+                        y.offset = offset;
+                        y.line = line;
+                        y.col = col;
+                        y
+                    }
+                    None => {
+                        return Err(YamlError {
+                            message: "unknown anchor".into(),
+                            offset,
+                            line,
+                            col,
+                        });
+                    }
+                },
+                _ => continue,
+            };
+            match stack.last_mut() {
+                Some(Frame::Seq(_, items, _)) => items.push(value),
+                Some(Frame::Map(_, pairs, key, _)) => match key.take() {
+                    Some(k) => pairs.push((k, value)),
+                    None => *key = Some(value),
+                },
+                None => {
+                    if root.is_none() {
+                        root = Some(value);
+                    }
+                }
+            }
+        }
+        Ok(root.unwrap_or_else(Yaml::null))
+    }
+
+    fn remember(&mut self, anchor: usize, y: &Yaml) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, y.clone());
+        }
+    }
+}
+
+/// Applies YAML merge keys (`<<: *base`): merged entries come first and
+/// explicit keys win, as in `PyYAML`.
+fn merge_keys(pairs: Vec<(Yaml, Yaml)>) -> Vec<(Yaml, Yaml)> {
+    let is_merge = |k: &Yaml| matches!(&k.kind, YamlKind::Str(s) if s == "<<");
+    if !pairs.iter().any(|(k, _)| is_merge(k)) {
+        return pairs;
+    }
+    let mut merged: Vec<(Yaml, Yaml)> = Vec::new();
+    let mut explicit: Vec<(Yaml, Yaml)> = Vec::new();
+    for (k, v) in pairs {
+        if !is_merge(&k) {
+            explicit.push((k, v));
+            continue;
+        }
+        let sources: Vec<Yaml> = match v.kind {
+            YamlKind::Seq(items) => items,
+            _ => vec![v],
+        };
+        for src in sources {
+            if let YamlKind::Map(entries) = src.kind {
+                for (mk, mv) in entries {
+                    if !merged.iter().any(|(k2, _)| k2.key_str() == mk.key_str()) {
+                        merged.push((mk, mv));
+                    }
+                }
+            }
+        }
+    }
+    merged.retain(|(k, _)| !explicit.iter().any(|(e, _)| e.key_str() == k.key_str()));
+    merged.extend(explicit);
+    merged
+}
+
+/// Types a scalar the way the `PyYAML` safe loader does (YAML 1.1).
+fn scalar_kind(
+    text: &str,
+    style: granit_parser::ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> YamlKind {
+    if let Some(tag) = tag
+        && tag.is_yaml_core_schema()
+    {
+        return match tag.suffix() {
+            "null" => YamlKind::Null,
+            "bool" => bool_of(text).map_or_else(|| YamlKind::Str(text.to_owned()), YamlKind::Bool),
+            "int" => int_of(text).map_or_else(|| YamlKind::Str(text.to_owned()), YamlKind::Int),
+            "float" => float_of(text)
+                .or_else(|| int_of(text).map(|i| i as f64))
+                .map_or_else(|| YamlKind::Str(text.to_owned()), YamlKind::Float),
+            _ => YamlKind::Str(text.to_owned()),
+        };
+    }
+    if style != granit_parser::ScalarStyle::Plain {
+        return YamlKind::Str(text.to_owned());
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return YamlKind::Null;
+    }
+    if let Some(b) = bool_of(text) {
+        return YamlKind::Bool(b);
+    }
+    if let Some(i) = int_of(text) {
+        return YamlKind::Int(i);
+    }
+    if let Some(f) = float_of(text) {
+        return YamlKind::Float(f);
+    }
+    YamlKind::Str(text.to_owned())
+}
+
+fn bool_of(t: &str) -> Option<bool> {
+    match t {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn int_of(t: &str) -> Option<i64> {
+    let (neg, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if body.is_empty() || body.starts_with('_') {
+        return None;
+    }
+    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    let value = if let Some(h) = digits.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(b) = digits.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else if digits.bytes().all(|c| c.is_ascii_digit()) {
+        digits.parse().ok()?
+    } else {
+        return None;
+    };
+    Some(if neg { -value } else { value })
+}
+
+/// A `PyYAML` float: digits with a point, an exponent only with a sign
+/// (`1.5e+3`), `.inf`, `.nan`.
+fn float_of(t: &str) -> Option<f64> {
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    match body {
+        ".inf" | ".Inf" | ".INF" => {
+            return Some(if t.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        ".nan" | ".NaN" | ".NAN" if body.len() == t.len() => return Some(f64::NAN),
+        _ => {}
+    }
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int_part, frac) = mantissa.split_once('.')?;
+    let ok_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    if !ok_digits(int_part) || !ok_digits(frac) || (int_part.is_empty() && frac.is_empty()) {
+        return None;
+    }
+    if int_part.starts_with('_') {
+        return None;
+    }
+    if let Some(e) = exp {
+        let digits = e.strip_prefix(['-', '+'])?;
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    t.replace('_', "").parse().ok()
 }
 
 fn first_line(s: &str) -> String {
@@ -84,15 +339,11 @@ fn first_line(s: &str) -> String {
     {
         line = rest;
     }
-    // serde-saphyr appends " at line X column Y"; the span already says that.
-    match line.find(" at line ") {
+    // The parser appends " at char N line X column Y"; the span says that.
+    match line.find(" at char ").or_else(|| line.find(" at line ")) {
         Some(i) => line[..i].to_owned(),
         None => line.to_owned(),
     }
-}
-
-fn to_usize(v: u64) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 impl Yaml {
@@ -131,10 +382,12 @@ impl Yaml {
         }
     }
 
-    /// Value of `key` in a mapping.
+    /// Value of `key` in a mapping (the last one, if the key is repeated,
+    /// as `PyYAML` reads it).
     pub fn get(&self, key: &str) -> Option<&Yaml> {
         self.as_map()?
             .iter()
+            .rev()
             .find(|(k, _)| k.key_str().as_deref() == Some(key))
             .map(|(_, v)| v)
     }
@@ -185,118 +438,6 @@ impl Yaml {
     }
 }
 
-/// The tree as serde-saphyr produces it, before byte offsets are attached.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
-}
-
-trait IntoYaml {
-    fn into_yaml(self, text: &str) -> Yaml;
-}
-
-impl IntoYaml for Spanned<Raw> {
-    fn into_yaml(self, text: &str) -> Yaml {
-        let loc = self.referenced;
-        let line = to_usize(loc.line()).max(1);
-        let col = to_usize(loc.column()).max(1);
-        let span = loc.span();
-        let offset = span
-            .byte_offset()
-            .map_or_else(|| crate::span::offset_of(text, line, col), to_usize);
-        let len = span.byte_len().map_or(0, to_usize);
-        let kind = match self.value {
-            Raw::Null => YamlKind::Null,
-            Raw::Bool(b) => YamlKind::Bool(b),
-            Raw::Int(i) => YamlKind::Int(i),
-            Raw::Float(f) => YamlKind::Float(f),
-            Raw::Str(s) => YamlKind::Str(s),
-            Raw::Seq(v) => YamlKind::Seq(v.into_iter().map(|x| x.into_yaml(text)).collect()),
-            Raw::Map(v) => YamlKind::Map(
-                v.into_iter()
-                    .map(|(k, x)| (k.into_yaml(text), x.into_yaml(text)))
-                    .collect(),
-            ),
-        };
-        Yaml {
-            kind,
-            offset,
-            len,
-            line,
-            col,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-        Ok(i64::try_from(v).map_or(Raw::Float(v as f64), Raw::Int))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        Raw::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
-        let mut out = Vec::new();
-        while let Some(x) = seq.next_element::<Spanned<Raw>>()? {
-            out.push(x);
-        }
-        Ok(Raw::Seq(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-        let mut out = Vec::new();
-        while let Some((k, v)) = map.next_entry::<Spanned<Raw>, Spanned<Raw>>()? {
-            out.push((k, v));
-        }
-        Ok(Raw::Map(out))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +458,24 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1);
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn types_scalars_like_pyyaml() {
+        let y = parse("a: yes\nb: off\nc: 1e3\nd: 1.5e+3\ne: ~\nf: '1'\ng: 0x1f\nh: 010\ni: .inf\nj: !!str 12\nk: 1_000\n").unwrap();
+        assert_eq!(
+            y.to_json(),
+            serde_json::json!({"a": true, "b": false, "c": "1e3", "d": 1500.0, "e": null, "f": "1", "g": 31, "h": 8, "i": null, "j": "12", "k": 1000})
+        );
+    }
+
+    #[test]
+    fn resolves_anchors_and_merge_keys() {
+        let y = parse("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nl: *b\n").unwrap();
+        assert_eq!(
+            y.to_json(),
+            serde_json::json!({"base": {"x": 1, "y": 2}, "m": {"x": 1, "y": 3}, "l": {"x": 1, "y": 2}})
+        );
     }
 
     #[test]
