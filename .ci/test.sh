@@ -28,4 +28,13 @@ step "cargo clippy"
 cargo clippy --quiet --no-default-features --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --no-default-features -- --test-threads 2
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --no-default-features -- --test-threads 2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (unit and integration tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
