@@ -32,6 +32,10 @@ pub enum Outcome {
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Rendering nests deeply for macro-heavy projects; give workers room.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(16 << 20)
+        .build_global();
     let printer = Printer::new(&cli.global);
     init_logging(&cli.global);
     match run(&cli, &printer) {

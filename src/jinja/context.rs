@@ -446,6 +446,9 @@ thread_local! {
     pub static RETURN_SLOT: std::cell::RefCell<Vec<Option<Value>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// How deep macro calls may nest before rendering stops with an error.
+const MAX_MACRO_DEPTH: usize = 100;
+
 /// The detail text of the error `return()` raises to unwind a macro.
 pub const RETURN_SIGNAL: &str = "\u{0}xform-return";
 
@@ -464,6 +467,17 @@ impl Object for MacroFn {
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let depth = self.ctx.depth();
+        // Each macro call renders in a fresh template state, so minijinja's
+        // own recursion limit does not see the chain: bound it here.
+        if depth >= MAX_MACRO_DEPTH {
+            return Err(err(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "macro `{}` is nested more than {MAX_MACRO_DEPTH} calls deep; is it calling itself without end?",
+                    self.name
+                ),
+            ));
+        }
         if depth == 0 {
             let uid = self.unique_id.clone();
             self.ctx.record(|r| {

@@ -103,6 +103,7 @@ pub fn to_diag(e: &Error, project: &Project, node: Option<&Node>) -> Diag {
     let code = match inner.kind() {
         _ if message.starts_with("required var ") => "XF0206",
         _ if message.starts_with("environment variable ") => "XF0207",
+        _ if message.contains("calls deep; is it calling itself") => "XF0208",
         ErrorKind::SyntaxError => "XF0202",
         ErrorKind::UnknownFunction | ErrorKind::UndefinedError => "XF0203",
         ErrorKind::UnknownMethod => "XF0204",
@@ -160,7 +161,19 @@ pub fn to_diag(e: &Error, project: &Project, node: Option<&Node>) -> Diag {
         }
     }
     let code = d.code;
-    for (_, p) in located.iter().rev().skip(1) {
+    // Deep (runaway) call chains show their innermost and outermost frames.
+    let frames: Vec<&Place> = located.iter().rev().skip(1).map(|(_, p)| p).collect();
+    let keep = 6;
+    for (i, p) in frames.iter().enumerate() {
+        if frames.len() > 2 * keep && i == keep {
+            d = d.with_related(Diag::error(
+                code,
+                format!("... {} more calls ...", frames.len() - 2 * keep),
+            ));
+        }
+        if frames.len() > 2 * keep && i >= keep && i < frames.len() - keep {
+            continue;
+        }
         d = d.with_related(
             Diag::error(code, format!("called from {}", p.what))
                 .with_source(p.source.clone())
