@@ -111,9 +111,9 @@ impl Printer {
         }
         if self.json {
             let ev = serde_json::json!({"level": "info", "msg": msg, "ts": chrono::Utc::now().to_rfc3339()});
-            eprintln!("{ev}");
+            err_line(&ev.to_string());
         } else {
-            eprintln!("{msg}");
+            err_line(msg);
         }
     }
 
@@ -132,9 +132,11 @@ impl Printer {
                 "column": loc.as_ref().map(|l| l.2),
                 "help": d.help,
             });
-            eprintln!("{ev}");
+            err_line(&ev.to_string());
         } else {
-            eprint!("{}", d.render(self.color, self.width));
+            let _ = std::io::stderr()
+                .lock()
+                .write_all(d.render(self.color, self.width).as_bytes());
         }
     }
 
@@ -143,6 +145,12 @@ impl Printer {
             self.diag(d);
         }
     }
+}
+
+/// A line on stderr. A closed stderr (`xform ... 2>&1 | head`) is not an
+/// error worth dying for.
+fn err_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Parses `--vars` (YAML or JSON).

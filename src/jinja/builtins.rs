@@ -2,6 +2,7 @@
 //! node being rendered (those live in `context`), the `adapter` object, and
 //! the built-in macro library embedded from `templates/`.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, ValueKind};
@@ -121,7 +122,7 @@ pub fn register_globals(env: &mut Environment<'static>) {
         },
     );
     env.add_function("print", |msg: Value| -> Value {
-        eprintln!("{msg}");
+        let _ = writeln!(std::io::stderr().lock(), "{msg}");
         Value::from("")
     });
     env.add_function(
