@@ -133,17 +133,16 @@ fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
     out
 }
 
-fn compiled_path(node: &Node, project_name: &str) -> Option<String> {
+fn compiled_path(node: &Node) -> Option<String> {
     node.compiled_code.as_ref()?;
     if node.resource_type == ResourceType::Snapshot {
         return None;
     }
-    Some(compiled_rel_path(node, project_name))
+    Some(compiled_rel_path(node))
 }
 
 /// `target/compiled/<project>/<path>`, where dbt writes a node's SQL.
-pub fn compiled_rel_path(node: &Node, project_name: &str) -> String {
-    let _ = project_name;
+pub fn compiled_rel_path(node: &Node) -> String {
     let file = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
         format!("{}/{}", node.original_file_path, node.path)
     } else {
@@ -292,7 +291,7 @@ impl Serialize for NodeOut<'_> {
                 nodes: Some(&node.depends_on_nodes),
             },
         )?;
-        m.serialize_entry("compiled_path", &compiled_path(node, &node.package_name))?;
+        m.serialize_entry("compiled_path", &compiled_path(node))?;
         m.serialize_entry("compiled", &node.compiled_code.is_some())?;
         m.serialize_entry("compiled_code", &node.compiled_code)?;
         m.serialize_entry("extra_ctes_injected", &node.compiled_code.is_some())?;

@@ -498,7 +498,7 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
         .filter(|n| n.resource_type != ResourceType::Snapshot)
         .filter_map(|n| {
             let sql = n.compiled_code.as_deref()?;
-            let rel = crate::artifacts::manifest::compiled_rel_path(n, &project.root);
+            let rel = crate::artifacts::manifest::compiled_rel_path(n);
             let rel = rel.strip_prefix("target/").unwrap_or(&rel).to_owned();
             Some((target.join(rel), sql))
         })

@@ -131,7 +131,7 @@ impl Object for CtxFn {
         ObjectRepr::Plain
     }
 
-    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         match self.name {
             "ref" => do_ref(&self.ctx, args),
             "source" => do_source(&self.ctx, args),
@@ -151,10 +151,7 @@ impl Object for CtxFn {
             }
             "doc" => do_doc(&self.ctx, args),
             "run_query" => Ok(Value::from(())),
-            _ => {
-                let _ = state;
-                Err(err(ErrorKind::UnknownFunction, self.name))
-            }
+            _ => Err(err(ErrorKind::UnknownFunction, self.name)),
         }
     }
 

@@ -75,8 +75,7 @@ fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
     let (offset, len) = if let Some(r) = &range {
         (n.raw_offset + r.start, r.len())
     } else {
-        let (l, c) = crate::span::line_col(&source.text, n.raw_offset);
-        let _ = c;
+        let (l, _) = crate::span::line_col(&source.text, n.raw_offset);
         (crate::span::offset_of(&source.text, l + line - 1, 1), 1)
     };
     Some(Place {

@@ -146,7 +146,7 @@ pub fn read(
         )
         .with_source(source));
     }
-    for (k, v) in doc.as_map().unwrap_or_default() {
+    for (k, _) in doc.as_map().unwrap_or_default() {
         let Some(key) = k.key_str() else { continue };
         if !KNOWN_KEYS.contains(&key.as_str()) {
             let mut d = Diag::warning("XF0104", format!("unknown key `{key}` in `{shown}`"))
@@ -157,7 +157,6 @@ pub fn read(
             }
             warnings.push(d);
         }
-        let _ = v;
     }
 
     let scalar = |key: &str| -> Result<Option<String>, Diag> {

@@ -344,10 +344,7 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
     tracing::debug!("found {} files in {:?}", files.len(), t.elapsed());
     let t = std::time::Instant::now();
-    let loaded: Vec<Loaded> = files
-        .par_iter()
-        .map(|f| load_file(f, &packages, &target))
-        .collect();
+    let loaded: Vec<Loaded> = files.par_iter().map(|f| load_file(f, &packages)).collect();
 
     let mut project = Project {
         root: root_name,
@@ -499,7 +496,7 @@ fn file_stem(rel: &str) -> String {
     file.rsplit_once('.').map_or(file, |(s, _)| s).to_owned()
 }
 
-fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Target) -> Loaded {
+fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
     let mut out = Loaded::default();
     let Some(pkg) = packages.get(&f.package) else {
         return out;
@@ -556,7 +553,6 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>, target: &Targe
     let source = || SourceText::new(display.clone(), text.as_str());
     let path_arc = Arc::new(f.abs.clone());
     let whole = SourceSpan::new(Arc::clone(&path_arc), 0, text.len());
-    let _ = target;
     match f.kind {
         FileKind::Model | FileKind::SingularTest | FileKind::Analysis => {
             let (rt, prefix) = match f.kind {

@@ -344,8 +344,6 @@ fn patch_nodes(
         };
         let key_name = format!("{plural}.{name}");
         let tests = collect_tests(entry);
-        let node_path = node.original_file_path.clone();
-        let _ = node_path;
         add_tests(pending, &target, &key_name, tests);
     }
 }
@@ -360,7 +358,6 @@ enum TestTarget {
     Source {
         source: String,
         table: String,
-        uid: String,
     },
 }
 
@@ -560,7 +557,7 @@ fn build_test(
             }
         }
     }
-    let (target_name, model_expr, attached, tested_uid) = match target {
+    let (target_name, model_expr, attached) = match target {
         TestTarget::Node { name, uid, kind } => (
             name.clone(),
             format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
@@ -568,16 +565,13 @@ fn build_test(
                 || *kind == ResourceType::Seed
                 || *kind == ResourceType::Snapshot)
                 .then(|| uid.clone()),
-            uid.clone(),
         ),
-        TestTarget::Source { source, table, uid } => (
+        TestTarget::Source { source, table } => (
             format!("{source}_{table}"),
             format!("{{{{ get_where_subquery(source('{source}', '{table}')) }}}}"),
             None,
-            uid.clone(),
         ),
     };
-    let _ = tested_uid;
     let mut test_type = match &namespace {
         Some(ns) => format!("{ns}_{short}"),
         None => short.clone(),
@@ -859,11 +853,10 @@ fn add_sources(
                 ));
                 continue;
             }
-            project.nodes.insert(uid.clone(), node);
+            project.nodes.insert(uid, node);
             let target = TestTarget::Source {
                 source: source_name.clone(),
                 table: table.clone(),
-                uid,
             };
             let key_name = format!("sources.{source_name}");
             add_tests(pending, &target, &key_name, collect_tests(t));
