@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod execute;
 pub mod graph;
 pub mod jinja;
 pub mod node;

@@ -9,10 +9,13 @@ pub mod duckdb;
 pub mod postgres;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-/// What the compiler needs to know about a warehouse.
+use crate::project::profiles::Target;
+
+/// What the compiler and the runner need to know about a warehouse.
 pub trait Adapter: Send + Sync {
     /// The profile `type` (`duckdb`).
     fn kind(&self) -> &'static str;
@@ -36,7 +39,163 @@ pub trait Adapter: Send + Sync {
     fn default_quote_policy(&self) -> (bool, bool, bool) {
         (true, true, true)
     }
+
+    /// Opens the warehouse a target describes. Each worker thread then takes
+    /// its own [`Connection`] from it.
+    fn open(&self, _target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
+        Err(DbError::new(format!(
+            "running against `{}` is not supported yet",
+            self.kind()
+        )))
+    }
+
+    /// A query listing the relations of one schema as rows of
+    /// (identifier, `table` or `view`).
+    fn list_relations_sql(&self, database: &str, schema: &str) -> String {
+        format!(
+            "select table_name, case when table_type = 'VIEW' then 'view' else 'table' end \
+             from information_schema.tables where lower(table_catalog) = lower({}) and lower(table_schema) = lower({})",
+            quote_literal(database),
+            quote_literal(schema)
+        )
+    }
+
+    /// A query listing the schemas of a database, one per row.
+    fn list_schemas_sql(&self, database: &str) -> String {
+        format!(
+            "select schema_name from information_schema.schemata where lower(catalog_name) = lower({})",
+            quote_literal(database)
+        )
+    }
+
+    /// A query listing a relation's columns in order, as rows of (name, type).
+    fn columns_sql(&self, database: &str, schema: &str, identifier: &str) -> String {
+        format!(
+            "select column_name, data_type from information_schema.columns \
+             where lower(table_catalog) = lower({}) and lower(table_schema) = lower({}) \
+             and lower(table_name) = lower({}) order by ordinal_position",
+            quote_literal(database),
+            quote_literal(schema),
+            quote_literal(identifier)
+        )
+    }
+
+    /// Whether DDL (create, rename, drop) is transactional, so a rebuilt
+    /// relation can be swapped in atomically.
+    fn supports_transactional_ddl(&self) -> bool {
+        true
+    }
+
+    /// The SQL type of seed columns by inferred kind, as the warehouse's dbt
+    /// adapter names them (`convert_*_type`).
+    fn seed_type(&self, kind: SeedType) -> &'static str {
+        match kind {
+            SeedType::Integer => "integer",
+            SeedType::Float => "float8",
+            SeedType::Boolean => "boolean",
+            SeedType::Date => "date",
+            SeedType::Timestamp => "timestamp without time zone",
+            SeedType::Text => "text",
+        }
+    }
 }
+
+/// A string as an SQL literal.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// What a seed column holds, inferred from its text as dbt (agate) infers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedType {
+    Integer,
+    Float,
+    Boolean,
+    Date,
+    Timestamp,
+    Text,
+}
+
+/// An opened warehouse (a `DuckDB` database file, a Postgres server).
+pub trait Warehouse: Send + Sync {
+    /// A new connection for one worker.
+    fn connect(&self) -> Result<Box<dyn Connection>, DbError>;
+
+    /// A one-line description for `xform debug` and logs.
+    fn describe(&self) -> String;
+
+    /// Loads a CSV file into an existing table with the warehouse's native
+    /// reader, or `None` when it has none (rows are then inserted).
+    fn csv_load_sql(&self, _load: &CsvLoad<'_>) -> Option<String> {
+        None
+    }
+}
+
+/// A seed file to load into `relation` (already rendered).
+pub struct CsvLoad<'a> {
+    pub relation: &'a str,
+    pub path: &'a Path,
+    pub delimiter: char,
+    /// Column names and SQL types, in file order.
+    pub columns: &'a [(String, String)],
+}
+
+/// One connection, used by one worker at a time.
+pub trait Connection: Send {
+    /// Runs one or more statements. With `fetch`, the rows of the last
+    /// statement are returned.
+    fn execute(&mut self, sql: &str, fetch: bool) -> Result<(Response, Table), DbError>;
+
+    /// A handle that cancels the running statement from another thread.
+    fn canceller(&self) -> Box<dyn Fn() + Send + Sync>;
+}
+
+/// What a statement reports.
+#[derive(Clone, Debug, Default)]
+pub struct Response {
+    pub message: String,
+    pub rows_affected: Option<i64>,
+}
+
+/// A result set: column names and types, rows of cells.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// A column as the warehouse describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// The full type, e.g. `DECIMAL(18,3)` or `VARCHAR`.
+    pub data_type: String,
+}
+
+/// A warehouse error, with the database's own message.
+#[derive(Clone, Debug)]
+pub struct DbError {
+    pub message: String,
+    /// The statement was cancelled (Ctrl-C).
+    pub cancelled: bool,
+}
+
+impl DbError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            cancelled: false,
+        }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DbError {}
 
 /// Picks the adapter for a profile `type`.
 pub fn for_kind(kind: &str) -> Option<Box<dyn Adapter>> {

@@ -1,3 +1,4 @@
 //! Files under `target/` that other tools read: `manifest.json` (dbt v12).
 
 pub mod manifest;
+pub mod run_results;

@@ -68,6 +68,40 @@ pub enum Command {
     Ls(LsArgs),
     /// Show the linked `DuckDB` version and xform's version
     Debug,
+    /// Load seed CSV files into the warehouse
+    Seed(RunArgs),
+    /// Build the selected models in the warehouse
+    Run(RunArgs),
+    /// Run data tests against built models
+    Test(RunArgs),
+    /// Seed, run, snapshot and test the selection in DAG order
+    Build(RunArgs),
+    /// Take snapshots (slowly changing dimensions)
+    Snapshot(RunArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Rebuild incremental models and seeds from scratch
+    #[arg(long, short = 'f')]
+    pub full_refresh: bool,
+    /// Stop at the first failure
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+    /// Keep the failing rows of data tests in audit tables
+    #[arg(long)]
+    pub store_failures: bool,
+    /// Build every relation with zero rows (checks schemas only)
+    #[arg(long)]
+    pub empty: bool,
+    /// Microbatch: first event time to process (inclusive)
+    #[arg(long)]
+    pub event_time_start: Option<String>,
+    /// Microbatch: event time to stop at (exclusive)
+    #[arg(long)]
+    pub event_time_end: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -80,7 +80,7 @@ fn color_enabled(g: &GlobalArgs) -> bool {
 pub struct Printer {
     color: bool,
     quiet: bool,
-    json: bool,
+    pub json: bool,
     width: usize,
 }
 
@@ -403,6 +403,11 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+        Command::Seed(a) => run_command(g, a, printer, "seed"),
+        Command::Run(a) => run_command(g, a, printer, "run"),
+        Command::Test(a) => run_command(g, a, printer, "test"),
+        Command::Build(a) => run_command(g, a, printer, "build"),
+        Command::Snapshot(a) => run_command(g, a, printer, "snapshot"),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {
                 Ok(v) => printer.data(&format!("duckdb library: {v}")),
@@ -550,4 +555,313 @@ fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome 
         printer.data(&code);
     }
     Outcome::Ok
+}
+
+/// The resource types a run command executes by default.
+fn command_types(which: &str) -> &'static [ResourceType] {
+    match which {
+        "seed" => &[ResourceType::Seed],
+        "run" => &[ResourceType::Model],
+        "test" => &[ResourceType::Test],
+        "snapshot" => &[ResourceType::Snapshot],
+        _ => &[
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+            ResourceType::Test,
+        ],
+    }
+}
+
+/// `seed`, `run`, `test`, `snapshot` and `build`.
+fn run_command(
+    g: &GlobalArgs,
+    a: &args::RunArgs,
+    printer: &Printer,
+    which: &str,
+) -> anyhow::Result<Outcome> {
+    let mut loaded = match load(g, false) {
+        Ok(l) => l,
+        Err(d) => return Ok(fail(printer, &d)),
+    };
+    printer.diags(&loaded.diags);
+    if loaded.diags.has_errors() {
+        return Ok(fail_count(printer, &loaded.diags));
+    }
+    loaded.renderer.set_flags(&serde_json::json!({
+        "FULL_REFRESH": a.full_refresh, "STORE_FAILURES": a.store_failures,
+        "WHICH": which, "FAIL_FAST": a.fail_fast, "EMPTY": a.empty,
+    }));
+    if a.store_failures {
+        for n in loaded.project.nodes.values_mut() {
+            if n.resource_type == ResourceType::Test
+                && n.config.get("store_failures").is_none_or(Value::is_null)
+            {
+                n.config.insert("store_failures".into(), Value::Bool(true));
+            }
+        }
+    }
+    let ids = match select_nodes(&loaded, &a.select, command_types(which)) {
+        Ok(ids) => ids,
+        Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+    };
+    write_manifest(&loaded)?;
+    let threads = g.threads.unwrap_or(loaded.project.target.threads).max(1);
+    printer.info(&format!(
+        "Running with xform {} against {} target `{}` ({threads} thread{})",
+        env!("CARGO_PKG_VERSION"),
+        loaded.project.target.kind,
+        loaded.project.target.name,
+        if threads == 1 { "" } else { "s" }
+    ));
+    let opts = crate::execute::Options {
+        threads,
+        full_refresh: a.full_refresh,
+        fail_fast: a.fail_fast,
+        build: which == "build",
+    };
+    let _ = ctrlc::set_handler(crate::execute::interrupt);
+    let log = RunLog::open(&loaded.project);
+    let project = &loaded.project;
+    let width = 80usize;
+    let mut on_result = |r: &crate::execute::NodeResult, i: usize, n: usize| {
+        let line = result_line(project, r, i, n, width);
+        log.line(&line);
+        if printer.json {
+            let ev = serde_json::json!({
+                "level": if r.status == crate::execute::Status::Error { "error" } else { "info" },
+                "event": "node_finished", "unique_id": r.unique_id, "status": r.status.as_str(),
+                "index": i, "total": n, "execution_time": r.execution_time, "message": r.message,
+                "failures": r.failures, "ts": chrono::Utc::now().to_rfc3339(),
+            });
+            err_line(&ev.to_string());
+        } else {
+            printer.info(&line);
+        }
+    };
+    let out = match crate::execute::run(
+        &loaded.project,
+        &loaded.renderer,
+        &loaded.dag,
+        &ids,
+        &opts,
+        &mut on_result,
+    ) {
+        Ok(o) => o,
+        Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+    };
+    let target = loaded.project.target_path();
+    crate::artifacts::run_results::write(
+        &target,
+        &out.results,
+        out.elapsed,
+        &loaded.renderer.shared.invocation_id,
+        loaded.started,
+        &serde_json::json!({"which": which, "full_refresh": a.full_refresh, "select": a.select.select, "exclude": a.select.exclude}),
+    )?;
+    Ok(finish_summary(printer, &loaded.project, &out, &log))
+}
+
+/// `logs/xform.log`: the lines of the run, plain, appended.
+struct RunLog(Option<std::sync::Mutex<std::fs::File>>);
+
+impl RunLog {
+    fn open(project: &Project) -> Self {
+        let dir = project.root_dir.join("logs");
+        let f = std::fs::create_dir_all(&dir).ok().and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("xform.log"))
+                .ok()
+        });
+        Self(f.map(std::sync::Mutex::new))
+    }
+
+    fn line(&self, line: &str) {
+        if let Some(f) = &self.0
+            && let Ok(mut f) = f.lock()
+        {
+            let _ = writeln!(f, "{} {line}", chrono::Utc::now().format("%H:%M:%S%.3f"));
+        }
+    }
+}
+
+fn node_label(n: &crate::node::Node) -> String {
+    format!("{}.{}", n.schema, n.alias)
+}
+
+/// dbt's line for a finished node: `3 of 12 OK created sql table model
+/// main.orders ........ [OK in 0.04s]`.
+fn result_line(
+    project: &Project,
+    r: &crate::execute::NodeResult,
+    i: usize,
+    n: usize,
+    width: usize,
+) -> String {
+    use crate::execute::Status;
+    let Some(node) = project.nodes.get(&r.unique_id) else {
+        return format!("{i} of {n} {} {}", r.status.as_str(), r.unique_id);
+    };
+    let mat = node.materialized();
+    let what = match node.resource_type {
+        ResourceType::Seed => format!("seed file {}", node_label(node)),
+        ResourceType::Snapshot => format!("snapshot {}", node_label(node)),
+        ResourceType::Test => node.name.clone(),
+        _ => format!("sql {mat} model {}", node_label(node)),
+    };
+    let failures = r.failures.unwrap_or(0);
+    let (desc, verdict) = match (r.status, node.resource_type) {
+        (Status::Success, ResourceType::Seed) => (
+            format!("OK loaded {what}"),
+            format!("INSERT {}", r.rows_affected.unwrap_or(0)),
+        ),
+        (Status::Success, ResourceType::Snapshot) => (
+            format!("OK snapshotted {}", node_label(node)),
+            "OK".to_owned(),
+        ),
+        (Status::Success, _) => (format!("OK created {what}"), "OK".to_owned()),
+        (Status::Pass, _) => (format!("PASS {what}"), "PASS".to_owned()),
+        (Status::Fail, _) => (
+            format!("FAIL {failures} {what}"),
+            format!("FAIL {failures}"),
+        ),
+        (Status::Warn, _) => (
+            format!("WARN {failures} {what}"),
+            format!("WARN {failures}"),
+        ),
+        (Status::Error, ResourceType::Test) => (format!("ERROR {what}"), "ERROR".to_owned()),
+        (Status::Error, ResourceType::Seed) => {
+            (format!("ERROR loading {what}"), "ERROR".to_owned())
+        }
+        (Status::Error, _) => (format!("ERROR creating {what}"), "ERROR".to_owned()),
+        (Status::Skipped, ResourceType::Test) => {
+            (format!("SKIP test {}", node.name), "SKIP".to_owned())
+        }
+        (Status::Skipped, _) => (
+            format!("SKIP relation {}", node_label(node)),
+            "SKIP".to_owned(),
+        ),
+    };
+    let head = format!("{i} of {n} {desc} ");
+    let tail = if r.status == Status::Skipped {
+        format!(" [{verdict}]")
+    } else {
+        format!(" [{verdict} in {:.2}s]", r.execution_time)
+    };
+    let dots = width
+        .saturating_sub(head.chars().count() + tail.chars().count())
+        .max(3);
+    format!("{head}{}{tail}", ".".repeat(dots))
+}
+
+fn finish_summary(
+    printer: &Printer,
+    project: &Project,
+    out: &crate::execute::RunOutput,
+    log: &RunLog,
+) -> Outcome {
+    use crate::execute::Status;
+    let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for r in &out.results {
+        if let Some(n) = project.nodes.get(&r.unique_id) {
+            let k = match n.resource_type {
+                ResourceType::Model => format!("{} model", n.materialized()),
+                ResourceType::Test => "data test".to_owned(),
+                other => other.as_str().to_owned(),
+            };
+            *kinds.entry(k).or_default() += 1;
+        }
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(k, c)| format!("{c} {k}{}", if *c == 1 { "" } else { "s" }))
+        .collect();
+    let count = |s: Status| out.results.iter().filter(|r| r.status == s).count();
+    let (pass, warn, error, skip, fail) = (
+        count(Status::Pass) + count(Status::Success),
+        count(Status::Warn),
+        count(Status::Error),
+        count(Status::Skipped),
+        count(Status::Fail),
+    );
+    printer.info("");
+    let finished = format!(
+        "Finished running {} in {:.2}s.",
+        if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join(", ")
+        },
+        out.elapsed
+    );
+    printer.info(&finished);
+    log.line(&finished);
+    if out.interrupted {
+        printer
+            .info("Interrupted: running statements were cancelled; run_results.json was written");
+    }
+    let problems: Vec<&crate::execute::NodeResult> = out
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Error | Status::Fail | Status::Warn))
+        .collect();
+    if problems.is_empty() {
+        printer.info("Completed successfully");
+    } else {
+        printer.info("");
+        printer.info(&format!(
+            "Completed with {} error{} and {warn} warning{}:",
+            error + fail,
+            if error + fail == 1 { "" } else { "s" },
+            if warn == 1 { "" } else { "s" }
+        ));
+        for r in problems {
+            printer.info("");
+            if let Some(d) = &r.diag {
+                log.line(&d.message);
+                printer.diag(d);
+            } else {
+                {
+                    let name = project
+                        .nodes
+                        .get(&r.unique_id)
+                        .map_or(r.unique_id.as_str(), |n| n.name.as_str());
+                    let kind = if r.status == Status::Warn {
+                        "Warning"
+                    } else {
+                        "Failure"
+                    };
+                    let path = project
+                        .nodes
+                        .get(&r.unique_id)
+                        .map(|n| format!(" ({})", n.original_file_path))
+                        .unwrap_or_default();
+                    let msg = format!(
+                        "{kind} in test {name}{path}\n  {}",
+                        r.message.clone().unwrap_or_default()
+                    );
+                    log.line(&msg);
+                    printer.info(&msg);
+                    if let Some(p) = &r.run_path {
+                        printer.info(&format!("  compiled code at {}", project.display_path(p)));
+                    }
+                }
+            }
+        }
+    }
+    let done = format!(
+        "Done. PASS={pass} WARN={warn} ERROR={} SKIP={skip} NO-OP=0 TOTAL={}",
+        error + fail,
+        out.results.len()
+    );
+    printer.info("");
+    printer.info(&done);
+    log.line(&done);
+    if error + fail > 0 || out.interrupted {
+        Outcome::UserError
+    } else {
+        Outcome::Ok
+    }
 }

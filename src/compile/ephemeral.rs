@@ -12,9 +12,15 @@ pub type Precompiled = HashMap<String, (String, Vec<String>)>;
 use crate::project::Project;
 
 /// The CTEs a node needs, dependencies first, each as (unique id, CTE text).
+/// A node's final SQL and its ephemeral CTEs (unique id, CTE text).
+pub type Compiled = (String, Vec<(String, String)>);
+
+/// Finds a node's SQL and the ephemeral models it uses.
+pub type PreLookup<'a, 'b> = &'b dyn Fn(&str) -> Option<&'a (String, Vec<String>)>;
+
 pub fn collect_ctes(
     id: &str,
-    pre: &Precompiled,
+    pre: PreLookup<'_, '_>,
     project: &Project,
     memo: &mut Memo,
 ) -> Vec<(String, String)> {
@@ -24,7 +30,7 @@ pub fn collect_ctes(
     // Guard against cycles (already reported by the graph check).
     memo.insert(id.to_owned(), Vec::new());
     let mut out: Vec<(String, String)> = Vec::new();
-    let deps = pre.get(id).map(|(_, d)| d.clone()).unwrap_or_default();
+    let deps = pre(id).map(|(_, d)| d.clone()).unwrap_or_default();
     for dep in deps {
         for cte in collect_ctes(&dep, pre, project, memo) {
             if !out.iter().any(|(u, _)| *u == cte.0) {
@@ -34,7 +40,7 @@ pub fn collect_ctes(
         if out.iter().any(|(u, _)| *u == dep) {
             continue;
         }
-        let Some((sql, _)) = pre.get(&dep) else {
+        let Some((sql, _)) = pre(&dep) else {
             continue;
         };
         let alias = project

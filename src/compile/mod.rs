@@ -11,7 +11,7 @@
 pub mod ephemeral;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -1114,90 +1114,151 @@ impl Resolver for CompileResolver {
     }
 }
 
+/// Compiles nodes one at a time, for the run phase: ephemeral models are
+/// compiled once up front, each node is compiled (with a live warehouse when
+/// running) just before it runs.
+pub struct Compiler {
+    resolver: Arc<dyn Resolver>,
+    graph: Option<Value>,
+    static_tests: StaticTests,
+    /// Ephemeral models, compiled before any node.
+    ephemerals: ephemeral::Precompiled,
+}
+
+impl Compiler {
+    /// Prepares to compile `ids`; returns the diagnostics of ephemeral
+    /// models that fail to compile.
+    pub fn new(project: &Project, renderer: &Renderer, ids: &[String]) -> (Self, Diags) {
+        let mut relations = HashMap::new();
+        for n in project.nodes.values() {
+            let rel = match n.resource_type {
+                ResourceType::Model if n.is_ephemeral() => {
+                    (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
+                }
+                ResourceType::Model
+                | ResourceType::Seed
+                | ResourceType::Snapshot
+                | ResourceType::Source => (relation_for(project, n), false),
+                _ => continue,
+            };
+            relations.insert(n.unique_id.clone(), rel);
+        }
+        let mut this = Self {
+            resolver: Arc::new(CompileResolver {
+                lookup: Lookup::new(project),
+                relations,
+            }),
+            graph: graph_value(project, ids),
+            static_tests: StaticTests::new(project),
+            ephemerals: HashMap::new(),
+        };
+        let mut diags = Diags::default();
+        let results: Vec<(String, CompileResult)> = project
+            .nodes
+            .values()
+            .filter(|n| n.is_ephemeral())
+            .collect::<Vec<_>>()
+            .par_iter()
+            .map(|n| (n.unique_id.clone(), this.render(renderer, project, n, None)))
+            .collect();
+        for (id, r) in results {
+            match r {
+                Ok(v) => {
+                    this.ephemerals.insert(id, v);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        (this, diags)
+    }
+
+    /// Renders a node's SQL before ephemeral CTEs are injected.
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        project: &Project,
+        node: &Node,
+        live: Option<Arc<dyn crate::jinja::live::Live>>,
+    ) -> CompileResult {
+        compile_node(
+            renderer,
+            project,
+            node,
+            Arc::clone(&self.resolver),
+            self.graph.as_ref(),
+            &self.static_tests,
+            live,
+        )
+    }
+
+    /// A node's final SQL with the ephemeral CTEs it uses, and their ids.
+    pub fn finish(
+        &self,
+        project: &Project,
+        id: &str,
+        rendered: (String, Vec<String>),
+        memo: &mut ephemeral::Memo,
+    ) -> (String, Vec<(String, String)>) {
+        if rendered.1.is_empty() {
+            return (rendered.0, Vec::new());
+        }
+        let lookup = |k: &str| {
+            if k == id {
+                Some(&rendered)
+            } else {
+                self.ephemerals.get(k)
+            }
+        };
+        let ctes = ephemeral::collect_ctes(id, &lookup, project, memo);
+        (ephemeral::inject(&rendered.0, &ctes), ctes)
+    }
+
+    /// Compiles one node: rendered SQL with ephemeral CTEs injected.
+    pub fn compile_one(
+        &self,
+        renderer: &Renderer,
+        project: &Project,
+        node: &Node,
+        live: Option<Arc<dyn crate::jinja::live::Live>>,
+    ) -> Result<(String, Vec<(String, String)>), Diag> {
+        let rendered = self.render(renderer, project, node, live)?;
+        let mut memo = ephemeral::Memo::new();
+        Ok(self.finish(project, &node.unique_id, rendered, &mut memo))
+    }
+}
+
 /// Compiles the given nodes (and the ephemeral models they use), setting
 /// `compiled_code` and `extra_ctes`. Returns the diagnostics of nodes that
 /// failed; the others are still compiled.
 pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Diags {
-    let mut diags = Diags::default();
-    let mut relations = HashMap::new();
-    for n in project.nodes.values() {
-        let rel = match n.resource_type {
-            ResourceType::Model if n.is_ephemeral() => {
-                (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
-            }
-            ResourceType::Model
-            | ResourceType::Seed
-            | ResourceType::Snapshot
-            | ResourceType::Source => (relation_for(project, n), false),
-            _ => continue,
-        };
-        relations.insert(n.unique_id.clone(), rel);
-    }
-    let resolver: Arc<dyn Resolver> = Arc::new(CompileResolver {
-        lookup: Lookup::new(project),
-        relations,
-    });
-    let graph = graph_value(project, ids);
-    let static_tests = StaticTests::new(project);
-    // Ephemeral models are compiled whenever something uses them.
-    let mut wanted: Vec<String> = ids.to_vec();
-    let ephemerals: Vec<String> = project
-        .nodes
-        .values()
-        .filter(|n| n.is_ephemeral())
-        .map(|n| n.unique_id.clone())
-        .collect();
-    for e in ephemerals {
-        if !wanted.contains(&e) {
-            wanted.push(e);
-        }
-    }
+    let (compiler, mut diags) = Compiler::new(project, renderer, ids);
     let results: Vec<(String, CompileResult)> = {
         let p: &Project = project;
-        let resolver = &resolver;
-        wanted
-            .par_iter()
+        ids.par_iter()
             .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
-            .filter(|(_, n)| n.resource_type.is_compiled())
-            .map(|(id, n)| {
-                (
-                    id.clone(),
-                    compile_node(
-                        renderer,
-                        p,
-                        n,
-                        Arc::clone(resolver),
-                        graph.as_ref(),
-                        &static_tests,
-                    ),
-                )
-            })
+            .filter(|(_, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
+            .map(|(id, n)| (id.clone(), compiler.render(renderer, p, n, None)))
             .collect()
     };
-    let mut pre: ephemeral::Precompiled = HashMap::new();
-    let failed = Mutex::new(Vec::new());
+    let mut memo: ephemeral::Memo = HashMap::new();
+    let mut done: Vec<(String, ephemeral::Compiled)> = Vec::new();
     for (id, r) in results {
         match r {
             Ok(v) => {
-                pre.insert(id, v);
+                let out = compiler.finish(project, &id, v, &mut memo);
+                done.push((id, out));
             }
-            Err(d) => {
-                if let Ok(mut f) = failed.lock() {
-                    f.push(id.clone());
-                }
-                diags.push(d);
-            }
+            Err(d) => diags.push(d),
         }
     }
-    let mut memo: ephemeral::Memo = HashMap::new();
-    for id in pre.keys().cloned().collect::<Vec<_>>() {
-        let ctes = ephemeral::collect_ctes(&id, &pre, project, &mut memo);
-        let Some((sql, _)) = pre.get(&id) else {
-            continue;
-        };
-        let compiled = ephemeral::inject(sql, &ctes);
+    // Ephemeral models themselves, as dbt compiles them when selected or used.
+    for (id, v) in &compiler.ephemerals {
+        let out = compiler.finish(project, id, v.clone(), &mut memo);
+        done.push((id.clone(), out));
+    }
+    for (id, (sql, ctes)) in done {
         if let Some(n) = project.nodes.get_mut(&id) {
-            n.compiled_code = Some(compiled);
+            n.compiled_code = Some(sql);
             n.extra_ctes = ctes;
         }
     }
@@ -1239,7 +1300,7 @@ fn graph_value(project: &Project, ids: &[String]) -> Option<Value> {
 
 /// A node's SQL before ephemeral CTEs are injected, and the ephemeral
 /// models it uses.
-type CompileResult = Result<(String, Vec<String>), Diag>;
+pub type CompileResult = Result<(String, Vec<String>), Diag>;
 
 fn compile_node(
     renderer: &Renderer,
@@ -1248,6 +1309,7 @@ fn compile_node(
     resolver: Arc<dyn Resolver>,
     graph: Option<&Value>,
     static_tests: &StaticTests,
+    live: Option<Arc<dyn crate::jinja::live::Live>>,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1264,6 +1326,7 @@ fn compile_node(
     ctx.config.clone_from(&node.config);
     ctx.resolver = Some(resolver);
     ctx.graph = graph.cloned();
+    ctx.live = live;
     let ctx = Arc::new(ctx);
     let direct = static_tests.recorded(node).is_some()
         && node

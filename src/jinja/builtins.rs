@@ -26,6 +26,31 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         "macros/naming.sql",
         include_str!("../../templates/default/macros/naming.sql"),
     ),
+    (
+        "dbt",
+        "macros/relations.sql",
+        include_str!("../../templates/default/macros/relations.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/table.sql",
+        include_str!("../../templates/default/macros/materializations/table.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/view.sql",
+        include_str!("../../templates/default/macros/materializations/view.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/seed.sql",
+        include_str!("../../templates/default/macros/materializations/seed.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/test.sql",
+        include_str!("../../templates/default/macros/materializations/test.sql"),
+    ),
 ];
 
 /// Adds the built-in macros to a project's macro table, before the
@@ -454,7 +479,7 @@ impl Object for AdapterObj {
 
     fn call_method(
         self: &Arc<Self>,
-        _state: &State<'_, '_>,
+        state: &State<'_, '_>,
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
@@ -535,18 +560,249 @@ impl Object for AdapterObj {
                 Ok(Value::from(shared.adapter.quote(&s)))
             }
             "type" => Ok(Value::from(shared.adapter.kind())),
-            "get_relation" | "load_relation" | "get_missing_columns" => Ok(Value::from(())),
-            "get_columns_in_relation"
-            | "list_relations_without_caching"
-            | "get_relations_by_pattern" => Ok(Value::from(Vec::<Value>::new())),
-            "check_schema_exists" => Ok(Value::from(false)),
             "quote_as_configured" | "quote_seed_column" => {
-                Ok(args.first().cloned().unwrap_or_default())
+                let s = args.first().map(ToString::to_string).unwrap_or_default();
+                let quote = args
+                    .get(1)
+                    .is_none_or(|q| q.is_none() || q.is_undefined() || q.is_true());
+                Ok(Value::from(if quote {
+                    shared.adapter.quote(&s)
+                } else {
+                    s
+                }))
             }
-            _ => Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!("`adapter.{method}` is not available while compiling"),
-            )),
+            _ => match &self.ctx.live {
+                Some(live) => live_method(&self.ctx, live.as_ref(), state, method, args),
+                None => compile_time_method(method),
+            },
         }
+    }
+}
+
+/// Introspection methods while compiling without a warehouse: nothing exists.
+fn compile_time_method(method: &str) -> Result<Value, Error> {
+    match method {
+        "get_relation" | "load_relation" | "get_missing_columns" => Ok(Value::from(())),
+        "get_columns_in_relation"
+        | "list_relations_without_caching"
+        | "get_relations_by_pattern" => Ok(Value::from(Vec::<Value>::new())),
+        "check_schema_exists" => Ok(Value::from(false)),
+        _ => Err(Error::new(
+            ErrorKind::UnknownMethod,
+            format!("`adapter.{method}` is not available while compiling"),
+        )),
+    }
+}
+
+/// Positional-or-keyword argument `i`/`name`.
+fn arg(args: &[Value], i: usize, name: &str) -> Option<Value> {
+    let kwargs = args.last().and_then(crate::jinja::kwargs_of);
+    let npos = if kwargs.is_some() {
+        args.len() - 1
+    } else {
+        args.len()
+    };
+    if i < npos {
+        return Some(args[i].clone());
+    }
+    kwargs
+        .and_then(|k| k.get::<Option<Value>>(name).ok().flatten())
+        .filter(|v| !v.is_undefined())
+}
+
+fn rel_arg(args: &[Value], i: usize, name: &str) -> Result<Relation, Error> {
+    arg(args, i, name)
+        .as_ref()
+        .and_then(super::live::as_relation)
+        .ok_or_else(|| err(format!("expected a relation as `{name}`")))
+}
+
+fn str_arg(args: &[Value], i: usize, name: &str) -> String {
+    arg(args, i, name)
+        .filter(|v| !v.is_none())
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Calls a macro by dbt's search order, e.g. `drop_relation`.
+fn call_macro(
+    ctx: &Arc<NodeCtx>,
+    state: &State<'_, '_>,
+    name: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    let m = ctx
+        .macro_value(name, false)
+        .ok_or_else(|| err(format!("macro `{name}` is not defined")))?;
+    m.call(state, args)
+}
+
+/// `adapter.*` with a live warehouse.
+fn live_method(
+    ctx: &Arc<NodeCtx>,
+    live: &dyn super::live::Live,
+    state: &State<'_, '_>,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
+    let live_err = |m: String| err(m);
+    match method {
+        "get_relation" => {
+            let r = live
+                .get_relation(
+                    &str_arg(args, 0, "database"),
+                    &str_arg(args, 1, "schema"),
+                    &str_arg(args, 2, "identifier"),
+                )
+                .map_err(live_err)?;
+            Ok(r.map_or(Value::from(()), Relation::into_value))
+        }
+        "load_relation" => {
+            let rel = rel_arg(args, 0, "relation")?;
+            let r = live
+                .get_relation(
+                    rel.database.as_deref().unwrap_or_default(),
+                    rel.schema.as_deref().unwrap_or_default(),
+                    rel.identifier.as_deref().unwrap_or_default(),
+                )
+                .map_err(live_err)?;
+            Ok(r.map_or(Value::from(()), Relation::into_value))
+        }
+        "get_columns_in_relation" => {
+            let rel = rel_arg(args, 0, "relation")?;
+            let cols = live.columns(&rel).map_err(live_err)?;
+            Ok(super::live::columns_value(&cols))
+        }
+        "get_missing_columns" => {
+            let from = live
+                .columns(&rel_arg(args, 0, "from_relation")?)
+                .map_err(live_err)?;
+            let to = live
+                .columns(&rel_arg(args, 1, "to_relation")?)
+                .map_err(live_err)?;
+            let missing: Vec<_> = from
+                .into_iter()
+                .filter(|c| !to.iter().any(|t| t.name.eq_ignore_ascii_case(&c.name)))
+                .collect();
+            Ok(super::live::columns_value(&missing))
+        }
+        "list_relations_without_caching" | "list_relations" => {
+            let rel = rel_arg(args, 0, "schema_relation")?;
+            let rels = live
+                .list_relations(
+                    rel.database.as_deref().unwrap_or_default(),
+                    rel.schema.as_deref().unwrap_or_default(),
+                )
+                .map_err(live_err)?;
+            Ok(Value::from(
+                rels.into_iter()
+                    .map(Relation::into_value)
+                    .collect::<Vec<_>>(),
+            ))
+        }
+        "check_schema_exists" => live
+            .schema_exists(&str_arg(args, 0, "database"), &str_arg(args, 1, "schema"))
+            .map(Value::from)
+            .map_err(live_err),
+        "already_exists" => {
+            let r = live
+                .get_relation(
+                    &ctx.shared
+                        .target
+                        .get_attr("database")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                    &str_arg(args, 0, "schema"),
+                    &str_arg(args, 1, "name"),
+                )
+                .map_err(live_err)?;
+            Ok(Value::from(r.is_some()))
+        }
+        "create_schema" => call_macro(
+            ctx,
+            state,
+            "create_schema",
+            &[rel_arg(args, 0, "relation")?.into_value()],
+        ),
+        "drop_schema" => call_macro(
+            ctx,
+            state,
+            "drop_schema",
+            &[rel_arg(args, 0, "relation")?.into_value()],
+        ),
+        "drop_relation" => {
+            let rel = rel_arg(args, 0, "relation")?;
+            let out = call_macro(ctx, state, "drop_relation", &[rel.clone().into_value()])?;
+            live.cache_dropped(&rel);
+            Ok(out)
+        }
+        "truncate_relation" => call_macro(
+            ctx,
+            state,
+            "truncate_relation",
+            &[rel_arg(args, 0, "relation")?.into_value()],
+        ),
+        "rename_relation" => {
+            let from = rel_arg(args, 0, "from_relation")?;
+            let to = rel_arg(args, 1, "to_relation")?;
+            let out = call_macro(
+                ctx,
+                state,
+                "rename_relation",
+                &[from.clone().into_value(), to.clone().into_value()],
+            )?;
+            live.cache_renamed(&from, &to);
+            Ok(out)
+        }
+        "cache_added" => {
+            live.cache_added(&rel_arg(args, 0, "relation")?);
+            Ok(Value::from(""))
+        }
+        "cache_dropped" => {
+            live.cache_dropped(&rel_arg(args, 0, "relation")?);
+            Ok(Value::from(""))
+        }
+        "cache_renamed" => {
+            live.cache_renamed(
+                &rel_arg(args, 0, "from_relation")?,
+                &rel_arg(args, 1, "to_relation")?,
+            );
+            Ok(Value::from(""))
+        }
+        "commit" => live.commit().map(|()| Value::from("")).map_err(live_err),
+        "begin" => live.begin().map(|()| Value::from("")).map_err(live_err),
+        "rollback" => live.rollback().map(|()| Value::from("")).map_err(live_err),
+        "execute" => {
+            let sql = str_arg(args, 0, "sql");
+            let auto_begin = arg(args, 1, "auto_begin").is_some_and(|v| v.is_true());
+            let fetch = arg(args, 2, "fetch").is_some_and(|v| v.is_true());
+            let (resp, table) = live.execute(&sql, auto_begin, fetch).map_err(live_err)?;
+            Ok(Value::from(vec![
+                super::live::response_value(&resp),
+                super::live::table_value(&table),
+            ]))
+        }
+        "expand_target_column_types" => Ok(Value::from("")),
+        "get_incremental_strategy_macro" => {
+            let strategy = str_arg(args, 1, "strategy");
+            let strategy = if strategy.is_empty() {
+                "default".to_owned()
+            } else {
+                strategy
+            };
+            let name = format!("get_incremental_{}_sql", strategy.replace('+', "_"));
+            ctx.macro_value(&name, false).ok_or_else(|| {
+                err(format!(
+                    "incremental strategy `{strategy}` has no macro `{name}`; built in: append, merge, delete+insert, microbatch"
+                ))
+            })
+        }
+        "xform" => live
+            .info(&str_arg(args, 0, "key"), args.get(1..).unwrap_or_default())
+            .map_err(live_err),
+        _ => Err(Error::new(
+            ErrorKind::UnknownMethod,
+            format!("`adapter.{method}` is not available in xform"),
+        )),
     }
 }

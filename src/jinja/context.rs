@@ -63,6 +63,14 @@ pub struct NodeCtx {
     pub recorded: Mutex<Recorded>,
     /// Depth of macro calls, to record only direct calls.
     pub depth: Mutex<usize>,
+    /// The warehouse, in the run phase only.
+    pub live: Option<Arc<dyn super::live::Live>>,
+    /// Results of `statement` blocks, by name.
+    pub results: super::live::Results,
+    /// Extra names of a materialization's context (`sql`, `pre_hooks`, ...).
+    pub locals: std::collections::HashMap<&'static str, Value>,
+    /// The SQL of the `main` statement, as run.
+    pub main_sql: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for NodeCtx {
@@ -87,6 +95,10 @@ impl NodeCtx {
             graph: None,
             recorded: Mutex::new(Recorded::default()),
             depth: Mutex::new(0),
+            live: None,
+            results: super::live::Results::default(),
+            locals: std::collections::HashMap::new(),
+            main_sql: Mutex::new(None),
         }
     }
 
@@ -105,6 +117,47 @@ impl NodeCtx {
 
     fn depth(&self) -> usize {
         self.depth.lock().map_or(0, |d| *d)
+    }
+
+    /// `should_full_refresh()`: the model's `full_refresh` config, else
+    /// `--full-refresh`.
+    pub fn should_full_refresh(&self) -> bool {
+        match self.config.get("full_refresh") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            _ => self.live.as_ref().is_some_and(|l| l.full_refresh()),
+        }
+    }
+
+    /// `is_incremental()`: the model is incremental, its table exists, and
+    /// this is not a full refresh.
+    fn is_incremental(&self) -> Result<bool, Error> {
+        let (Some(live), Some(this)) = (&self.live, &self.this) else {
+            return Ok(false);
+        };
+        let materialized = self
+            .config
+            .get("materialized")
+            .and_then(serde_json::Value::as_str);
+        if materialized != Some("incremental") || self.should_full_refresh() {
+            return Ok(false);
+        }
+        let existing = live
+            .get_relation(
+                this.database.as_deref().unwrap_or_default(),
+                this.schema.as_deref().unwrap_or_default(),
+                this.identifier.as_deref().unwrap_or_default(),
+            )
+            .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
+        Ok(existing.is_some_and(|r| r.kind.as_deref() == Some("table")))
+    }
+
+    fn live(&self) -> Result<&Arc<dyn super::live::Live>, Error> {
+        self.live.as_ref().ok_or_else(|| {
+            err(
+                ErrorKind::InvalidOperation,
+                "this needs a warehouse connection, which only `run`, `build`, `seed`, `snapshot`, `test` and `show` have",
+            )
+        })
     }
 }
 
@@ -131,7 +184,7 @@ impl Object for CtxFn {
         ObjectRepr::Plain
     }
 
-    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         match self.name {
             "ref" => do_ref(&self.ctx, args),
             "source" => do_source(&self.ctx, args),
@@ -147,10 +200,83 @@ impl Object for CtxFn {
                         }
                     });
                 }
-                Ok(Value::from(false))
+                if self.name == "is_incremental" {
+                    self.ctx.is_incremental().map(Value::from)
+                } else {
+                    Ok(Value::from(self.ctx.should_full_refresh()))
+                }
             }
             "doc" => do_doc(&self.ctx, args),
-            "run_query" => Ok(Value::from(())),
+            "run_query" => {
+                if self.ctx.live.is_none() {
+                    return Ok(Value::from(()));
+                }
+                let sql = args.first().map(ToString::to_string).unwrap_or_default();
+                let (_, table) = self
+                    .ctx
+                    .live()?
+                    .execute(&sql, true, true)
+                    .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
+                Ok(super::live::table_value(&table))
+            }
+            "statement" => do_statement(&self.ctx, state, args),
+            "render" => {
+                let text = args.first().map(ToString::to_string).unwrap_or_default();
+                let root = Value::from_dyn_object(Arc::clone(&self.ctx));
+                state.env().render_str(&text, root).map(Value::from)
+            }
+            "load_result" => {
+                let name = args.first().and_then(Value::as_str).unwrap_or_default();
+                Ok(self
+                    .ctx
+                    .results
+                    .0
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.get(name).cloned())
+                    .unwrap_or(Value::from(())))
+            }
+            "store_result" | "store_raw_result" => {
+                let (pos, kwargs) = split_kwargs(args);
+                let get = |i: usize, k: &str| {
+                    pos.get(i)
+                        .cloned()
+                        .or_else(|| kwargs.as_ref().and_then(|kw| kw.get::<Value>(k).ok()))
+                        .unwrap_or(Value::from(()))
+                };
+                let name = get(0, "name").to_string();
+                let response = get(1, "response");
+                let table = get(2, "agate_table");
+                let value = Value::from_iter([
+                    ("response", response),
+                    (
+                        "data",
+                        table
+                            .get_attr("rows")
+                            .unwrap_or(Value::from(Vec::<Value>::new())),
+                    ),
+                    ("table", table),
+                ]);
+                if let Ok(mut r) = self.ctx.results.0.lock() {
+                    r.insert(name, value);
+                }
+                Ok(Value::from(""))
+            }
+            "load_relation" | "load_cached_relation" => {
+                let Some(rel) = args.first().and_then(super::live::as_relation) else {
+                    return Ok(Value::from(()));
+                };
+                let Some(live) = &self.ctx.live else {
+                    return Ok(Value::from(()));
+                };
+                live.get_relation(
+                    rel.database.as_deref().unwrap_or_default(),
+                    rel.schema.as_deref().unwrap_or_default(),
+                    rel.identifier.as_deref().unwrap_or_default(),
+                )
+                .map(|r| r.map_or(Value::from(()), Relation::into_value))
+                .map_err(|m| err(ErrorKind::InvalidOperation, m))
+            }
             _ => Err(err(ErrorKind::UnknownFunction, self.name)),
         }
     }
@@ -224,6 +350,59 @@ impl Object for CtxFn {
             )),
         }
     }
+}
+
+/// `{% call statement(name, fetch_result=False, auto_begin=True) %}`: runs
+/// the block's SQL on the live warehouse and keeps the result for
+/// `load_result(name)`. Without a warehouse it does nothing, as in dbt's
+/// parse and compile.
+fn do_statement(ctx: &NodeCtx, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    let (pos, kwargs) = split_kwargs(args);
+    let get = |i: usize, k: &str| -> Option<Value> {
+        pos.get(i)
+            .cloned()
+            .or_else(|| {
+                kwargs
+                    .as_ref()
+                    .and_then(|kw| kw.get::<Option<Value>>(k).ok().flatten())
+            })
+            .filter(|v| !v.is_none() && !v.is_undefined())
+    };
+    let name = get(0, "name").map(|v| v.to_string());
+    let fetch = get(1, "fetch_result").is_some_and(|v| v.is_true());
+    let auto_begin = get(2, "auto_begin").is_none_or(|v| v.is_true());
+    let caller = kwargs
+        .as_ref()
+        .and_then(|kw| kw.get::<Option<Value>>("caller").ok().flatten());
+    let sql = match caller {
+        Some(c) => c.call(state, &[])?.to_string(),
+        None => String::new(),
+    };
+    if let Some(kw) = &kwargs {
+        // Every keyword is consumed: minijinja rejects unused ones.
+        for k in kw.args() {
+            let _ = kw.peek::<Value>(k);
+        }
+        let _ = kw.assert_all_used();
+    }
+    let Some(live) = &ctx.live else {
+        return Ok(Value::from(""));
+    };
+    if name.as_deref() == Some("main")
+        && let Ok(mut m) = ctx.main_sql.lock()
+    {
+        *m = Some(sql.clone());
+    }
+    let (response, table) = live
+        .execute(&sql, auto_begin, fetch)
+        .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
+    if let Some(name) = name {
+        let value = super::live::result_value(&response, &table);
+        if let Ok(mut r) = ctx.results.0.lock() {
+            r.insert(name, value);
+        }
+    }
+    Ok(Value::from(""))
 }
 
 /// `ref(...)` in this node's context.
@@ -569,6 +748,9 @@ pub fn is_return_signal(e: &Error) -> bool {
 impl Object for NodeCtx {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
+        if let Some(v) = self.locals.get(name) {
+            return Some(v.clone());
+        }
         let f = |n: &'static str| {
             Some(Value::from_object(CtxFn {
                 ctx: Arc::clone(self),
@@ -593,6 +775,13 @@ impl Object for NodeCtx {
             "is_incremental" => return f("is_incremental"),
             "should_full_refresh" => return f("should_full_refresh"),
             "run_query" => return f("run_query"),
+            "statement" => return f("statement"),
+            "render" => return f("render"),
+            "load_result" => return f("load_result"),
+            "store_result" => return f("store_result"),
+            "store_raw_result" => return f("store_raw_result"),
+            "load_relation" => return f("load_relation"),
+            "load_cached_relation" => return f("load_cached_relation"),
             "execute" => return Some(Value::from(self.phase == Phase::Compile)),
             "this" => return self.this.clone().map(Relation::into_value),
             "model" => return Some(self.model.clone()),
@@ -645,7 +834,7 @@ impl Object for NodeCtx {
 impl NodeCtx {
     /// A macro by dbt's search order; with `root_only`, only a root-project
     /// macro (for overrides of context functions).
-    fn macro_value(self: &Arc<Self>, name: &str, root_only: bool) -> Option<Value> {
+    pub fn macro_value(self: &Arc<Self>, name: &str, root_only: bool) -> Option<Value> {
         let shared = &self.shared;
         let entry = if root_only {
             shared.macro_in(&shared.root, name)

@@ -12,6 +12,7 @@
 pub mod builtins;
 pub mod context;
 pub mod errors;
+pub mod live;
 pub mod mutable;
 pub mod python;
 pub mod relation;
@@ -220,6 +221,28 @@ impl Renderer {
             env,
             shared: Arc::new(shared),
         })
+    }
+}
+
+impl Renderer {
+    /// Sets run-time `flags` (`FULL_REFRESH`, `WHICH`, ...) before any node
+    /// renders in the run phase.
+    pub fn set_flags(&mut self, flags: &serde_json::Value) {
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            tracing::debug!("flags not updated: the shared context is in use");
+            return;
+        };
+        let mut current: serde_json::Map<String, serde_json::Value> =
+            serde_json::to_value(&shared.flags)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+        if let Some(f) = flags.as_object() {
+            for (k, v) in f {
+                current.insert(k.clone(), v.clone());
+            }
+        }
+        shared.flags = Value::from_serialize(current);
     }
 }
 

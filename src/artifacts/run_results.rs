@@ -1,0 +1,94 @@
+//! `target/run_results.json`, in dbt's v6 shape.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::manifest::DBT_VERSION;
+use crate::execute::{NodeResult, Status};
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn result_json(r: &NodeResult) -> Value {
+    let timing = if r.status == Status::Skipped {
+        json!([])
+    } else {
+        json!([
+            {"name": "compile", "started_at": ts(r.started), "completed_at": ts(r.compile_done)},
+            {"name": "execute", "started_at": ts(r.compile_done), "completed_at": ts(r.completed)},
+        ])
+    };
+    let adapter_response = if r.status == Status::Skipped || r.status == Status::Error {
+        json!({})
+    } else {
+        let mut m =
+            json!({"_message": r.message.clone().unwrap_or_else(|| "OK".to_owned()), "code": "OK"});
+        if let Some(n) = r.rows_affected {
+            m["rows_affected"] = json!(n);
+        }
+        m
+    };
+    json!({
+        "status": r.status.as_str(),
+        "timing": timing,
+        "thread_id": format!("Thread-{} (worker)", r.thread + 1),
+        "execution_time": r.execution_time,
+        "adapter_response": adapter_response,
+        "message": r.message,
+        "failures": r.failures,
+        "unique_id": r.unique_id,
+        "compiled": r.compiled_code.is_some(),
+        "compiled_code": r.compiled_code,
+        "relation_name": r.relation_name,
+        "batch_results": null,
+    })
+}
+
+/// Writes `run_results.json` (to a temporary file, then renamed).
+pub fn write(
+    target_dir: &Path,
+    results: &[NodeResult],
+    elapsed: f64,
+    invocation_id: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    args: &Value,
+) -> std::io::Result<()> {
+    let doc = json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+            "dbt_version": DBT_VERSION,
+            "generated_at": ts(chrono::Utc::now()),
+            "invocation_id": invocation_id,
+            "invocation_started_at": ts(started),
+            "env": {},
+        },
+        "results": results.iter().map(result_json).collect::<Vec<_>>(),
+        "elapsed_time": elapsed,
+        "args": args,
+    });
+    std::fs::create_dir_all(target_dir)?;
+    let tmp = target_dir.join(".run_results.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)?;
+    std::fs::rename(&tmp, target_dir.join("run_results.json"))
+}
+
+/// Reads the statuses of the last run, for `retry`.
+pub fn read_statuses(target_dir: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(target_dir.join("run_results.json"))?;
+    let v: Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    Ok(v["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    Some((
+                        r["unique_id"].as_str()?.to_owned(),
+                        r["status"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}

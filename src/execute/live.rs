@@ -1,0 +1,339 @@
+//! The warehouse as one node's render sees it ([`Live`]): the worker's
+//! connection, transaction state, the shared relation cache, and the
+//! statement log.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use minijinja::Value;
+
+use crate::adapter::{Adapter, ColumnInfo, Connection, DbError, Response, Table, Warehouse};
+use crate::jinja::live::Live;
+use crate::jinja::relation::Relation;
+use crate::node::Node;
+
+type SchemaKey = (String, String);
+
+/// Which relations exist, per schema, as dbt's relation cache: listed once
+/// per schema, then kept up to date by the materializations.
+#[derive(Default)]
+pub struct RelationCache {
+    schemas: Mutex<HashMap<SchemaKey, HashMap<String, Relation>>>,
+}
+
+fn key(database: &str, schema: &str) -> SchemaKey {
+    (database.to_lowercase(), schema.to_lowercase())
+}
+
+fn parts(r: &Relation) -> (&str, &str, &str) {
+    (
+        r.database.as_deref().unwrap_or_default(),
+        r.schema.as_deref().unwrap_or_default(),
+        r.identifier.as_deref().unwrap_or_default(),
+    )
+}
+
+impl RelationCache {
+    fn insert(&self, r: &Relation) {
+        let (d, s, i) = parts(r);
+        if let Ok(mut m) = self.schemas.lock() {
+            m.entry(key(d, s))
+                .or_default()
+                .insert(i.to_lowercase(), r.clone());
+        }
+    }
+
+    fn remove(&self, r: &Relation) {
+        let (d, s, i) = parts(r);
+        if let Ok(mut m) = self.schemas.lock()
+            && let Some(rels) = m.get_mut(&key(d, s))
+        {
+            rels.remove(&i.to_lowercase());
+        }
+    }
+}
+
+/// Every statement xform runs, as JSON lines (`XFORM_STATEMENT_LOG`), so
+/// the benchmark can replay the same SQL with no tool around it.
+pub struct StatementLog(Mutex<std::io::BufWriter<std::fs::File>>);
+
+impl StatementLog {
+    pub fn from_env() -> Option<Self> {
+        let path = std::env::var_os("XFORM_STATEMENT_LOG")?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()?;
+        Some(Self(Mutex::new(std::io::BufWriter::new(f))))
+    }
+
+    fn write(&self, node: Option<&str>, sql: &str) {
+        if let Ok(mut w) = self.0.lock() {
+            let line = serde_json::json!({"node": node, "sql": sql});
+            let _ = writeln!(w, "{line}");
+        }
+    }
+
+    pub fn flush(&self) {
+        if let Ok(mut w) = self.0.lock() {
+            let _ = w.flush();
+        }
+    }
+}
+
+/// What all workers share.
+pub struct Shared {
+    pub adapter: Box<dyn Adapter>,
+    pub warehouse: Arc<dyn Warehouse>,
+    pub cache: RelationCache,
+    pub log: Option<StatementLog>,
+    pub full_refresh: bool,
+}
+
+impl Shared {
+    /// Lists the relations of a schema into the cache unless it is there.
+    pub fn ensure_listed(
+        &self,
+        conn: &mut dyn Connection,
+        database: &str,
+        schema: &str,
+    ) -> Result<(), DbError> {
+        let k = key(database, schema);
+        let mut guard = self
+            .schemas_guard()
+            .ok_or_else(|| DbError::new("relation cache poisoned"))?;
+        if guard.contains_key(&k) {
+            return Ok(());
+        }
+        let sql = self.adapter.list_relations_sql(database, schema);
+        let (_, table) = conn.execute(&sql, true)?;
+        if let Some(log) = &self.log {
+            log.write(None, &sql);
+        }
+        let mut rels = HashMap::new();
+        for row in table.rows {
+            let (Some(name), Some(kind)) = (
+                row.first().and_then(serde_json::Value::as_str),
+                row.get(1).and_then(serde_json::Value::as_str),
+            ) else {
+                continue;
+            };
+            let mut r = Relation::new(database, schema, name);
+            r.quote = self.adapter.default_quote_policy();
+            r.kind = Some(kind.to_owned());
+            rels.insert(name.to_lowercase(), r);
+        }
+        guard.insert(k, rels);
+        Ok(())
+    }
+
+    fn schemas_guard(
+        &self,
+    ) -> Option<std::sync::MutexGuard<'_, HashMap<SchemaKey, HashMap<String, Relation>>>> {
+        self.cache.schemas.lock().ok()
+    }
+
+    fn lookup(&self, database: &str, schema: &str, identifier: &str) -> Option<Relation> {
+        let g = self.schemas_guard()?;
+        g.get(&key(database, schema))?
+            .get(&identifier.to_lowercase())
+            .cloned()
+    }
+
+    fn listed(&self, database: &str, schema: &str) -> Vec<Relation> {
+        self.schemas_guard()
+            .and_then(|g| {
+                g.get(&key(database, schema))
+                    .map(|m| m.values().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn log(&self, node: Option<&str>, sql: &str) {
+        if let Some(log) = &self.log {
+            log.write(node, sql);
+        }
+    }
+}
+
+/// One worker's connection and whether it is inside a transaction.
+pub struct WorkerConn {
+    pub conn: Box<dyn Connection>,
+    pub in_transaction: bool,
+}
+
+/// Answers `adapter.xform(key, args...)`.
+pub type InfoFn = Box<dyn Fn(&str, &[Value]) -> Result<Value, String> + Send + Sync>;
+
+/// The warehouse for one node's render.
+pub struct NodeLive {
+    pub shared: Arc<Shared>,
+    pub worker: Arc<Mutex<WorkerConn>>,
+    pub node: Arc<Node>,
+    /// The last database error, with the statement that caused it.
+    pub last_error: Mutex<Option<(String, String)>>,
+    /// Facts for `adapter.xform(...)`, computed by the runner.
+    pub info: InfoFn,
+}
+
+impl NodeLive {
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut WorkerConn) -> Result<T, DbError>,
+    ) -> Result<T, String> {
+        let mut w = self
+            .worker
+            .lock()
+            .map_err(|_| "the worker's connection is poisoned".to_owned())?;
+        f(&mut w).map_err(|e| e.message)
+    }
+
+    fn run(
+        &self,
+        w: &mut WorkerConn,
+        sql: &str,
+        fetch: bool,
+    ) -> Result<(Response, Table), DbError> {
+        match w.conn.execute(sql, fetch) {
+            Ok(r) => {
+                self.shared.log(Some(&self.node.unique_id), sql);
+                Ok(r)
+            }
+            Err(e) => {
+                if let Ok(mut le) = self.last_error.lock() {
+                    *le = Some((e.message.clone(), sql.to_owned()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends the node: commits an open transaction, or rolls it back when the
+    /// node failed.
+    pub fn finish(&self, success: bool) -> Result<(), String> {
+        self.with_conn(|w| {
+            if w.in_transaction {
+                w.in_transaction = false;
+                let sql = if success { "commit" } else { "rollback" };
+                w.conn.execute(sql, false)?;
+                self.shared.log(Some(&self.node.unique_id), sql);
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Live for NodeLive {
+    fn execute(
+        &self,
+        sql: &str,
+        auto_begin: bool,
+        fetch: bool,
+    ) -> Result<(Response, Table), String> {
+        self.with_conn(|w| {
+            if auto_begin && !w.in_transaction {
+                self.run(w, "begin", false)?;
+                w.in_transaction = true;
+            }
+            self.run(w, sql, fetch)
+        })
+    }
+
+    fn begin(&self) -> Result<(), String> {
+        self.with_conn(|w| {
+            if !w.in_transaction {
+                self.run(w, "begin", false)?;
+                w.in_transaction = true;
+            }
+            Ok(())
+        })
+    }
+
+    fn commit(&self) -> Result<(), String> {
+        self.with_conn(|w| {
+            if w.in_transaction {
+                w.in_transaction = false;
+                self.run(w, "commit", false)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn rollback(&self) -> Result<(), String> {
+        self.with_conn(|w| {
+            if w.in_transaction {
+                w.in_transaction = false;
+                self.run(w, "rollback", false)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get_relation(
+        &self,
+        database: &str,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<Relation>, String> {
+        self.with_conn(|w| self.shared.ensure_listed(w.conn.as_mut(), database, schema))?;
+        Ok(self.shared.lookup(database, schema, identifier))
+    }
+
+    fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<Relation>, String> {
+        self.with_conn(|w| self.shared.ensure_listed(w.conn.as_mut(), database, schema))?;
+        Ok(self.shared.listed(database, schema))
+    }
+
+    fn columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>, String> {
+        let (d, s, i) = parts(relation);
+        let sql = self.shared.adapter.columns_sql(d, s, i);
+        let (_, table) = self.with_conn(|w| self.run(w, &sql, true))?;
+        Ok(table
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(ColumnInfo {
+                    name: row.first()?.as_str()?.to_owned(),
+                    data_type: row.get(1)?.as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    fn cache_added(&self, relation: &Relation) {
+        self.shared.cache.insert(relation);
+    }
+
+    fn cache_dropped(&self, relation: &Relation) {
+        self.shared.cache.remove(relation);
+    }
+
+    fn cache_renamed(&self, from: &Relation, to: &Relation) {
+        self.shared.cache.remove(from);
+        let mut r = to.clone();
+        if r.kind.is_none() {
+            r.kind.clone_from(&from.kind);
+        }
+        self.shared.cache.insert(&r);
+    }
+
+    fn schema_exists(&self, database: &str, schema: &str) -> Result<bool, String> {
+        let sql = self.shared.adapter.list_schemas_sql(database);
+        let (_, table) = self.with_conn(|w| self.run(w, &sql, true))?;
+        Ok(table.rows.iter().any(|r| {
+            r.first()
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case(schema))
+        }))
+    }
+
+    fn full_refresh(&self) -> bool {
+        self.shared.full_refresh
+    }
+
+    fn info(&self, key: &str, args: &[Value]) -> Result<Value, String> {
+        (self.info)(key, args)
+    }
+}

@@ -1,0 +1,999 @@
+//! The run phase: executes selected nodes against the warehouse in DAG order
+//! with `--threads` workers.
+//!
+//! Each worker owns one connection. A node is compiled just before it runs
+//! (so `is_incremental()` and `run_query` see the warehouse as it is), then
+//! its materialization macro renders with a live adapter. A failed node
+//! marks everything downstream SKIP and the run goes on (or stops with
+//! `--fail-fast`).
+//!
+//! Invariant: `DuckDB` and Postgres calls are synchronous and happen on the
+//! worker threads only; the coordinating thread never waits on the
+//! warehouse except for the schema creation before the run.
+
+pub mod live;
+pub mod seed;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use minijinja::Value;
+use minijinja::value::Object;
+
+use crate::diagnostics::Diag;
+use crate::graph::Dag;
+use crate::jinja::context::{MacroFn, NodeCtx, Phase};
+use crate::jinja::relation::Relation;
+use crate::jinja::{Renderer, errors};
+use crate::node::{Node, ResourceType};
+use crate::project::Project;
+use live::{NodeLive, WorkerConn};
+
+/// How a node ended, with dbt's status names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Error,
+    Skipped,
+    Pass,
+    Fail,
+    Warn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+        }
+    }
+
+    /// Whether downstream nodes must be skipped.
+    pub fn blocks(self) -> bool {
+        matches!(self, Self::Error | Self::Fail | Self::Skipped)
+    }
+}
+
+/// The result of one node.
+#[derive(Clone, Debug)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: Status,
+    pub message: Option<String>,
+    pub failures: Option<i64>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub compile_done: chrono::DateTime<chrono::Utc>,
+    pub completed: chrono::DateTime<chrono::Utc>,
+    pub execution_time: f64,
+    pub thread: usize,
+    pub compiled_code: Option<String>,
+    pub relation_name: Option<String>,
+    pub rows_affected: Option<i64>,
+    pub diag: Option<Diag>,
+    /// The SQL file of the main statement, when one ran.
+    pub run_path: Option<PathBuf>,
+}
+
+/// Run-wide switches.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub threads: usize,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+    /// `build`: tests gate the children of the nodes they test.
+    pub build: bool,
+}
+
+/// Everything a run produces.
+pub struct RunOutput {
+    pub results: Vec<NodeResult>,
+    pub elapsed: f64,
+    pub interrupted: bool,
+    /// Compiled SQL by node, to update the manifest.
+    pub compiled: HashMap<String, String>,
+}
+
+/// Set by Ctrl-C: no new node starts, running statements are cancelled.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+type Canceller = Arc<dyn Fn() + Send + Sync>;
+
+/// Cancellers of every worker's connection.
+static CANCELLERS: Mutex<Vec<Canceller>> = Mutex::new(Vec::new());
+
+/// Ctrl-C: stop starting nodes and cancel the running statements. Open
+/// transactions are rolled back, so nothing half-built is left.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    if let Ok(c) = CANCELLERS.lock() {
+        for cancel in c.iter() {
+            cancel();
+        }
+    }
+}
+
+/// The executable nodes among `ids`, with their parents restricted to the
+/// selection (walking through unselected and ephemeral nodes).
+fn plan(
+    project: &Project,
+    dag: &Dag,
+    ids: &[String],
+    build: bool,
+) -> (Vec<String>, HashMap<String, Vec<String>>) {
+    let runnable: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            project
+                .nodes
+                .get(*id)
+                .is_some_and(|n| match n.resource_type {
+                    ResourceType::Model => !n.is_ephemeral(),
+                    ResourceType::Seed | ResourceType::Snapshot | ResourceType::Test => true,
+                    _ => false,
+                })
+        })
+        .cloned()
+        .collect();
+    let set: HashSet<&str> = runnable.iter().map(String::as_str).collect();
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for id in &runnable {
+        let mut found: Vec<String> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut stack: Vec<&str> = dag.parents(id);
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            if set.contains(p) {
+                found.push(p.to_owned());
+            } else {
+                stack.extend(dag.parents(p));
+            }
+        }
+        parents.insert(id.clone(), found);
+    }
+    if build {
+        // A test runs before the children of the nodes it tests, so that a
+        // failing test skips them.
+        let tests: Vec<&String> = runnable
+            .iter()
+            .filter(|id| {
+                project
+                    .nodes
+                    .get(*id)
+                    .is_some_and(|n| n.resource_type == ResourceType::Test)
+            })
+            .collect();
+        for t in tests {
+            let tested = parents.get(t).cloned().unwrap_or_default();
+            for p in &tested {
+                for c in dag.children(p) {
+                    if c == t.as_str() || !set.contains(c) {
+                        continue;
+                    }
+                    let child_is_test = project
+                        .nodes
+                        .get(c)
+                        .is_some_and(|n| n.resource_type == ResourceType::Test);
+                    if child_is_test {
+                        continue;
+                    }
+                    // A test of several nodes only gates children of all of them.
+                    let c_parents = parents.get(c).cloned().unwrap_or_default();
+                    if !tested.iter().all(|tp| c_parents.contains(tp) || tp == p) {
+                        continue;
+                    }
+                    if let Some(v) = parents.get_mut(c)
+                        && !v.contains(t)
+                    {
+                        v.push(t.clone());
+                    }
+                }
+            }
+        }
+    }
+    (runnable, parents)
+}
+
+/// The materialization a node runs with.
+fn materialization_name(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Seed => "seed".to_owned(),
+        ResourceType::Snapshot => "snapshot".to_owned(),
+        ResourceType::Test => "test".to_owned(),
+        _ => node.materialized().to_owned(),
+    }
+}
+
+/// The relation names of the schemas a run writes to, for creating them up
+/// front.
+fn schemas_of(project: &Project, ids: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for id in ids {
+        let Some(n) = project.nodes.get(id) else {
+            continue;
+        };
+        let wanted = match n.resource_type {
+            ResourceType::Model => !n.is_ephemeral(),
+            ResourceType::Seed | ResourceType::Snapshot => true,
+            ResourceType::Test => n
+                .config
+                .get("store_failures")
+                .is_some_and(crate::value::truthy),
+            _ => false,
+        };
+        let pair = (n.database.clone(), n.schema.clone());
+        if wanted && !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
+}
+
+/// Runs the nodes. `on_result` is called on the coordinating thread as each
+/// node finishes, with its position and the total.
+pub fn run(
+    project: &Project,
+    renderer: &Renderer,
+    dag: &Dag,
+    ids: &[String],
+    opts: &Options,
+    on_result: &mut dyn FnMut(&NodeResult, usize, usize),
+) -> Result<RunOutput, Diag> {
+    let t0 = Instant::now();
+    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
+        Diag::error(
+            "XF0500",
+            format!("unknown warehouse type `{}`", project.target.kind),
+        )
+    })?;
+    let warehouse = adapter.open(&project.target).map_err(|e| {
+        Diag::error("XF0501", e.message)
+            .with_help("check the `path` or connection fields of the target in profiles.yml")
+    })?;
+    let shared = Arc::new(live::Shared {
+        adapter,
+        warehouse,
+        cache: live::RelationCache::default(),
+        log: live::StatementLog::from_env(),
+        full_refresh: opts.full_refresh,
+    });
+    let (compiler, eph_diags) = crate::compile::Compiler::new(project, renderer, ids);
+    if let Some(d) = eph_diags.0.into_iter().next() {
+        return Err(d);
+    }
+    let (runnable, parents) = plan(project, dag, ids, opts.build);
+    let runner = Runner {
+        project,
+        renderer,
+        compiler: &compiler,
+        shared: Arc::clone(&shared),
+    };
+    // Schemas first, once, on one connection.
+    {
+        let mut conn = shared
+            .warehouse
+            .connect()
+            .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+        for (db, schema) in schemas_of(project, &runnable) {
+            shared
+                .ensure_listed(conn.as_mut(), &db, &schema)
+                .map_err(|e| {
+                    Diag::error(
+                        "XF0503",
+                        format!("cannot list relations in `{db}.{schema}`: {}", e.message),
+                    )
+                })?;
+            let q = |s: &str| shared.adapter.quote(s);
+            let sql = format!("create schema if not exists {}.{}", q(&db), q(&schema));
+            conn.execute(&sql, false).map_err(|e| {
+                Diag::error(
+                    "XF0504",
+                    format!("cannot create schema `{db}.{schema}`: {}", e.message),
+                )
+            })?;
+            shared.log(None, &sql);
+        }
+    }
+
+    let total = runnable.len();
+    let mut remaining: HashMap<&str, usize> = runnable
+        .iter()
+        .map(|id| (id.as_str(), parents.get(id).map_or(0, Vec::len)))
+        .collect();
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for id in &runnable {
+        for p in parents.get(id).into_iter().flatten() {
+            children.entry(p.as_str()).or_default().push(id.as_str());
+        }
+    }
+    let mut ready: VecDeque<&str> = runnable
+        .iter()
+        .filter(|id| remaining.get(id.as_str()) == Some(&0))
+        .map(String::as_str)
+        .collect();
+    let threads = opts.threads.max(1).min(total.max(1));
+    let (job_tx, job_rx) = mpsc::channel::<String>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (res_tx, res_rx) = mpsc::channel::<NodeResult>();
+    let mut results: Vec<NodeResult> = Vec::with_capacity(total);
+    let mut compiled = HashMap::new();
+    let mut stopped = false;
+
+    std::thread::scope(|scope| -> Result<(), Diag> {
+        for worker in 0..threads {
+            let job_rx = Arc::clone(&job_rx);
+            let res_tx = res_tx.clone();
+            let runner = &runner;
+            std::thread::Builder::new()
+                .name(format!("xform-worker-{worker}"))
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, move || runner.worker(worker, &job_rx, &res_tx))
+                .map_err(|e| Diag::error("XF0900", format!("cannot start a worker thread: {e}")))?;
+        }
+        drop(res_tx);
+        let mut running = 0usize;
+        let mut done = 0usize;
+        let mut skipped: HashSet<String> = HashSet::new();
+        loop {
+            while !stopped && !INTERRUPTED.load(Ordering::SeqCst) {
+                let Some(id) = ready.pop_front() else { break };
+                if skipped.contains(id) {
+                    continue;
+                }
+                if job_tx.send(id.to_owned()).is_err() {
+                    break;
+                }
+                running += 1;
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok(r) = res_rx.recv() else { break };
+            running -= 1;
+            done += 1;
+            let failed = r.status.blocks();
+            if r.status == Status::Error && opts.fail_fast {
+                stopped = true;
+            }
+            let id = r.unique_id.clone();
+            if let Some(c) = &r.compiled_code {
+                compiled.insert(id.clone(), c.clone());
+            }
+            on_result(&r, done, total);
+            results.push(r);
+            // Children become ready, or are skipped with their descendants.
+            let mut stack = vec![id];
+            let mut first = true;
+            while let Some(cur) = stack.pop() {
+                for &c in children.get(cur.as_str()).into_iter().flatten() {
+                    if failed {
+                        if skipped.insert(c.to_owned()) {
+                            let now = chrono::Utc::now();
+                            let s = NodeResult {
+                                unique_id: c.to_owned(),
+                                status: Status::Skipped,
+                                message: None,
+                                failures: None,
+                                started: now,
+                                compile_done: now,
+                                completed: now,
+                                execution_time: 0.0,
+                                thread: 0,
+                                compiled_code: None,
+                                relation_name: project
+                                    .nodes
+                                    .get(c)
+                                    .and_then(|n| n.relation_name.clone()),
+                                rows_affected: None,
+                                diag: None,
+                                run_path: None,
+                            };
+                            done += 1;
+                            on_result(&s, done, total);
+                            results.push(s);
+                            stack.push(c.to_owned());
+                        }
+                    } else if first && let Some(n) = remaining.get_mut(c) {
+                        *n -= 1;
+                        if *n == 0 && !skipped.contains(c) {
+                            ready.push_back(c);
+                        }
+                    }
+                }
+                first = false;
+            }
+        }
+        drop(job_tx);
+        Ok(())
+    })?;
+    if let Some(log) = &shared.log {
+        log.flush();
+    }
+    Ok(RunOutput {
+        results,
+        elapsed: t0.elapsed().as_secs_f64(),
+        interrupted: INTERRUPTED.load(Ordering::SeqCst),
+        compiled,
+    })
+}
+
+struct Runner<'a> {
+    project: &'a Project,
+    renderer: &'a Renderer,
+    compiler: &'a crate::compile::Compiler,
+    shared: Arc<live::Shared>,
+}
+
+impl Runner<'_> {
+    fn worker(
+        &self,
+        worker: usize,
+        jobs: &Mutex<mpsc::Receiver<String>>,
+        results: &mpsc::Sender<NodeResult>,
+    ) {
+        let conn = match self.shared.warehouse.connect() {
+            Ok(c) => c,
+            Err(e) => {
+                // Every job this worker takes fails with the connection error.
+                loop {
+                    let Ok(id) = jobs
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|rx| rx.recv().map_err(|_| ()))
+                    else {
+                        return;
+                    };
+                    let now = chrono::Utc::now();
+                    let r = self.failed(
+                        &id,
+                        now,
+                        worker,
+                        Diag::error("XF0502", format!("cannot connect: {}", e.message)),
+                    );
+                    if results.send(r).is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        if let Ok(mut c) = CANCELLERS.lock() {
+            c.push(Arc::from(conn.canceller()));
+        }
+        let wc = Arc::new(Mutex::new(WorkerConn {
+            conn,
+            in_transaction: false,
+        }));
+        loop {
+            let job = match jobs.lock() {
+                Ok(rx) => rx.recv(),
+                Err(_) => return,
+            };
+            let Ok(id) = job else { return };
+            let r = self.run_node(&id, worker, &wc);
+            if results.send(r).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn failed(
+        &self,
+        id: &str,
+        started: chrono::DateTime<chrono::Utc>,
+        worker: usize,
+        d: Diag,
+    ) -> NodeResult {
+        let now = chrono::Utc::now();
+        NodeResult {
+            unique_id: id.to_owned(),
+            status: Status::Error,
+            message: Some(d.message.clone()),
+            failures: None,
+            started,
+            compile_done: now,
+            completed: now,
+            execution_time: (now - started).as_seconds_f64(),
+            thread: worker,
+            compiled_code: None,
+            relation_name: self
+                .project
+                .nodes
+                .get(id)
+                .and_then(|n| n.relation_name.clone()),
+            rows_affected: None,
+            diag: Some(d),
+            run_path: None,
+        }
+    }
+
+    fn run_node(&self, id: &str, worker: usize, wc: &Arc<Mutex<WorkerConn>>) -> NodeResult {
+        let started = chrono::Utc::now();
+        let t0 = Instant::now();
+        let Some(node) = self.project.nodes.get(id) else {
+            return self.failed(
+                id,
+                started,
+                worker,
+                Diag::error("XF0900", format!("`{id}` is not a node")),
+            );
+        };
+        let mut node = node.clone();
+        let info_node = Arc::new(node.clone());
+        let nl = Arc::new(NodeLive {
+            shared: Arc::clone(&self.shared),
+            worker: Arc::clone(wc),
+            node: Arc::clone(&info_node),
+            last_error: Mutex::new(None),
+            info: Box::new(info_fn(
+                self.project,
+                Arc::clone(&info_node),
+                Arc::clone(&self.shared),
+            )),
+        });
+        let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
+        // Compile with the warehouse at hand.
+        let (sql, ctes) = match self.compiler.compile_one(
+            self.renderer,
+            self.project,
+            &node,
+            Some(Arc::clone(&live_dyn)),
+        ) {
+            Ok(v) => v,
+            Err(d) => {
+                let _ = nl.finish(false);
+                return self.failed(
+                    id,
+                    started,
+                    worker,
+                    self.db_diag(&node, &nl, None).unwrap_or(d),
+                );
+            }
+        };
+        let compile_done = chrono::Utc::now();
+        node.compiled_code = Some(sql.clone());
+        node.extra_ctes = ctes;
+        let _ = write_file(
+            &self
+                .project
+                .target_path()
+                .join(compiled_rel(&node, "compiled")),
+            &sql,
+        );
+
+        let mat = materialization_name(&node);
+        let outcome = self.materialize(&node, &mat, &sql, &live_dyn);
+        let (result_value, main_sql, statement_results) = match outcome {
+            Ok(v) => v,
+            Err((e, main_sql)) => {
+                let _ = nl.finish(false);
+                let run_path = main_sql.as_ref().map(|s| {
+                    let p = self.project.target_path().join(compiled_rel(&node, "run"));
+                    let _ = write_file(&p, s);
+                    p
+                });
+                let d = self
+                    .db_diag(&node, &nl, run_path.as_deref())
+                    .unwrap_or_else(|| errors::to_diag(&e, self.project, Some(&node)));
+                let mut r = self.failed(id, started, worker, d);
+                r.compiled_code = Some(sql);
+                r.run_path = run_path;
+                r.compile_done = compile_done;
+                r.execution_time = t0.elapsed().as_secs_f64();
+                return r;
+            }
+        };
+        if let Err(m) = nl.finish(true) {
+            let mut r = self.failed(
+                id,
+                started,
+                worker,
+                Diag::error("XF0510", format!("commit failed: {m}")),
+            );
+            r.compiled_code = Some(sql);
+            return r;
+        }
+        let run_path = main_sql.as_ref().map(|s| {
+            let p = self.project.target_path().join(compiled_rel(&node, "run"));
+            let _ = write_file(&p, s);
+            p
+        });
+        // Relations the materialization returns exist now.
+        if let Ok(rels) = result_value.get_attr("relations")
+            && let Ok(iter) = rels.try_iter()
+        {
+            for r in iter {
+                if let Some(rel) = crate::jinja::live::as_relation(&r) {
+                    live_dyn.cache_added(&rel);
+                }
+            }
+        }
+        let mut status = Status::Success;
+        let mut failures = None;
+        let mut message = Some("OK".to_owned());
+        let mut rows_affected = None;
+        if node.resource_type == ResourceType::Test {
+            let row = statement_results
+                .get("main")
+                .and_then(|v| v.get_attr("data").ok())
+                .and_then(|d| d.get_item_by_index(0).ok())
+                .filter(|r| !r.is_undefined());
+            let (n, warn, error) = match row {
+                Some(r) => (
+                    r.get_item_by_index(0)
+                        .ok()
+                        .and_then(|v| i64::try_from(v).ok())
+                        .unwrap_or(0),
+                    r.get_item_by_index(1).ok().is_some_and(|v| v.is_true()),
+                    r.get_item_by_index(2).ok().is_some_and(|v| v.is_true()),
+                ),
+                None => (0, false, false),
+            };
+            let severity = node
+                .config
+                .get("severity")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("ERROR")
+                .to_ascii_uppercase();
+            failures = Some(n);
+            status = if error && severity == "ERROR" {
+                Status::Fail
+            } else if warn || error {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            message = match status {
+                Status::Pass => None,
+                _ => Some(format!(
+                    "Got {n} result{}, configured to {} if {}",
+                    if n == 1 { "" } else { "s" },
+                    if status == Status::Fail {
+                        "fail"
+                    } else {
+                        "warn"
+                    },
+                    node.config
+                        .get(if status == Status::Fail {
+                            "error_if"
+                        } else {
+                            "warn_if"
+                        })
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("!= 0")
+                )),
+            };
+        } else if node.resource_type == ResourceType::Seed {
+            rows_affected = result_value
+                .get_attr("rows")
+                .ok()
+                .and_then(|v| i64::try_from(v).ok());
+            message = Some(format!("INSERT {}", rows_affected.unwrap_or(0)));
+        }
+        let completed = chrono::Utc::now();
+        NodeResult {
+            unique_id: id.to_owned(),
+            status,
+            message,
+            failures,
+            started,
+            compile_done,
+            completed,
+            execution_time: t0.elapsed().as_secs_f64(),
+            thread: worker,
+            compiled_code: Some(sql),
+            relation_name: node.relation_name.clone(),
+            rows_affected,
+            diag: None,
+            run_path,
+        }
+    }
+
+    /// A diagnostic for the last database error of a node, if there was one.
+    fn db_diag(
+        &self,
+        node: &Node,
+        nl: &NodeLive,
+        run_path: Option<&std::path::Path>,
+    ) -> Option<Diag> {
+        let (msg, sql) = nl.last_error.lock().ok()?.clone()?;
+        let what = match node.resource_type {
+            ResourceType::Test => "test",
+            ResourceType::Seed => "seed",
+            ResourceType::Snapshot => "snapshot",
+            _ => "model",
+        };
+        let mut d = Diag::error(
+            "XF0520",
+            format!(
+                "database error in {what} `{}` ({})\n  {}",
+                node.name,
+                node.original_file_path,
+                msg.trim().replace('\n', "\n  ")
+            ),
+        );
+        let line = msg.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("LINE ")
+                .and_then(|r| r.split(':').next())
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        });
+        let shown = run_path.map_or_else(
+            || "the statement".to_owned(),
+            |p| self.project.display_path(p),
+        );
+        let is_main = run_path.is_some_and(|p| std::fs::read_to_string(p).is_ok_and(|s| s == sql));
+        d = d.with_help(match (line, is_main) {
+            (Some(l), true) => format!("the SQL that failed is in {shown}:{l}"),
+            (_, true) => format!("the SQL that failed is in {shown}"),
+            _ => format!("the statement that failed:\n{}", sql.trim()),
+        });
+        Some(d)
+    }
+
+    /// Renders the node's materialization macro. Returns its return value,
+    /// the SQL of its `main` statement, and its statement results.
+    #[allow(clippy::type_complexity)]
+    fn materialize(
+        &self,
+        node: &Node,
+        mat: &str,
+        sql: &str,
+        live: &Arc<dyn crate::jinja::live::Live>,
+    ) -> Result<(Value, Option<String>, HashMap<String, Value>), (minijinja::Error, Option<String>)>
+    {
+        let shared = &self.renderer.shared;
+        let kind = shared.adapter.kind();
+        let mut prefixes: Vec<&str> = shared.adapter.dispatch_prefixes().to_vec();
+        prefixes.push("default");
+        let mut packages: Vec<&str> = vec![shared.root.as_str()];
+        packages.extend(
+            shared
+                .macros
+                .keys()
+                .map(String::as_str)
+                .filter(|p| *p != shared.root && *p != "dbt"),
+        );
+        packages.push("dbt");
+        let entry = prefixes.iter().find_map(|prefix| {
+            let name = format!("materialization_{mat}_{prefix}");
+            packages
+                .iter()
+                .find_map(|p| shared.macro_in(p, &name).map(|e| (name.clone(), e.clone())))
+        });
+        let Some((name, entry)) = entry else {
+            return Err((
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!(
+                        "no materialization `{mat}` for `{kind}`; built in: view, table, incremental, ephemeral, seed, snapshot, test"
+                    ),
+                ),
+                None,
+            ));
+        };
+        let mut ctx = NodeCtx::new(Arc::clone(shared), Phase::Compile, &node.package_name);
+        let this = crate::compile::relation_for(self.project, node);
+        ctx.this = Some(this);
+        ctx.model = Value::from_serialize(crate::artifacts::manifest::node_json(node));
+        ctx.config.clone_from(&node.config);
+        ctx.live = Some(Arc::clone(live));
+        ctx.locals.insert("sql", Value::from(sql));
+        ctx.locals.insert("compiled_code", Value::from(sql));
+        ctx.locals.insert("pre_hooks", hooks(node, "pre-hook"));
+        ctx.locals.insert("post_hooks", hooks(node, "post-hook"));
+        ctx.locals
+            .insert("database", Value::from(node.database.as_str()));
+        ctx.locals
+            .insert("schema", Value::from(node.schema.as_str()));
+        let ctx = Arc::new(ctx);
+        let run = || -> Result<Value, minijinja::Error> {
+            let tmpl = self.renderer.env.get_template(&entry.template)?;
+            #[allow(deprecated)]
+            let state = tmpl.eval_to_state(Value::from_dyn_object(Arc::clone(&ctx)))?;
+            let f = Arc::new(MacroFn {
+                ctx: Arc::clone(&ctx),
+                name,
+                unique_id: entry.unique_id.clone(),
+                template: entry.template.clone(),
+            });
+            f.call(&state, &[])
+        };
+        let result = run();
+        let main_sql = ctx.main_sql.lock().ok().and_then(|m| m.clone());
+        match result {
+            Ok(v) => {
+                let results = ctx.results.0.lock().map(|r| r.clone()).unwrap_or_default();
+                Ok((v, main_sql, results))
+            }
+            Err(e) => Err((e, main_sql)),
+        }
+    }
+}
+
+/// dbt's hook list for a materialization: `{sql, transaction, index}`.
+fn hooks(node: &Node, key: &str) -> Value {
+    let list = match node.config.get(key) {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(serde_json::Value::String(s)) => vec![serde_json::Value::String(s.clone())],
+        Some(v @ serde_json::Value::Object(_)) => vec![v.clone()],
+        _ => Vec::new(),
+    };
+    let out: Vec<Value> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let (sql, txn) = match h {
+                serde_json::Value::String(s) => (s, true),
+                serde_json::Value::Object(o) => (
+                    o.get("sql")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    o.get("transaction")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(true),
+                ),
+                other => (other.to_string(), true),
+            };
+            Value::from_serialize(serde_json::json!({"sql": sql, "transaction": txn, "index": i}))
+        })
+        .collect();
+    Value::from(out)
+}
+
+/// `target/compiled/...` or `target/run/...` for a node.
+fn compiled_rel(node: &Node, kind: &str) -> PathBuf {
+    let rel = crate::artifacts::manifest::compiled_rel_path(node);
+    let rel = rel.strip_prefix("target/compiled/").unwrap_or(&rel);
+    PathBuf::from(kind).join(rel)
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// Seed columns with their SQL types, and the row count.
+type SeedColumns = (Vec<(String, String)>, usize);
+
+/// `adapter.xform(key, ...)`: facts the built-in materializations need that
+/// only Rust knows (seed file types, contract columns).
+fn info_fn(
+    project: &Project,
+    node: Arc<Node>,
+    shared: Arc<live::Shared>,
+) -> impl Fn(&str, &[Value]) -> Result<Value, String> + Send + Sync + use<> {
+    let project_quoting = project.root_package().and_then(|p| {
+        p.file
+            .quoting
+            .get("identifier")
+            .and_then(serde_json::Value::as_bool)
+    });
+    let _ = project_quoting;
+    let seed_cache: Mutex<Option<SeedColumns>> = Mutex::new(None);
+    move |key: &str, args: &[Value]| -> Result<Value, String> {
+        let seed_columns = || -> Result<SeedColumns, String> {
+            if let Ok(c) = seed_cache.lock()
+                && let Some(v) = c.as_ref()
+            {
+                return Ok(v.clone());
+            }
+            let delim = node
+                .config
+                .get("delimiter")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| s.bytes().next())
+                .unwrap_or(b',');
+            let file = seed::infer(&node.abs_path, delim)?;
+            let overrides = node
+                .config
+                .get("column_types")
+                .and_then(serde_json::Value::as_object);
+            let cols: Vec<(String, String)> = file
+                .columns
+                .iter()
+                .map(|(name, kind)| {
+                    let t = overrides
+                        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                        .and_then(|(_, v)| v.as_str())
+                        .map_or_else(|| shared.adapter.seed_type(*kind).to_owned(), str::to_owned);
+                    (name.clone(), t)
+                })
+                .collect();
+            if let Ok(mut c) = seed_cache.lock() {
+                *c = Some((cols.clone(), file.rows));
+            }
+            Ok((cols, file.rows))
+        };
+        match key {
+            "seed" => {
+                let (cols, rows) = seed_columns()?;
+                let quote = node
+                    .config
+                    .get("quote_columns")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(true);
+                let columns: Vec<serde_json::Value> = cols
+                    .iter()
+                    .map(|(n, t)| {
+                        let quoted = if quote {
+                            shared.adapter.quote(n)
+                        } else {
+                            n.clone()
+                        };
+                        serde_json::json!({"name": n, "type": t, "quoted": quoted})
+                    })
+                    .collect();
+                Ok(Value::from_serialize(
+                    serde_json::json!({"columns": columns, "rows": rows}),
+                ))
+            }
+            "seed_load_sql" => {
+                let (cols, _) = seed_columns()?;
+                let rel = args
+                    .first()
+                    .and_then(crate::jinja::live::as_relation)
+                    .ok_or("seed_load_sql needs the target relation")?;
+                let delim = node
+                    .config
+                    .get("delimiter")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(',');
+                let load = crate::adapter::CsvLoad {
+                    relation: &Relation::render(&rel),
+                    path: &node.abs_path,
+                    delimiter: delim,
+                    columns: &cols,
+                };
+                shared
+                    .warehouse
+                    .csv_load_sql(&load)
+                    .map(Value::from)
+                    .ok_or_else(|| "this warehouse cannot load CSV files natively yet".to_owned())
+            }
+            "quote_string" => {
+                let s = args.first().map(ToString::to_string).unwrap_or_default();
+                Ok(Value::from(crate::adapter::quote_literal(&s)))
+            }
+            "contract_columns" => {
+                let cols: Vec<serde_json::Value> = node
+                    .columns
+                    .values()
+                    .map(|c| {
+                        let name = if c.quote == Some(true) { shared.adapter.quote(&c.name) } else { c.name.clone() };
+                        let constraints: Vec<String> = c
+                            .constraints
+                            .iter()
+                            .filter_map(|k| match k.get("type").and_then(serde_json::Value::as_str) {
+                                Some("not_null") => Some("not null".to_owned()),
+                                Some("unique") => Some("unique".to_owned()),
+                                Some("primary_key") => Some("primary key".to_owned()),
+                                Some("check") => k
+                                    .get("expression")
+                                    .and_then(serde_json::Value::as_str)
+                                    .map(|e| format!("check ({e})")),
+                                _ => None,
+                            })
+                            .collect();
+                        serde_json::json!({"name": name, "data_type": c.data_type, "constraints": constraints})
+                    })
+                    .collect();
+                Ok(Value::from_serialize(cols))
+            }
+            other => Err(format!(
+                "`adapter.xform('{other}')` is not a known xform fact"
+            )),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+{#- Creating, renaming and dropping relations. Materializations call these by
+    name, so a project macro of the same name replaces any of them. -#}
+
+{% macro create_schema(relation) -%}
+  {{ adapter.dispatch('create_schema', 'dbt')(relation) }}
+{%- endmacro %}
+
+{% macro default__create_schema(relation) -%}
+  {%- call statement('create_schema', auto_begin=False) -%}
+    create schema if not exists {{ relation.without_identifier() }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro drop_schema(relation) -%}
+  {{ adapter.dispatch('drop_schema', 'dbt')(relation) }}
+{%- endmacro %}
+
+{% macro default__drop_schema(relation) -%}
+  {%- call statement('drop_schema', auto_begin=False) -%}
+    drop schema if exists {{ relation.without_identifier() }} cascade
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro drop_relation(relation) -%}
+  {{ return(adapter.dispatch('drop_relation', 'dbt')(relation)) }}
+{%- endmacro %}
+
+{% macro default__drop_relation(relation) -%}
+  {%- call statement('drop_relation', auto_begin=False) -%}
+    {{ get_drop_sql(relation) }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro get_drop_sql(relation) -%}
+  {{ adapter.dispatch('get_drop_sql', 'dbt')(relation) }}
+{%- endmacro %}
+
+{% macro default__get_drop_sql(relation) -%}
+  drop {{ relation.type or 'table' }} if exists {{ relation.render() }} cascade
+{%- endmacro %}
+
+{% macro drop_relation_if_exists(relation) %}
+  {% if relation is not none %}
+    {{ adapter.drop_relation(relation) }}
+  {% endif %}
+{% endmacro %}
+
+{% macro truncate_relation(relation) -%}
+  {{ return(adapter.dispatch('truncate_relation', 'dbt')(relation)) }}
+{%- endmacro %}
+
+{% macro default__truncate_relation(relation) -%}
+  {%- call statement('truncate_relation') -%}
+    truncate table {{ relation.render() }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro rename_relation(from_relation, to_relation) -%}
+  {{ return(adapter.dispatch('rename_relation', 'dbt')(from_relation, to_relation)) }}
+{%- endmacro %}
+
+{% macro default__rename_relation(from_relation, to_relation) -%}
+  {%- call statement('rename_relation') -%}
+    alter {{ from_relation.type or 'table' }} {{ from_relation.render() }} rename to {{ adapter.quote(to_relation.identifier) }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro make_intermediate_relation(base_relation, suffix='__dbt_tmp') -%}
+  {{ return(adapter.dispatch('make_intermediate_relation', 'dbt')(base_relation, suffix)) }}
+{%- endmacro %}
+
+{% macro default__make_intermediate_relation(base_relation, suffix) -%}
+  {{ return(default__make_temp_relation(base_relation, suffix)) }}
+{%- endmacro %}
+
+{% macro make_temp_relation(base_relation, suffix='__dbt_tmp') -%}
+  {{ return(adapter.dispatch('make_temp_relation', 'dbt')(base_relation, suffix)) }}
+{%- endmacro %}
+
+{% macro default__make_temp_relation(base_relation, suffix) -%}
+  {{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix})) }}
+{%- endmacro %}
+
+{% macro make_backup_relation(base_relation, backup_relation_type, suffix='__dbt_backup') -%}
+  {{ return(adapter.dispatch('make_backup_relation', 'dbt')(base_relation, backup_relation_type, suffix)) }}
+{%- endmacro %}
+
+{% macro default__make_backup_relation(base_relation, backup_relation_type, suffix) -%}
+  {{ return(base_relation.incorporate(path={"identifier": base_relation.identifier ~ suffix}, type=backup_relation_type)) }}
+{%- endmacro %}
+
+{% macro get_create_table_as_sql(temporary, relation, sql) -%}
+  {{ adapter.dispatch('get_create_table_as_sql', 'dbt')(temporary, relation, sql) }}
+{%- endmacro %}
+
+{% macro default__get_create_table_as_sql(temporary, relation, sql) -%}
+  {{ return(create_table_as(temporary, relation, sql)) }}
+{%- endmacro %}
+
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') -%}
+  {{ adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code, language) }}
+{%- endmacro %}
+
+{% macro default__create_table_as(temporary, relation, sql, language='sql') -%}
+  {%- set contract = config.get('contract') -%}
+  create {% if temporary %}temporary {% endif %}table {{ relation.render() if not temporary else relation.include(database=False, schema=False).render() }}
+  {%- if contract and contract.enforced %}
+    {{ get_table_columns_and_constraints() }} ;
+  insert into {{ relation.render() if not temporary else relation.include(database=False, schema=False).render() }}
+    {{ get_select_subquery(sql) }}
+  {%- else %} as (
+    {{ sql }}
+  )
+  {%- endif %}
+{%- endmacro %}
+
+{% macro get_create_view_as_sql(relation, sql) -%}
+  {{ adapter.dispatch('get_create_view_as_sql', 'dbt')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__get_create_view_as_sql(relation, sql) -%}
+  {{ return(create_view_as(relation, sql)) }}
+{%- endmacro %}
+
+{% macro create_view_as(relation, sql) -%}
+  {{ adapter.dispatch('create_view_as', 'dbt')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__create_view_as(relation, sql) -%}
+  create view {{ relation.render() }} as (
+    {{ sql }}
+  )
+{%- endmacro %}
+
+{% macro get_table_columns_and_constraints() -%}
+  {%- set cols = adapter.xform('contract_columns') -%}
+  (
+  {%- for c in cols %}
+    {{ c.name }} {{ c.data_type }}{% for k in c.constraints %} {{ k }}{% endfor %}{{ "," if not loop.last }}
+  {%- endfor %}
+  )
+{%- endmacro %}
+
+{% macro get_select_subquery(sql) -%}
+  {%- set cols = adapter.xform('contract_columns') -%}
+  select {% for c in cols %}{{ c.name }}{{ ", " if not loop.last }}{% endfor %}
+  from (
+    {{ sql }}
+  ) as model_subq
+{%- endmacro %}
+
+{% macro run_hooks(hooks, inside_transaction=True) %}
+  {% for hook in hooks | selectattr('transaction', 'equalto', inside_transaction) %}
+    {% set rendered = render(hook.get('sql')) | trim %}
+    {% if rendered | length > 0 %}
+      {% call statement(auto_begin=inside_transaction) %}
+        {{ rendered }}
+      {% endcall %}
+    {% endif %}
+  {% endfor %}
+{% endmacro %}
+
+{% macro persist_docs(relation, model, for_relation=true, for_columns=true) -%}
+  {{ return(adapter.dispatch('persist_docs', 'dbt')(relation, model, for_relation, for_columns)) }}
+{%- endmacro %}
+
+{% macro default__persist_docs(relation, model, for_relation, for_columns) -%}
+  {%- if for_relation and config.persist_relation_docs() and model.description %}
+    {% call statement('persist_relation_docs') -%}
+      comment on {{ relation.type }} {{ relation.render() }} is {{ adapter.xform('quote_string', model.description) }}
+    {%- endcall %}
+  {%- endif %}
+  {%- if for_columns and config.persist_column_docs() and model.columns %}
+    {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for name, column in model.columns.items() if column.description and (name | lower) in existing %}
+      {% call statement('persist_column_docs') -%}
+        comment on column {{ relation.render() }}.{{ adapter.quote(name) if column.quote else name }} is {{ adapter.xform('quote_string', column.description) }}
+      {%- endcall %}
+    {%- endfor %}
+  {%- endif %}
+{%- endmacro %}
