@@ -581,7 +581,9 @@ impl Runner<'_> {
                 });
                 let d = self
                     .db_diag(&node, &nl, run_path.as_deref())
-                    .unwrap_or_else(|| errors::to_diag(&e, self.project, Some(&node)));
+                    .unwrap_or_else(|| {
+                        user_facing(errors::to_diag(&e, self.project, Some(&node)), &node, &mat)
+                    });
                 let mut r = self.failed(id, started, worker, d);
                 r.compiled_code = Some(sql);
                 r.run_path = run_path;
@@ -816,6 +818,39 @@ impl Runner<'_> {
             Err(e) => Err((e, main_sql)),
         }
     }
+}
+
+/// An error raised inside a built-in materialization is about the user's
+/// node: say which one, and keep only the frames in the user's files.
+fn user_facing(d: Diag, node: &Node, mat: &str) -> Diag {
+    let internal = |d: &Diag| {
+        d.location()
+            .is_some_and(|(f, _, _)| f.starts_with("<xform>"))
+    };
+    if !internal(&d) {
+        return d;
+    }
+    let frames: Vec<Diag> = d.related.iter().filter(|r| !internal(r)).cloned().collect();
+    let what = match node.resource_type {
+        ResourceType::Test => "test",
+        ResourceType::Seed => "seed",
+        ResourceType::Snapshot => "snapshot",
+        _ => "model",
+    };
+    let mut out = Diag::error(
+        d.code,
+        format!(
+            "{what} `{}` ({}): {}",
+            node.name, node.original_file_path, d.message
+        ),
+    );
+    out.help = Some(
+        d.help
+            .clone()
+            .unwrap_or_else(|| format!("raised by the `{mat}` materialization")),
+    );
+    out.related = frames;
+    out
 }
 
 /// dbt's hook list for a materialization: `{sql, transaction, index}`.

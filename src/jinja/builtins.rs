@@ -17,6 +17,11 @@ use crate::project::{MacroDef, Project};
 /// others hold one adapter's overrides and are only loaded for that adapter.
 const TEMPLATES: &[(&str, &str, &str)] = &[
     (
+        "dbt_duckdb",
+        "macros/incremental.sql",
+        include_str!("../../templates/duckdb/macros/incremental.sql"),
+    ),
+    (
         "dbt",
         "macros/generic_tests.sql",
         include_str!("../../templates/default/macros/generic_tests.sql"),
@@ -25,6 +30,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         "dbt",
         "macros/naming.sql",
         include_str!("../../templates/default/macros/naming.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/incremental.sql",
+        include_str!("../../templates/default/macros/materializations/incremental.sql"),
     ),
     (
         "dbt",

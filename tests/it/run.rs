@@ -1,0 +1,377 @@
+//! The run phase on real `DuckDB` files: contents after builds, refusal of
+//! unsafe merges, failures that leave built relations intact, and a process
+//! killed in the middle of a table rebuild.
+
+use std::path::Path;
+
+use crate::support::xform;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// A small project whose database is `db.duckdb` in the project folder.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(
+        d,
+        "dbt_project.yml",
+        "name: p\nversion: '1.0'\nprofile: p\n",
+    );
+    write(
+        d,
+        "profiles.yml",
+        &format!(
+            "p:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: '{}', threads: 2}}\n",
+            d.join("db.duckdb").display()
+        ),
+    );
+    dir
+}
+
+fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let conn = duckdb::Connection::open(dir.join("db.duckdb")).expect("open db");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let mut rows = stmt.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("row") {
+        let n = row.as_ref().column_count();
+        out.push(
+            (0..n)
+                .map(|i| {
+                    let v: duckdb::types::Value = row.get(i).expect("value");
+                    match v {
+                        duckdb::types::Value::Null => "NULL".to_owned(),
+                        duckdb::types::Value::Text(s) => s,
+                        other => format!("{other:?}"),
+                    }
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+fn rows(dir: &Path, sql: &str) -> Vec<String> {
+    query(dir, sql).into_iter().map(|r| r.join("|")).collect()
+}
+
+#[test]
+fn seeds_load_with_dbt_types_and_nulls() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "seeds/people.csv",
+        "id,name,score,joined,active\n1,ann,1.5,2024-01-02,true\n2,,2,2024-02-03,false\n3,null,,,\n",
+    );
+    let out = xform(d, &["seed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("OK loaded seed file main.people"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        rows(
+            d,
+            "select column_name, data_type from information_schema.columns where table_name = 'people' order by ordinal_position"
+        ),
+        [
+            "id|INTEGER",
+            "name|VARCHAR",
+            "score|DOUBLE",
+            "joined|DATE",
+            "active|BOOLEAN"
+        ]
+    );
+    assert_eq!(
+        rows(
+            d,
+            "select id, coalesce(name, 'NULL'), coalesce(cast(score as varchar), 'NULL') from people order by id"
+        ),
+        ["Int(1)|ann|1.5", "Int(2)|NULL|2.0", "Int(3)|NULL|NULL"]
+    );
+}
+
+#[test]
+fn build_runs_tests_and_skips_downstream_of_a_failure() {
+    let p = project();
+    let d = p.path();
+    write(d, "seeds/src.csv", "id,v\n1,a\n2,b\n2,c\n");
+    write(d, "models/base.sql", "select id, v from {{ ref('src') }}");
+    write(
+        d,
+        "models/down.sql",
+        "select count(*) as n from {{ ref('base') }}",
+    );
+    write(d, "models/other.sql", "select 1 as x");
+    write(
+        d,
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n",
+    );
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FAIL 1 unique_base_id"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("PASS not_null_base_id"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("SKIP relation main.down"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("OK created sql view model main.other"),
+        "{}",
+        out.stderr
+    );
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results"),
+    )
+    .expect("json");
+    let status = |id: &str| {
+        rr["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["unique_id"].as_str().is_some_and(|u| u.starts_with(id)))
+            .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("model.p.base"), "success");
+    assert_eq!(status("test.p.unique_base_id"), "fail");
+    assert_eq!(status("model.p.down"), "skipped");
+    assert_eq!(rows(d, "select count(*) from base"), ["BigInt(3)"]);
+    assert!(
+        query(
+            d,
+            "select * from information_schema.tables where table_name = 'down'"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_failing_model_keeps_its_previous_table_and_the_run_goes_on() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect 42 as answer",
+    );
+    write(d, "models/u.sql", "select 1 as one");
+    assert_eq!(xform(d, &["run"]).code, 0);
+    write(
+        d,
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect answer_typo from (select 1 as answer)",
+    );
+    write(d, "models/u.sql", "select 2 as one");
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("database error in model `t` (models/t.sql)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("target/run/p/models/t.sql:"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rows(d, "select answer from t"), ["Int(42)"]);
+    assert_eq!(rows(d, "select one from u"), ["Int(2)"]);
+    assert_eq!(
+        rows(
+            d,
+            "select count(*) from information_schema.tables where table_name like '%dbt_tmp%' or table_name like '%dbt_backup%'"
+        ),
+        ["BigInt(0)"]
+    );
+}
+
+#[test]
+fn incremental_merge_updates_rows_and_refuses_null_or_duplicate_keys() {
+    let p = project();
+    let d = p.path();
+    write(d, "seeds/src.csv", "id,v\n1,a\n2,b\n");
+    write(
+        d,
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id', incremental_strategy='merge') }}\nselect id, v from {{ ref('src') }}",
+    );
+    assert_eq!(xform(d, &["build"]).code, 0);
+    write(d, "seeds/src.csv", "id,v\n2,B\n3,c\n");
+    assert_eq!(xform(d, &["build"]).code, 0);
+    assert_eq!(
+        rows(d, "select id || v from inc order by id"),
+        ["1a", "2B", "3c"]
+    );
+
+    write(d, "seeds/src.csv", "id,v\n4,d\n4,e\n");
+    assert_eq!(xform(d, &["seed"]).code, 0);
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("repeat unique_key `id`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("model `inc` (models/inc.sql)"),
+        "{}",
+        out.stderr
+    );
+    write(d, "seeds/src.csv", "id,v\n,x\n5,f\n");
+    assert_eq!(xform(d, &["seed"]).code, 0);
+    let out = xform(d, &["run"]);
+    assert!(
+        out.stderr.contains("NULL in unique_key `id`"),
+        "{}",
+        out.stderr
+    );
+    // Nothing of the refused batches landed.
+    assert_eq!(
+        rows(d, "select id || v from inc order by id"),
+        ["1a", "2B", "3c"]
+    );
+
+    // Opting into null-safe matching merges the NULL key once, not on every run.
+    write(
+        d,
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id', incremental_strategy='merge', unique_key_nulls='match') }}\nselect id, v from {{ ref('src') }}",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    assert_eq!(xform(d, &["run"]).code, 0);
+    assert_eq!(
+        rows(d, "select count(*) from inc where id is null"),
+        ["BigInt(1)"]
+    );
+}
+
+#[test]
+fn incremental_schema_changes_follow_on_schema_change() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='append_new_columns') }}\nselect 1 as id, 'a' as v",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    write(
+        d,
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='append_new_columns') }}\nselect 2 as id, 'b' as v, 10 as extra",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    assert_eq!(
+        rows(d, "select id, v, coalesce(extra, -1) from inc order by id"),
+        ["Int(1)|a|Int(-1)", "Int(2)|b|Int(10)"]
+    );
+    write(
+        d,
+        "models/inc.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='fail') }}\nselect 3 as id",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("on_schema_change is `fail`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(xform(d, &["run", "--full-refresh"]).code, 0);
+    assert_eq!(rows(d, "select * from inc"), ["Int(3)"]);
+}
+
+#[test]
+fn view_and_table_replace_each_other() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/m.sql",
+        "{{ config(materialized='view') }}\nselect 1 as x",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    write(
+        d,
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect 2 as x",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    assert_eq!(
+        rows(
+            d,
+            "select table_type from information_schema.tables where table_name = 'm'"
+        ),
+        ["BASE TABLE"]
+    );
+    write(
+        d,
+        "models/m.sql",
+        "{{ config(materialized='view') }}\nselect 3 as x",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    assert_eq!(
+        rows(
+            d,
+            "select table_type from information_schema.tables where table_name = 'm'"
+        ),
+        ["VIEW"]
+    );
+    assert_eq!(rows(d, "select x from m"), ["Int(3)"]);
+}
+
+#[test]
+fn killing_a_table_rebuild_leaves_the_old_table_complete() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect range as i from range(1000)",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    // A rebuild that takes long enough to be killed in the middle.
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect a.range as i from range(100000) a, range(100000) b",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(["run"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the CREATE is under way (the tmp table is being built).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the rebuild finished too early to be killed"
+    );
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!(
+        rows(d, "select count(*), sum(i) from big"),
+        ["BigInt(1000)|HugeInt(499500)"]
+    );
+}
