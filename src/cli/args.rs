@@ -78,6 +78,22 @@ pub enum Command {
     Build(RunArgs),
     /// Take snapshots (slowly changing dimensions)
     Snapshot(RunArgs),
+    /// Preview the rows of a model or of an inline query
+    Show(ShowArgs),
+    /// Delete the folders listed in `clean-targets` (default: target/)
+    Clean,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// A query to run instead of a node, e.g. "select * from {{ ref('orders') }}"
+    #[arg(long)]
+    pub inline: Option<String>,
+    /// How many rows to show
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
 }
 
 #[derive(Args, Debug, Clone, Default)]

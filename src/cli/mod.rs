@@ -408,6 +408,8 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Test(a) => run_command(g, a, printer, "test"),
         Command::Build(a) => run_command(g, a, printer, "build"),
         Command::Snapshot(a) => run_command(g, a, printer, "snapshot"),
+        Command::Show(a) => Ok(show_command(g, a, printer)),
+        Command::Clean => clean_command(g, printer),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {
                 Ok(v) => printer.data(&format!("duckdb library: {v}")),
@@ -523,7 +525,8 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
     Ok(files.len())
 }
 
-fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+/// Adds an inline query as a node; returns its id.
+fn add_inline_node(loaded: &mut Loaded, sql: &str) -> String {
     let mut node =
         crate::node::Node::new(ResourceType::Analysis, &loaded.project.root, "inline_query");
     sql.clone_into(&mut node.raw_code);
@@ -538,6 +541,11 @@ fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome 
         crate::diagnostics::SourceText::new("<inline>", sql),
     );
     loaded.project.nodes.insert(uid.clone(), node);
+    uid
+}
+
+fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+    let uid = add_inline_node(loaded, sql);
     let errs = crate::compile::compile(
         &mut loaded.project,
         &loaded.renderer,
@@ -864,4 +872,150 @@ fn finish_summary(
     } else {
         Outcome::Ok
     }
+}
+
+/// `xform show`: the first rows of a model or an inline query, as a table
+/// on stdout.
+fn show_command(g: &GlobalArgs, a: &args::ShowArgs, printer: &Printer) -> Outcome {
+    let mut loaded = match load(g, false) {
+        Ok(l) => l,
+        Err(d) => return fail(printer, &d),
+    };
+    printer.diags(&loaded.diags);
+    if loaded.diags.has_errors() {
+        return fail_count(printer, &loaded.diags);
+    }
+    let id = if let Some(sql) = &a.inline {
+        add_inline_node(&mut loaded, sql)
+    } else {
+        let ids = match select_nodes(
+            &loaded,
+            &a.select,
+            &[
+                ResourceType::Model,
+                ResourceType::Seed,
+                ResourceType::Snapshot,
+                ResourceType::Analysis,
+            ],
+        ) {
+            Ok(ids) => ids,
+            Err(d) => return fail(printer, &Diags(vec![d])),
+        };
+        match ids.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return fail(
+                    printer,
+                    &Diags(vec![
+                        Diag::error("XF0306", "`show` selected nothing")
+                            .with_help("pass --select <model> or --inline \"select ...\""),
+                    ]),
+                );
+            }
+            many => {
+                return fail(
+                    printer,
+                    &Diags(vec![Diag::error(
+                        "XF0307",
+                        format!(
+                            "`show` needs exactly one node, the selection has {}",
+                            many.len()
+                        ),
+                    )]),
+                );
+            }
+        }
+    };
+    let table = match crate::execute::preview(&loaded.project, &loaded.renderer, &id, a.limit) {
+        Ok(t) => t,
+        Err(d) => return fail(printer, &Diags(vec![d])),
+    };
+    let name = loaded
+        .project
+        .nodes
+        .get(&id)
+        .map_or("inline query", |n| n.name.as_str());
+    printer.info(&format!("Previewing {name}:"));
+    for line in format_table(&table) {
+        printer.data(&line);
+    }
+    Outcome::Ok
+}
+
+/// A result set as an aligned text table.
+fn format_table(t: &crate::adapter::Table) -> Vec<String> {
+    let cell = |v: &Value| match v {
+        Value::Null => "NULL".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let headers: Vec<String> = t.columns.iter().map(|(n, _)| n.clone()).collect();
+    let body: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in &body {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("| {} |", parts.join(" | "))
+    };
+    let sep = format!(
+        "|{}|",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    let mut out = vec![line(&headers), sep];
+    out.extend(body.iter().map(|r| line(r)));
+    out
+}
+
+/// `xform clean`: removes `clean-targets` (default `target`), refusing
+/// anything outside the project folder.
+fn clean_command(g: &GlobalArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap_or_default();
+    let targets: Vec<String> = crate::yaml::parse(&text)
+        .ok()
+        .and_then(|y| y.get("clean-targets").map(crate::yaml::Yaml::to_json))
+        .and_then(|v| v.as_array().cloned())
+        .map_or_else(
+            || vec!["target".to_owned()],
+            |a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            },
+        );
+    let root = std::fs::canonicalize(&dir)?;
+    for t in targets {
+        let p = dir.join(&t);
+        let Ok(abs) = std::fs::canonicalize(&p) else {
+            continue;
+        };
+        if !abs.starts_with(&root) || abs == root {
+            printer.diag(&Diag::error(
+                "XF0160",
+                format!("not cleaning `{t}`: it is not inside the project folder"),
+            ));
+            return Ok(Outcome::UserError);
+        }
+        std::fs::remove_dir_all(&abs)?;
+        printer.info(&format!("Cleaned {t}/"));
+    }
+    Ok(Outcome::Ok)
 }

@@ -866,10 +866,14 @@ fn static_call(s: &str) -> Option<StaticCall> {
 }
 
 /// Two nodes that would build the same relation overwrite each other: dbt
-/// refuses this, and so does xform.
+/// refuses this, and so does xform. Sources build nothing: one may name a
+/// seed's or a model's relation (dbt allows it).
 fn check_relation_collisions(project: &Project, diags: &mut Diags) {
     let mut seen: HashMap<&str, &Node> = HashMap::new();
     for n in project.nodes.values() {
+        if n.resource_type == ResourceType::Source {
+            continue;
+        }
         let Some(rel) = n.relation_name.as_deref() else {
             continue;
         };

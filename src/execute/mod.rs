@@ -425,6 +425,78 @@ pub fn run(
     })
 }
 
+/// Compiles one node against the live warehouse and returns the first
+/// `limit` rows of its query (`xform show`).
+pub fn preview(
+    project: &Project,
+    renderer: &Renderer,
+    id: &str,
+    limit: usize,
+) -> Result<crate::adapter::Table, Diag> {
+    let node = project
+        .nodes
+        .get(id)
+        .ok_or_else(|| Diag::error("XF0900", format!("`{id}` is not a node")))?;
+    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
+        Diag::error(
+            "XF0500",
+            format!("unknown warehouse type `{}`", project.target.kind),
+        )
+    })?;
+    let warehouse = adapter
+        .open(&project.target)
+        .map_err(|e| Diag::error("XF0501", e.message))?;
+    let shared = Arc::new(live::Shared {
+        adapter,
+        warehouse,
+        cache: live::RelationCache::default(),
+        log: None,
+        full_refresh: false,
+    });
+    let conn = shared
+        .warehouse
+        .connect()
+        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    let node = Arc::new(node.clone());
+    let nl = Arc::new(NodeLive {
+        shared: Arc::clone(&shared),
+        worker: Arc::new(Mutex::new(WorkerConn {
+            conn,
+            in_transaction: false,
+        })),
+        node: Arc::clone(&node),
+        last_error: Mutex::new(None),
+        info: Box::new(|k: &str, _: &[Value]| {
+            Err(format!("`adapter.xform('{k}')` is not available in show"))
+        }),
+    });
+    let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
+    let ids = [id.to_owned()];
+    let (compiler, diags) = crate::compile::Compiler::new(project, renderer, &ids);
+    if let Some(d) = diags.0.into_iter().next() {
+        return Err(d);
+    }
+    let (sql, _) = compiler.compile_one(renderer, project, &node, Some(Arc::clone(&live_dyn)))?;
+    let query = format!(
+        "select * from (\n{}\n) as xform_preview limit {limit}",
+        sql.trim().trim_end_matches(';')
+    );
+    let result = crate::jinja::live::Live::execute(nl.as_ref(), &query, false, true);
+    let _ = nl.finish(result.is_ok());
+    result.map(|(_, t)| t).map_err(|m| {
+        Diag::error(
+            "XF0520",
+            format!(
+                "database error in `{}` ({})\n  {}",
+                node.name,
+                node.original_file_path,
+                m.trim().replace('\n', "\n  ")
+            ),
+        )
+        .with_help(format!("the query that failed:\n{query}"))
+    })
+}
+
 struct Runner<'a> {
     project: &'a Project,
     renderer: &'a Renderer,

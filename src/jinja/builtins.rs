@@ -61,6 +61,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         "macros/materializations/test.sql",
         include_str!("../../templates/default/macros/materializations/test.sql"),
     ),
+    (
+        "dbt",
+        "macros/materializations/snapshot.sql",
+        include_str!("../../templates/default/macros/materializations/snapshot.sql"),
+    ),
 ];
 
 /// Adds the built-in macros to a project's macro table, before the

@@ -119,14 +119,17 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
                 diags,
                 &mut pending,
             ),
-            "snapshots" => patch_nodes(
-                project,
-                file,
-                value,
-                ResourceType::Snapshot,
-                diags,
-                &mut pending,
-            ),
+            "snapshots" => {
+                add_yaml_snapshots(project, file, value, diags);
+                patch_nodes(
+                    project,
+                    file,
+                    value,
+                    ResourceType::Snapshot,
+                    diags,
+                    &mut pending,
+                );
+            }
             "analyses" => patch_nodes(
                 project,
                 file,
@@ -270,6 +273,65 @@ fn entry_config(entry: &Yaml) -> Map<String, Value> {
         }
     }
     cfg
+}
+
+/// Snapshots defined in YAML alone (dbt >= 1.9): an entry of `snapshots:`
+/// with a `relation:` (`ref(...)` or `source(...)`) becomes a snapshot node
+/// whose code is `select * from {{ <relation> }}`, as dbt builds it. Its
+/// description and config are then patched on like any snapshot's.
+fn add_yaml_snapshots(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Diags) {
+    const PREFIX: &str = "select * from {{ ";
+    let Some(entries) = value.as_seq() else {
+        return;
+    };
+    for entry in entries {
+        let Some(relation_y) = entry.get("relation") else {
+            continue;
+        };
+        let name = str_of(entry.get("name"));
+        if name.is_empty() {
+            // patch_nodes reports the missing name.
+            continue;
+        }
+        let relation = str_of(Some(relation_y));
+        let expr = relation.trim();
+        let call = expr
+            .split_once('(')
+            .map(|(f, _)| f.trim())
+            .filter(|_| expr.ends_with(')'));
+        if !matches!(call, Some("ref" | "source")) {
+            diags.push(
+                file.diag(
+                    "XF0142",
+                    relation_y,
+                    format!("`relation:` of snapshot `{name}` must be a `ref(...)` or `source(...)` call, found `{relation}`"),
+                )
+                .with_help("for example `relation: ref('orders')` or `relation: source('shop', 'orders')`"),
+            );
+            continue;
+        }
+        let Some(pkg) = project.packages.get(&file.package) else {
+            continue;
+        };
+        let mut node = Node::new(ResourceType::Snapshot, &file.package, &name);
+        node.path = format!("{}/{name}.sql", file.rel_in_root);
+        node.original_file_path.clone_from(&file.rel);
+        node.abs_path.clone_from(&file.abs);
+        node.span = Some(file.span(entry));
+        let mut fqn = vec![file.package.clone()];
+        fqn.extend(file.dirs());
+        fqn.push(name.clone());
+        node.fqn = fqn;
+        node.raw_code = format!("{PREFIX}{relation} }}}}");
+        // Template positions inside the relation text map onto the YAML value.
+        node.raw_offset = relation_y.offset.saturating_sub(PREFIX.len());
+        node.checksum = super::sha256_hex(file.source.text.trim());
+        node.config = crate::node::NodeConfig::new(
+            ResourceType::Snapshot,
+            super::project_config(pkg, &project.packages, ResourceType::Snapshot, &node.fqn),
+        );
+        super::add_node(project, node, diags);
+    }
 }
 
 fn patch_nodes(
