@@ -178,8 +178,12 @@ import duckdb, json, sys
 c = duckdb.connect(sys.argv[1], read_only=True)
 rows = c.execute(\"\"\"select table_type, count(*) from information_schema.tables
     where table_schema not in ('information_schema', 'pg_catalog') group by 1\"\"\").fetchall()
-est = c.execute("select coalesce(sum(estimated_size), 0) from duckdb_tables() where not internal").fetchone()[0]
-out = {"tables": 0, "views": 0, "rows": int(est)}
+tables = c.execute("select database_name, schema_name, table_name from duckdb_tables() "
+                   "where not internal").fetchall()
+q = lambda name: '"' + name.replace('"', '""') + '"'
+rows_sql = " union all ".join(f"select count(*) as n from {q(d)}.{q(s)}.{q(t)}" for d, s, t in tables)
+total = c.execute(f"select coalesce(sum(n), 0) from ({rows_sql})").fetchone()[0] if tables else 0
+out = {"tables": 0, "views": 0, "rows": int(total)}
 for kind, n in rows:
     out["views" if "VIEW" in kind else "tables"] += n
 print(json.dumps(out))
@@ -198,7 +202,7 @@ def db_summary(py, db):
 
 
 def fmt_summary(s):
-    return "?" if not s else f"{s['tables']} tables, {s['views']} views, ~{s['rows']:,} rows"
+    return "?" if not s else f"{s['tables']} tables, {s['views']} views, {s['rows']:,} rows in the tables"
 
 
 # ---------------------------------------------------------------- runs
@@ -542,10 +546,10 @@ def main():
             for k in ("dbt", "xform", "floor"):
                 if sums[k]:
                     print(f"    {k:<6} {fmt_summary(sums[k])}  ({dbs[k]})")
-            shape = {k: (v["tables"], v["views"]) for k, v in sums.items() if v}
+            shape = {k: (v["tables"], v["views"], v["rows"]) for k, v in sums.items() if v}
             for a_, b_ in (("xform", "dbt"), ("floor", "xform")):
                 if a_ in shape and b_ in shape and shape[a_] != shape[b_]:
-                    print(f"WARNING: the {a_} run left a different set of relations than the {b_} run: "
+                    print(f"WARNING: the {a_} run left different relations or row counts than the {b_} run: "
                           "the timings may not compare the same work")
     print()
     for name, tgt, val, ok in verdicts:
