@@ -82,6 +82,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Delete the folders listed in `clean-targets` (default: target/)
     Clean,
+    /// Re-run the nodes that failed or were skipped in the last run
+    Retry(RunArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -403,11 +403,12 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        Command::Seed(a) => run_command(g, a, printer, "seed"),
-        Command::Run(a) => run_command(g, a, printer, "run"),
-        Command::Test(a) => run_command(g, a, printer, "test"),
-        Command::Build(a) => run_command(g, a, printer, "build"),
-        Command::Snapshot(a) => run_command(g, a, printer, "snapshot"),
+        Command::Seed(a) => run_command(g, a, printer, "seed", None),
+        Command::Run(a) => run_command(g, a, printer, "run", None),
+        Command::Test(a) => run_command(g, a, printer, "test", None),
+        Command::Build(a) => run_command(g, a, printer, "build", None),
+        Command::Snapshot(a) => run_command(g, a, printer, "snapshot", None),
+        Command::Retry(a) => retry_command(g, a, printer),
         Command::Show(a) => Ok(show_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
         Command::Debug => {
@@ -581,12 +582,54 @@ fn command_types(which: &str) -> &'static [ResourceType] {
     }
 }
 
-/// `seed`, `run`, `test`, `snapshot` and `build`.
+/// `retry`: the nodes of the last run that ended in error, failure or skip,
+/// run again with the last command.
+fn retry_command(g: &GlobalArgs, a: &args::RunArgs, printer: &Printer) -> anyhow::Result<Outcome> {
+    let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let target = dir.join("target");
+    let text = std::fs::read_to_string(target.join("run_results.json")).unwrap_or_default();
+    let Ok(doc) = serde_json::from_str::<Value>(&text) else {
+        printer.diag(
+            &Diag::error(
+                "XF0170",
+                "no previous run to retry: target/run_results.json is missing or unreadable",
+            )
+            .with_help("run `xform build` (or run, test, seed, snapshot) first"),
+        );
+        return Ok(Outcome::UserError);
+    };
+    let which = doc["args"]["which"].as_str().unwrap_or("build").to_owned();
+    let ids: Vec<String> = doc["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|r| {
+                    matches!(
+                        r["status"].as_str(),
+                        Some("error" | "fail" | "skipped" | "runtime error")
+                    )
+                })
+                .filter_map(|r| r["unique_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        printer.info("Nothing to retry: the last run had no errors, failures or skips");
+        return Ok(Outcome::Ok);
+    }
+    let mut a = a.clone();
+    a.full_refresh |= doc["args"]["full_refresh"].as_bool().unwrap_or(false);
+    run_command(g, &a, printer, &which, Some(ids))
+}
+
+/// `seed`, `run`, `test`, `snapshot` and `build`; `only` replaces the
+/// selection (for `retry`).
 fn run_command(
     g: &GlobalArgs,
     a: &args::RunArgs,
     printer: &Printer,
     which: &str,
+    only: Option<Vec<String>>,
 ) -> anyhow::Result<Outcome> {
     let mut loaded = match load(g, false) {
         Ok(l) => l,
@@ -609,9 +652,15 @@ fn run_command(
             }
         }
     }
-    let ids = match select_nodes(&loaded, &a.select, command_types(which)) {
-        Ok(ids) => ids,
-        Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+    let ids = match only {
+        Some(ids) => ids
+            .into_iter()
+            .filter(|id| loaded.project.nodes.contains_key(id))
+            .collect(),
+        None => match select_nodes(&loaded, &a.select, command_types(which)) {
+            Ok(ids) => ids,
+            Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+        },
     };
     write_manifest(&loaded)?;
     let threads = g.threads.unwrap_or(loaded.project.target.threads).max(1);

@@ -317,6 +317,17 @@ impl Object for RelationApi {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        if method == "scd_args" {
+            // What a snapshot's dbt_scd_id hashes: the unique key
+            // column(s), then updated_at.
+            let mut out: Vec<Value> = match args.first() {
+                Some(k) if k.kind() == ValueKind::Seq => k.try_iter()?.collect(),
+                Some(k) => vec![k.clone()],
+                None => Vec::new(),
+            };
+            out.extend(args.get(1).cloned());
+            return Ok(Value::from(out));
+        }
         if method != "create" {
             return Err(Error::new(
                 ErrorKind::UnknownMethod,
@@ -652,6 +663,32 @@ fn call_macro(
     m.call(state, args)
 }
 
+/// A snapshot's `hard_deletes` (or legacy `invalidate_hard_deletes`) config
+/// as dbt settles it: `ignore`, `invalidate` or `new_record`.
+fn hard_deletes_behavior(config: &crate::node::NodeConfig) -> Result<&'static str, Error> {
+    let legacy = config
+        .get("invalidate_hard_deletes")
+        .filter(|v| !v.is_null());
+    let mode = config.get("hard_deletes").filter(|v| !v.is_null());
+    if legacy.is_some() && mode.is_some() {
+        return Err(err(
+            "a snapshot cannot set both `invalidate_hard_deletes` and `hard_deletes`",
+        ));
+    }
+    if legacy.is_some_and(crate::value::truthy) {
+        return Ok("invalidate");
+    }
+    match mode.map(|v| v.as_str()) {
+        Some(Some("invalidate")) => Ok("invalidate"),
+        Some(Some("new_record")) => Ok("new_record"),
+        None | Some(Some("ignore")) => Ok("ignore"),
+        _ => Err(err(format!(
+            "invalid `hard_deletes` {}: expected ignore, invalidate or new_record",
+            mode.map(ToString::to_string).unwrap_or_default()
+        ))),
+    }
+}
+
 /// `adapter.*` with a live warehouse.
 fn live_method(
     ctx: &Arc<NodeCtx>,
@@ -798,6 +835,7 @@ fn live_method(
             ]))
         }
         "expand_target_column_types" => Ok(Value::from("")),
+        "get_hard_deletes_behavior" => hard_deletes_behavior(&ctx.config).map(Value::from),
         "get_incremental_strategy_macro" => {
             let strategy = str_arg(args, 1, "strategy");
             let strategy = if strategy.is_empty() {

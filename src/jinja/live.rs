@@ -329,7 +329,7 @@ impl Object for ColumnObj {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "name" | "column" => Some(Value::from(self.name.as_str())),
-            "dtype" | "data_type" => Some(Value::from(self.dtype.as_str())),
+            "dtype" | "data_type" | "expanded_data_type" => Some(Value::from(self.dtype.as_str())),
             "quoted" => Some(Value::from(format!(
                 "{q}{}{q}",
                 self.name
