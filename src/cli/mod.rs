@@ -676,6 +676,7 @@ fn run_command(
         full_refresh: a.full_refresh,
         fail_fast: a.fail_fast,
         build: which == "build",
+        empty: a.empty,
     };
     let _ = ctrlc::set_handler(crate::execute::interrupt);
     let log = RunLog::open(&loaded.project);

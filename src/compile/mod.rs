@@ -1087,6 +1087,22 @@ fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
 struct CompileResolver {
     lookup: Lookup,
     relations: HashMap<String, (Relation, bool)>,
+    /// `--empty`: refs and sources read zero rows.
+    empty: bool,
+}
+
+/// `--empty`: a relation as a subquery with no rows, named as dbt names it.
+fn emptied(r: Relation, empty: bool) -> Relation {
+    if !empty || r.cte_name.is_some() {
+        return r;
+    }
+    let ident = r.identifier.clone().unwrap_or_default();
+    let mut out = r.clone();
+    out.cte_name = Some(format!(
+        "(select * from {} where false limit 0) _dbt_limit_subq_{ident}",
+        r.render()
+    ));
+    out
 }
 
 impl Resolver for CompileResolver {
@@ -1101,7 +1117,7 @@ impl Resolver for CompileResolver {
             .ok_or_else(|| format!("`{}` has no relation", call.name))?;
         Ok(Resolved {
             unique_id: uid.to_owned(),
-            relation: rel.clone(),
+            relation: emptied(rel.clone(), self.empty),
             ephemeral: *eph,
         })
     }
@@ -1113,7 +1129,7 @@ impl Resolver for CompileResolver {
             .ok_or_else(|| format!("source `{source}.{table}` is not declared"))?;
         self.relations
             .get(uid)
-            .map(|(r, _)| r.clone())
+            .map(|(r, _)| emptied(r.clone(), self.empty))
             .ok_or_else(|| format!("source `{source}.{table}` has no relation"))
     }
 }
@@ -1133,6 +1149,16 @@ impl Compiler {
     /// Prepares to compile `ids`; returns the diagnostics of ephemeral
     /// models that fail to compile.
     pub fn new(project: &Project, renderer: &Renderer, ids: &[String]) -> (Self, Diags) {
+        Self::with_options(project, renderer, ids, false)
+    }
+
+    /// As `new`; with `empty` (`--empty`), refs and sources read no rows.
+    pub fn with_options(
+        project: &Project,
+        renderer: &Renderer,
+        ids: &[String],
+        empty: bool,
+    ) -> (Self, Diags) {
         let mut relations = HashMap::new();
         for n in project.nodes.values() {
             let rel = match n.resource_type {
@@ -1151,6 +1177,7 @@ impl Compiler {
             resolver: Arc::new(CompileResolver {
                 lookup: Lookup::new(project),
                 relations,
+                empty,
             }),
             graph: graph_value(project, ids),
             static_tests: StaticTests::new(project),

@@ -89,6 +89,8 @@ pub struct Options {
     pub fail_fast: bool,
     /// `build`: tests gate the children of the nodes they test.
     pub build: bool,
+    /// `--empty`: refs and sources read zero rows.
+    pub empty: bool,
 }
 
 /// Everything a run produces.
@@ -265,7 +267,8 @@ pub fn run(
         log: live::StatementLog::from_env(),
         full_refresh: opts.full_refresh,
     });
-    let (compiler, eph_diags) = crate::compile::Compiler::new(project, renderer, ids);
+    let (compiler, eph_diags) =
+        crate::compile::Compiler::with_options(project, renderer, ids, opts.empty);
     if let Some(d) = eph_diags.0.into_iter().next() {
         return Err(d);
     }

@@ -375,3 +375,26 @@ fn killing_a_table_rebuild_leaves_the_old_table_complete() {
         ["BigInt(1000)|HugeInt(499500)"]
     );
 }
+
+#[test]
+fn empty_builds_every_relation_with_zero_rows() {
+    let p = project();
+    let d = p.path();
+    write(d, "seeds/src.csv", "id,v\n1,a\n2,b\n");
+    write(
+        d,
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect id, v from {{ ref('src') }}",
+    );
+    assert_eq!(xform(d, &["seed"]).code, 0);
+    let out = xform(d, &["run", "--empty"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select count(*) from t"), ["BigInt(0)"]);
+    assert_eq!(
+        rows(
+            d,
+            "select column_name from information_schema.columns where table_name = 't' order by ordinal_position"
+        ),
+        ["id", "v"]
+    );
+}
