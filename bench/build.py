@@ -261,6 +261,7 @@ def run_dbt(dbt, versions, n, work, proj, profiles, db, genproj_sha, cache, cach
         log(f"    dbt {phase}: {fmt_time(r['wall'])}, peak RSS {fmt_rss(r['rss_kib'])}"
             + (f", {entry['done']}" if entry["done"] else ""))
         res["phases"][phase] = entry
+    res["loadavg_after"] = cb.loadavg()
     cache[key] = res
     cb.save_cache(cache_path, cache)
     return dict(res, cached=False)
@@ -518,8 +519,10 @@ def main():
           "(timings are noisy if other work is running)")
     if d and d.get("cached"):
         la = d.get("loadavg_before")
+        la2 = d.get("loadavg_after")
         print(f"         dbt measured {d.get('measured_at', '?')}"
               + (f", load average {' '.join(map(str, la))} before the run" if la else "")
+              + (f", {' '.join(map(str, la2))} after" if la2 else "")
               + "; --refresh-dbt re-measures")
     print()
     print(cb.table(rows, ["phase", "dbt-core", "xform", "floor", "dbt/xform", "xform/floor",

@@ -7,4 +7,5 @@ mod compile;
 mod dbt_compat;
 mod errors;
 mod manifest_schema;
+mod snapshot;
 mod support;
