@@ -276,7 +276,8 @@
   as {{ columns.dbt_valid_to }}
 {%- endmacro %}
 
-{#- Whether a version is current (`prefix` qualifies the column). -#}
+{#- Whether the version whose dbt_valid_to is `valid_to` (a column,
+    qualified or not) is current. -#}
 {% macro snapshot_is_current(valid_to) -%}
   {%- set current = config.get('dbt_valid_to_current') -%}
   {%- if current -%}
@@ -328,12 +329,12 @@
 
 {#- Key columns added to a query: `dbt_unique_key`, or `dbt_unique_key_<n>`
     for a list. -#}
-{% macro snapshot_key_columns(unique_key, prefix='') -%}
+{% macro snapshot_key_columns(unique_key) -%}
   {%- if unique_key is string -%}
-    {{ prefix }}{{ unique_key }} as dbt_unique_key
+    {{ unique_key }} as dbt_unique_key
   {%- else -%}
     {%- for key in unique_key -%}
-      {{ prefix }}{{ key }} as dbt_unique_key_{{ loop.index }}{{ ", " if not loop.last }}
+      {{ key }} as dbt_unique_key_{{ loop.index }}{{ ", " if not loop.last }}
     {%- endfor -%}
   {%- endif -%}
 {%- endmacro %}
