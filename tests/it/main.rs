@@ -7,5 +7,6 @@ mod compile;
 mod dbt_compat;
 mod errors;
 mod manifest_schema;
+mod run;
 mod snapshot;
 mod support;
