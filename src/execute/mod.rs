@@ -306,6 +306,8 @@ pub fn run(
         }
     }
 
+    run_project_hooks(project, renderer, &shared, false, &[])?;
+
     let total = runnable.len();
     let mut remaining: HashMap<&str, usize> = runnable
         .iter()
@@ -417,9 +419,29 @@ pub fn run(
         drop(job_tx);
         Ok(())
     })?;
+    let schemas: Vec<Value> = schemas_of(project, &runnable)
+        .into_iter()
+        .map(|(_, s)| Value::from(s))
+        .collect();
+    let database_schemas: Vec<Value> = schemas_of(project, &runnable)
+        .into_iter()
+        .map(|(d, s)| Value::from(vec![Value::from(d), Value::from(s)]))
+        .collect();
+    let end_hooks = run_project_hooks(
+        project,
+        renderer,
+        &shared,
+        true,
+        &[
+            ("results", results_value(project, &results)),
+            ("schemas", Value::from(schemas)),
+            ("database_schemas", Value::from(database_schemas)),
+        ],
+    );
     if let Some(log) = &shared.log {
         log.flush();
     }
+    end_hooks?;
     Ok(RunOutput {
         results,
         elapsed: t0.elapsed().as_secs_f64(),
@@ -498,6 +520,117 @@ pub fn preview(
         )
         .with_help(format!("the query that failed:\n{query}"))
     })
+}
+
+/// Runs `on-run-start` or `on-run-end` hooks of every package (the root
+/// project's last), rendered with `extra` names (`results`, `schemas`).
+fn run_project_hooks(
+    project: &Project,
+    renderer: &Renderer,
+    shared: &Arc<live::Shared>,
+    end: bool,
+    extra: &[(&'static str, Value)],
+) -> Result<usize, Diag> {
+    let mut hooks: Vec<(String, String)> = Vec::new();
+    for (name, pkg) in &project.packages {
+        if pkg.is_root {
+            continue;
+        }
+        let list = if end {
+            &pkg.file.on_run_end
+        } else {
+            &pkg.file.on_run_start
+        };
+        hooks.extend(list.iter().map(|h| (name.clone(), h.clone())));
+    }
+    if let Some(root) = project.root_package() {
+        let list = if end {
+            &root.file.on_run_end
+        } else {
+            &root.file.on_run_start
+        };
+        hooks.extend(list.iter().map(|h| (project.root.clone(), h.clone())));
+    }
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let which = if end { "on-run-end" } else { "on-run-start" };
+    let conn = shared
+        .warehouse
+        .connect()
+        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    let worker = Arc::new(Mutex::new(WorkerConn {
+        conn,
+        in_transaction: false,
+    }));
+    for (i, (package, hook)) in hooks.iter().enumerate() {
+        let mut node = Node::new(
+            ResourceType::Analysis,
+            package,
+            &format!("{package}-{which}-{i}"),
+        );
+        node.raw_code.clone_from(hook);
+        let node = Arc::new(node);
+        let nl = Arc::new(NodeLive {
+            shared: Arc::clone(shared),
+            worker: Arc::clone(&worker),
+            node: Arc::clone(&node),
+            last_error: Mutex::new(None),
+            info: Box::new(|k: &str, _: &[Value]| {
+                Err(format!("`adapter.xform('{k}')` is not available in hooks"))
+            }),
+        });
+        let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, package);
+        ctx.live = Some(nl.clone());
+        for (k, v) in extra {
+            ctx.locals.insert(k, v.clone());
+        }
+        let ctx = Arc::new(ctx);
+        let hook_diag = |msg: String| {
+            Diag::error(
+                "XF0530",
+                format!(
+                    "{which} hook {} of package `{package}` failed: {msg}",
+                    i + 1
+                ),
+            )
+            .with_help(format!("the hook, from dbt_project.yml:\n{}", hook.trim()))
+        };
+        let sql = renderer
+            .env
+            .render_str(
+                &crate::jinja::mutable::rewrite(hook),
+                Value::from_dyn_object(Arc::clone(&ctx)),
+            )
+            .map_err(|e| hook_diag(crate::jinja::errors::plain_message(&e)))?;
+        if !sql.trim().is_empty() {
+            crate::jinja::live::Live::execute(nl.as_ref(), &sql, false, false)
+                .map_err(hook_diag)?;
+        }
+        nl.finish(true).map_err(hook_diag)?;
+    }
+    Ok(hooks.len())
+}
+
+/// The `results` of `on-run-end`: one entry per node, as dbt's
+/// `RunResult` reads in Jinja.
+fn results_value(project: &Project, results: &[NodeResult]) -> Value {
+    let list: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let node = project.nodes.get(&r.unique_id);
+            serde_json::json!({
+                "status": r.status.as_str(),
+                "message": r.message,
+                "failures": r.failures,
+                "execution_time": r.execution_time,
+                "thread_id": format!("Thread-{}", r.thread + 1),
+                "adapter_response": {"rows_affected": r.rows_affected},
+                "node": node.map_or(serde_json::Value::Null, crate::artifacts::manifest::node_json),
+            })
+        })
+        .collect();
+    Value::from_serialize(list)
 }
 
 struct Runner<'a> {

@@ -398,3 +398,22 @@ fn empty_builds_every_relation_with_zero_rows() {
         ["id", "v"]
     );
 }
+
+#[test]
+fn on_run_start_and_end_hooks_see_results_and_schemas() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "dbt_project.yml",
+        "name: p\nversion: '1.0'\nprofile: p\non-run-start:\n  - create table if not exists audit (what varchar, n integer)\non-run-end:\n  - \"insert into audit values ('end', {{ results | length }}){% for s in schemas %}, ('{{ s }}', 0){% endfor %}\"\n",
+    );
+    write(d, "models/a.sql", "select 1 as x");
+    write(d, "models/b.sql", "select * from {{ ref('a') }}");
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        rows(d, "select what, n from audit order by what"),
+        ["end|Int(2)", "main|Int(0)"]
+    );
+}
