@@ -6,6 +6,7 @@ mod cli;
 mod compile;
 mod dbt_compat;
 mod errors;
+mod exec_compat;
 mod manifest_schema;
 mod run;
 mod snapshot;
