@@ -84,6 +84,8 @@ pub enum Command {
     Clean,
     /// Re-run the nodes that failed or were skipped in the last run
     Retry(RunArgs),
+    /// Call a macro against the warehouse, e.g. `run-operation grant_select --args '{role: bi}'`
+    RunOperation(RunOperationArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -168,4 +170,13 @@ pub struct LsArgs {
     /// With --output json: only these keys
     #[arg(long, num_args = 1..)]
     pub output_keys: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunOperationArgs {
+    /// The macro to call (`name` or `package.name`)
+    pub macro_name: String,
+    /// Keyword arguments as YAML or JSON, e.g. '{table: orders}'
+    #[arg(long)]
+    pub args: Option<String>,
 }

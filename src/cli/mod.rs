@@ -409,6 +409,32 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Build(a) => run_command(g, a, printer, "build", None),
         Command::Snapshot(a) => run_command(g, a, printer, "snapshot", None),
         Command::Retry(a) => retry_command(g, a, printer),
+        Command::RunOperation(a) => {
+            let args = match parse_vars(a.args.as_deref()) {
+                Ok(m) => m,
+                Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+            };
+            let loaded = match load(g, false) {
+                Ok(l) => l,
+                Err(d) => return Ok(fail(printer, &d)),
+            };
+            printer.diags(&loaded.diags);
+            if loaded.diags.has_errors() {
+                return Ok(fail_count(printer, &loaded.diags));
+            }
+            match crate::execute::run_operation(
+                &loaded.project,
+                &loaded.renderer,
+                &a.macro_name,
+                &args,
+            ) {
+                Ok(()) => {
+                    printer.info(&format!("Ran operation `{}`", a.macro_name));
+                    Ok(Outcome::Ok)
+                }
+                Err(d) => Ok(fail(printer, &Diags(vec![d]))),
+            }
+        }
         Command::Show(a) => Ok(show_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
         Command::Debug => {

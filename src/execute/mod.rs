@@ -612,6 +612,108 @@ fn run_project_hooks(
     Ok(hooks.len())
 }
 
+/// `run-operation`: calls a macro with keyword arguments on a live
+/// connection and commits what it did.
+pub fn run_operation(
+    project: &Project,
+    renderer: &Renderer,
+    name: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Diag> {
+    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
+        Diag::error(
+            "XF0500",
+            format!("unknown warehouse type `{}`", project.target.kind),
+        )
+    })?;
+    let warehouse = adapter
+        .open(&project.target)
+        .map_err(|e| Diag::error("XF0501", e.message))?;
+    let shared = Arc::new(live::Shared {
+        adapter,
+        warehouse,
+        cache: live::RelationCache::default(),
+        log: live::StatementLog::from_env(),
+        full_refresh: false,
+    });
+    let conn = shared
+        .warehouse
+        .connect()
+        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    let node = Arc::new(Node::new(ResourceType::Analysis, &project.root, name));
+    let nl = Arc::new(NodeLive {
+        shared: Arc::clone(&shared),
+        worker: Arc::new(Mutex::new(WorkerConn {
+            conn,
+            in_transaction: false,
+        })),
+        node,
+        last_error: Mutex::new(None),
+        info: Box::new(|k: &str, _: &[Value]| {
+            Err(format!(
+                "`adapter.xform('{k}')` is not available in run-operation"
+            ))
+        }),
+    });
+    let (package, macro_name) = match name.split_once('.') {
+        Some((p, m)) => (p.to_owned(), m.to_owned()),
+        None => (project.root.clone(), name.to_owned()),
+    };
+    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, &project.root);
+    ctx.live = Some(nl.clone());
+    let ctx = Arc::new(ctx);
+    let entry = renderer
+        .shared
+        .macro_in(&package, &macro_name)
+        .or_else(|| renderer.shared.find_macro(&project.root, &macro_name))
+        .cloned()
+        .ok_or_else(|| {
+            let names = renderer.shared.visible_macro_names(&project.root);
+            let mut d = Diag::error("XF0540", format!("no macro named `{name}`"));
+            if let Some(c) = crate::diagnostics::closest(&macro_name, names.iter().copied()) {
+                d = d.with_help(format!("did you mean `{c}`?"));
+            }
+            d
+        })?;
+    let call = || -> Result<Value, minijinja::Error> {
+        let tmpl = renderer.env.get_template(&entry.template)?;
+        #[allow(deprecated)]
+        let state = tmpl.eval_to_state(Value::from_dyn_object(Arc::clone(&ctx)))?;
+        let f = Arc::new(MacroFn {
+            ctx: Arc::clone(&ctx),
+            name: macro_name.clone(),
+            unique_id: entry.unique_id.clone(),
+            template: entry.template.clone(),
+        });
+        let kwargs: minijinja::value::Kwargs = args
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+            .collect();
+        f.call(&state, &[Value::from(kwargs)])
+    };
+    match call() {
+        Ok(_) => nl
+            .finish(true)
+            .map_err(|m| Diag::error("XF0510", format!("commit failed: {m}"))),
+        Err(e) => {
+            let _ = nl.finish(false);
+            let d = errors::to_diag(&e, project, None);
+            Err(nl
+                .last_error
+                .lock()
+                .ok()
+                .and_then(|le| le.clone())
+                .map_or(d, |(msg, sql)| {
+                    Diag::error(
+                        "XF0520",
+                        format!("database error in operation `{name}`\n  {}", msg.trim()),
+                    )
+                    .with_help(format!("the statement that failed:\n{}", sql.trim()))
+                }))
+        }
+    }
+}
+
 /// The `results` of `on-run-end`: one entry per node, as dbt's
 /// `RunResult` reads in Jinja.
 fn results_value(project: &Project, results: &[NodeResult]) -> Value {

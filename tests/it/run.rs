@@ -417,3 +417,27 @@ fn on_run_start_and_end_hooks_see_results_and_schemas() {
         ["end|Int(2)", "main|Int(0)"]
     );
 }
+
+#[test]
+fn run_operation_calls_a_macro_with_arguments() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "macros/ops.sql",
+        "{% macro make_note(text, n=1) %}\n  {% do run_query(\"create table notes as select '\" ~ text ~ \"' as t, \" ~ n ~ \" as n\") %}\n{% endmacro %}\n",
+    );
+    let out = xform(
+        d,
+        &["run-operation", "make_note", "--args", "{text: hi, n: 3}"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select t, n from notes"), ["hi|Int(3)"]);
+    let out = xform(d, &["run-operation", "make_nte"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("did you mean `make_note`?"),
+        "{}",
+        out.stderr
+    );
+}
