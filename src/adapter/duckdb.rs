@@ -163,7 +163,7 @@ impl Warehouse for DuckDbWarehouse {
             .map(|(n, t)| format!("{}: {}", quote_literal(n), quote_literal(t)))
             .collect();
         Some(format!(
-            "insert into {} select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = ['', 'null', 'NULL', 'Null'], columns = {{{}}})",
+            "insert into {} select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = '', columns = {{{}}})",
             load.relation,
             quote_literal(&load.path.to_string_lossy()),
             quote_literal(&load.delimiter.to_string()),

@@ -93,7 +93,7 @@ fn seeds_load_with_dbt_types_and_nulls() {
             d,
             "select id, coalesce(name, 'NULL'), coalesce(cast(score as varchar), 'NULL') from people order by id"
         ),
-        ["Int(1)|ann|1.5", "Int(2)|NULL|2.0", "Int(3)|NULL|NULL"]
+        ["Int(1)|ann|1.5", "Int(2)|NULL|2.0", "Int(3)|null|NULL"]
     );
 }
 

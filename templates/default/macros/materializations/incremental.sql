@@ -211,7 +211,8 @@
 {%- endmacro %}
 
 {#- on_schema_change: compares the staged batch with the target and adds,
-    drops or retypes columns as configured. Returns the columns to write. -#}
+    drops or retypes columns as configured. Returns the columns to write, or
+    none when nothing changed. -#}
 {% macro process_schema_changes(on_schema_change, source_relation, target_relation) %}
   {%- if on_schema_change == 'ignore' -%}
     {{ return(none) }}
@@ -249,7 +250,9 @@
       {{ alter_column_type(target_relation, c.name, c.data_type) }}
     {%- endfor -%}
   {%- endif -%}
-  {{ return(adapter.get_columns_in_relation(target_relation)) }}
+  {#- Written: the batch's columns. A target column the batch lacks stays
+      NULL in the new rows, as in dbt. -#}
+  {{ return(source_columns) }}
 {% endmacro %}
 
 {% macro alter_column_type(relation, column_name, new_column_type) -%}

@@ -4,6 +4,7 @@
 {% materialization test, default %}
   {%- set relations = [] -%}
   {%- set main_sql = sql -%}
+  {%- set limit = config.get('limit') -%}
   {%- if should_store_failures() -%}
     {%- set store_as = config.get('store_failures_as') or 'table' -%}
     {%- set existing_relation = load_cached_relation(this) -%}
@@ -13,10 +14,11 @@
     {%- endif -%}
     {%- if store_as != 'ephemeral' -%}
       {% call statement(auto_begin=True) -%}
+        {%- set stored_sql = sql ~ ("\n    limit " ~ limit if limit is not none else "") -%}
         {%- if store_as == 'view' -%}
-          {{ get_create_view_as_sql(target_relation, sql) }}
+          {{ get_create_view_as_sql(target_relation, stored_sql) }}
         {%- else -%}
-          {{ get_create_table_as_sql(False, target_relation, sql) }}
+          {{ get_create_table_as_sql(False, target_relation, stored_sql) }}
         {%- endif -%}
       {%- endcall %}
       {{ adapter.cache_added(target_relation) }}
@@ -25,7 +27,6 @@
       {{ adapter.commit() }}
     {%- endif -%}
   {%- endif -%}
-  {%- set limit = config.get('limit') -%}
   {%- set fail_calc = config.get('fail_calc') or 'count(*)' -%}
   {%- set warn_if = config.get('warn_if') or '!= 0' -%}
   {%- set error_if = config.get('error_if') or '!= 0' -%}
