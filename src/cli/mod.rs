@@ -443,7 +443,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 Err(e) => printer.data(&format!("duckdb library: unavailable ({e})")),
             }
             printer.data(&format!("xform {}", env!("CARGO_PKG_VERSION")));
-            Ok(Outcome::Ok)
+            Ok(debug_connection(g, printer))
         }
     }
 }
@@ -1094,4 +1094,57 @@ fn clean_command(g: &GlobalArgs, printer: &Printer) -> anyhow::Result<Outcome> {
         printer.info(&format!("Cleaned {t}/"));
     }
     Ok(Outcome::Ok)
+}
+
+/// `xform debug`, after the versions: the project, profile and target, and
+/// a connection test when a project is at hand.
+fn debug_connection(g: &GlobalArgs, printer: &Printer) -> Outcome {
+    let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    if !dir.join("dbt_project.yml").is_file() {
+        printer
+            .data("project: none here (pass --project-dir to check a project and its connection)");
+        return Outcome::Ok;
+    }
+    let loaded = match load(g, false) {
+        Ok(l) => l,
+        Err(d) => return fail(printer, &d),
+    };
+    let t = &loaded.project.target;
+    printer.data(&format!(
+        "project: {} ({})",
+        loaded.project.root,
+        loaded.project.root_dir.display()
+    ));
+    printer.data(&format!(
+        "profile: {} from {}",
+        t.profile_name,
+        t.profiles_path
+            .as_ref()
+            .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string())
+    ));
+    printer.data(&format!(
+        "target: {} (type {}, database {}, schema {}, {} threads)",
+        t.name, t.kind, t.database, t.schema, t.threads
+    ));
+    let check = || -> Result<String, String> {
+        let adapter = crate::adapter::for_kind(&t.kind)
+            .ok_or_else(|| format!("unknown type `{}`", t.kind))?;
+        let wh = adapter.open(t).map_err(|e| e.message)?;
+        let mut conn = wh.connect().map_err(|e| e.message)?;
+        conn.execute("select 1", true).map_err(|e| e.message)?;
+        Ok(wh.describe())
+    };
+    match check() {
+        Ok(what) => {
+            printer.data(&format!("connection: OK ({what})"));
+            Outcome::Ok
+        }
+        Err(m) => {
+            printer.diag(
+                &Diag::error("XF0501", format!("connection test failed: {m}"))
+                    .with_help("check the target's fields in profiles.yml"),
+            );
+            Outcome::UserError
+        }
+    }
 }

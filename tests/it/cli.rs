@@ -62,7 +62,21 @@ fn version_and_help_work_without_a_project() {
     let out = xform(dir.path(), &["--version"]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.starts_with("xform "), "{}", out.stdout);
-    for cmd in ["parse", "compile", "ls", "debug"] {
+    for cmd in [
+        "parse",
+        "compile",
+        "ls",
+        "debug",
+        "seed",
+        "run",
+        "test",
+        "build",
+        "snapshot",
+        "show",
+        "retry",
+        "clean",
+        "run-operation",
+    ] {
         let out = xform(dir.path(), &[cmd, "--help"]);
         assert_eq!(out.code, 0, "{cmd} --help");
         assert!(

@@ -441,3 +441,16 @@ fn run_operation_calls_a_macro_with_arguments() {
         out.stderr
     );
 }
+
+#[test]
+fn debug_checks_the_connection() {
+    let p = project();
+    let out = xform(p.path(), &["debug"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("target: dev (type duckdb"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("connection: OK"), "{}", out.stdout);
+}
