@@ -454,3 +454,61 @@ fn debug_checks_the_connection() {
     );
     assert!(out.stdout.contains("connection: OK"), "{}", out.stdout);
 }
+
+#[test]
+fn ctrl_c_cancels_the_running_statement_and_still_writes_run_results() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect range as i from range(1000)",
+    );
+    write(d, "models/after.sql", "select * from {{ ref('big') }}");
+    assert_eq!(xform(d, &["run"]).code, 0);
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect a.range as i from range(100000) a, range(100000) b",
+    );
+    let _ = std::fs::remove_file(d.join("target/run_results.json"));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(["run"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results written"),
+    )
+    .expect("json");
+    let statuses: Vec<(String, String)> = rr["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or_default().to_owned(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("model.p.big".to_owned(), "error".to_owned()),
+            ("model.p.after".to_owned(), "skipped".to_owned())
+        ]
+    );
+    assert_eq!(rows(d, "select count(*) from big"), ["BigInt(1000)"]);
+}
