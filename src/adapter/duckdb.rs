@@ -23,6 +23,9 @@ impl Adapter for DuckDb {
     fn open(&self, target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
         Self::open_target(target)
     }
+    fn subquery_needs_alias(&self) -> bool {
+        false
+    }
 }
 
 /// dbt-duckdb names the database after the file (`shop.duckdb` is `shop`),

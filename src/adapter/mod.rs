@@ -80,6 +80,18 @@ pub trait Adapter: Send + Sync {
         )
     }
 
+    /// Whether a subquery in `FROM` needs an alias. dbt then names the
+    /// subqueries it puts in place of a relation (`--empty`, microbatch
+    /// filters) `_dbt_<kind>_subq_<table>`; without, it adds none, so that
+    /// `{{ ref('x') }} as x` stays valid.
+    ///
+    /// ```sql
+    /// select * from (select * from orders where false limit 0) _dbt_limit_subq_orders
+    /// ```
+    fn subquery_needs_alias(&self) -> bool {
+        true
+    }
+
     /// Whether DDL (create, rename, drop) is transactional, so a rebuilt
     /// relation can be swapped in atomically.
     fn supports_transactional_ddl(&self) -> bool {

@@ -703,6 +703,8 @@ fn run_command(
         fail_fast: a.fail_fast,
         build: which == "build",
         empty: a.empty,
+        event_time_start: a.event_time_start.clone(),
+        event_time_end: a.event_time_end.clone(),
     };
     let _ = ctrlc::set_handler(crate::execute::interrupt);
     let log = RunLog::open(&loaded.project);

@@ -1087,19 +1087,28 @@ fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
 struct CompileResolver {
     lookup: Lookup,
     relations: HashMap<String, (Relation, bool)>,
+    /// `event_time` configs by unique id.
+    event_times: HashMap<String, String>,
     /// `--empty`: refs and sources read zero rows.
     empty: bool,
+    /// The warehouse needs subqueries aliased.
+    alias: bool,
 }
 
 /// `--empty`: a relation as a subquery with no rows, named as dbt names it.
-fn emptied(r: Relation, empty: bool) -> Relation {
+fn emptied(r: Relation, empty: bool, alias: bool) -> Relation {
     if !empty || r.cte_name.is_some() {
         return r;
     }
     let ident = r.identifier.clone().unwrap_or_default();
     let mut out = r.clone();
+    let alias = if alias {
+        format!(" _dbt_limit_subq_{ident}")
+    } else {
+        String::new()
+    };
     out.cte_name = Some(format!(
-        "(select * from {} where false limit 0) _dbt_limit_subq_{ident}",
+        "(select * from {} where false limit 0){alias}",
         r.render()
     ));
     out
@@ -1116,8 +1125,9 @@ impl Resolver for CompileResolver {
             .get(uid)
             .ok_or_else(|| format!("`{}` has no relation", call.name))?;
         Ok(Resolved {
+            event_time: self.event_times.get(uid).cloned(),
             unique_id: uid.to_owned(),
-            relation: emptied(rel.clone(), self.empty),
+            relation: emptied(rel.clone(), self.empty, self.alias),
             ephemeral: *eph,
         })
     }
@@ -1129,8 +1139,13 @@ impl Resolver for CompileResolver {
             .ok_or_else(|| format!("source `{source}.{table}` is not declared"))?;
         self.relations
             .get(uid)
-            .map(|(r, _)| emptied(r.clone(), self.empty))
+            .map(|(r, _)| emptied(r.clone(), self.empty, self.alias))
             .ok_or_else(|| format!("source `{source}.{table}` has no relation"))
+    }
+
+    fn source_event_time(&self, source: &str, table: &str) -> Option<String> {
+        let uid = self.lookup.find_source(&self.lookup.root, source, table)?;
+        self.event_times.get(uid).cloned()
     }
 }
 
@@ -1160,6 +1175,7 @@ impl Compiler {
         empty: bool,
     ) -> (Self, Diags) {
         let mut relations = HashMap::new();
+        let mut event_times = HashMap::new();
         for n in project.nodes.values() {
             let rel = match n.resource_type {
                 ResourceType::Model if n.is_ephemeral() => {
@@ -1172,12 +1188,22 @@ impl Compiler {
                 _ => continue,
             };
             relations.insert(n.unique_id.clone(), rel);
+            if let Some(et) = n
+                .config
+                .get("event_time")
+                .and_then(serde_json::Value::as_str)
+            {
+                event_times.insert(n.unique_id.clone(), et.to_owned());
+            }
         }
         let mut this = Self {
             resolver: Arc::new(CompileResolver {
                 lookup: Lookup::new(project),
                 relations,
+                event_times,
                 empty,
+                alias: crate::adapter::for_kind(&project.target.kind)
+                    .is_none_or(|a| a.subquery_needs_alias()),
             }),
             graph: graph_value(project, ids),
             static_tests: StaticTests::new(project),
@@ -1211,15 +1237,19 @@ impl Compiler {
         node: &Node,
         live: Option<Arc<dyn crate::jinja::live::Live>>,
     ) -> CompileResult {
-        compile_node(
-            renderer,
-            project,
-            node,
-            Arc::clone(&self.resolver),
-            self.graph.as_ref(),
-            &self.static_tests,
-            live,
-        )
+        self.render_batch(renderer, project, node, live, None)
+    }
+
+    /// As `render`, for one microbatch window.
+    pub fn render_batch(
+        &self,
+        renderer: &Renderer,
+        project: &Project,
+        node: &Node,
+        live: Option<Arc<dyn crate::jinja::live::Live>>,
+        batch: Option<(String, String)>,
+    ) -> CompileResult {
+        compile_node(self, renderer, project, node, live, batch)
     }
 
     /// A node's final SQL with the ephemeral CTEs it uses, and their ids.
@@ -1251,8 +1281,9 @@ impl Compiler {
         project: &Project,
         node: &Node,
         live: Option<Arc<dyn crate::jinja::live::Live>>,
+        batch: Option<(String, String)>,
     ) -> Result<(String, Vec<(String, String)>), Diag> {
-        let rendered = self.render(renderer, project, node, live)?;
+        let rendered = self.render_batch(renderer, project, node, live, batch)?;
         let mut memo = ephemeral::Memo::new();
         Ok(self.finish(project, &node.unique_id, rendered, &mut memo))
     }
@@ -1334,13 +1365,12 @@ fn graph_value(project: &Project, ids: &[String]) -> Option<Value> {
 pub type CompileResult = Result<(String, Vec<String>), Diag>;
 
 fn compile_node(
+    compiler: &Compiler,
     renderer: &Renderer,
     project: &Project,
     node: &Node,
-    resolver: Arc<dyn Resolver>,
-    graph: Option<&Value>,
-    static_tests: &StaticTests,
     live: Option<Arc<dyn crate::jinja::live::Live>>,
+    batch: Option<(String, String)>,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1355,11 +1385,12 @@ fn compile_node(
     }
     ctx.model = model_value(node);
     ctx.config.clone_from(&node.config);
-    ctx.resolver = Some(resolver);
-    ctx.graph = graph.cloned();
+    ctx.resolver = Some(Arc::clone(&compiler.resolver));
+    ctx.graph.clone_from(&compiler.graph);
     ctx.live = live;
+    ctx.batch = batch;
     let ctx = Arc::new(ctx);
-    let direct = static_tests.recorded(node).is_some()
+    let direct = compiler.static_tests.recorded(node).is_some()
         && node
             .config
             .get("where")

@@ -135,6 +135,12 @@ impl Shared {
         self.cache.schemas.lock().ok()
     }
 
+    /// Whether the cache knows the relation (its schema must be listed).
+    pub fn contains(&self, r: &Relation) -> bool {
+        let (d, s, i) = parts(r);
+        self.lookup(d, s, i).is_some()
+    }
+
     fn lookup(&self, database: &str, schema: &str, identifier: &str) -> Option<Relation> {
         let g = self.schemas_guard()?;
         g.get(&key(database, schema))?

@@ -12,6 +12,7 @@
 //! warehouse except for the schema creation before the run.
 
 pub mod live;
+pub mod microbatch;
 pub mod seed;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -91,6 +92,9 @@ pub struct Options {
     pub build: bool,
     /// `--empty`: refs and sources read zero rows.
     pub empty: bool,
+    /// Microbatch: `--event-time-start` and `--event-time-end`.
+    pub event_time_start: Option<String>,
+    pub event_time_end: Option<String>,
 }
 
 /// Everything a run produces.
@@ -278,6 +282,7 @@ pub fn run(
         renderer,
         compiler: &compiler,
         shared: Arc::clone(&shared),
+        event_time: (opts.event_time_start.clone(), opts.event_time_end.clone()),
     };
     // Schemas first, once, on one connection.
     {
@@ -501,7 +506,8 @@ pub fn preview(
     if let Some(d) = diags.0.into_iter().next() {
         return Err(d);
     }
-    let (sql, _) = compiler.compile_one(renderer, project, &node, Some(Arc::clone(&live_dyn)))?;
+    let (sql, _) =
+        compiler.compile_one(renderer, project, &node, Some(Arc::clone(&live_dyn)), None)?;
     let query = format!(
         "select * from (\n{}\n) as xform_preview limit {limit}",
         sql.trim().trim_end_matches(';')
@@ -740,6 +746,8 @@ struct Runner<'a> {
     renderer: &'a Renderer,
     compiler: &'a crate::compile::Compiler,
     shared: Arc<live::Shared>,
+    /// `--event-time-start` and `--event-time-end`.
+    event_time: (Option<String>, Option<String>),
 }
 
 impl Runner<'_> {
@@ -825,6 +833,149 @@ impl Runner<'_> {
     }
 
     fn run_node(&self, id: &str, worker: usize, wc: &Arc<Mutex<WorkerConn>>) -> NodeResult {
+        let is_microbatch = self.project.nodes.get(id).is_some_and(|n| {
+            n.materialized() == "incremental"
+                && n.config
+                    .get("incremental_strategy")
+                    .and_then(serde_json::Value::as_str)
+                    == Some("microbatch")
+        });
+        if !is_microbatch {
+            return self.run_attempt(id, worker, wc, None);
+        }
+        let started = chrono::Utc::now();
+        let batches = match self.batches(id, wc) {
+            Ok(b) => b,
+            Err(d) => return self.failed(id, started, worker, d),
+        };
+        let n = batches.len();
+        let mut last: Option<NodeResult> = None;
+        let mut total_time = 0.0;
+        for (i, b) in batches.into_iter().enumerate() {
+            let mut r = self.run_attempt(id, worker, wc, Some(&(i, b.0, b.1)));
+            total_time += r.execution_time;
+            if r.status == Status::Error {
+                r.message = Some(format!(
+                    "batch {} of {n} failed: {}",
+                    i + 1,
+                    r.message.unwrap_or_default()
+                ));
+                if let Some(d) = r.diag.as_mut() {
+                    d.message = format!("batch {} of {n}: {}", i + 1, d.message);
+                }
+                r.started = started;
+                r.execution_time = total_time;
+                return r;
+            }
+            last = Some(r);
+        }
+        let mut r = last.unwrap_or_else(|| {
+            self.failed(
+                id,
+                started,
+                worker,
+                Diag::error("XF0550", "microbatch produced no batch"),
+            )
+        });
+        r.started = started;
+        r.execution_time = total_time;
+        r.message = Some(format!("OK ({n} batch{})", if n == 1 { "" } else { "es" }));
+        r
+    }
+
+    /// The windows a microbatch model runs, as dbt computes them: from
+    /// `--event-time-start`, or `begin` on a first run or full refresh, or
+    /// `lookback` batches before now; to `--event-time-end` or now, rounded up
+    /// to the batch size.
+    fn batches(
+        &self,
+        id: &str,
+        wc: &Arc<Mutex<WorkerConn>>,
+    ) -> Result<Vec<(String, String)>, Diag> {
+        let node = self
+            .project
+            .nodes
+            .get(id)
+            .ok_or_else(|| Diag::error("XF0900", format!("`{id}` is not a node")))?;
+        let cfg = |k: &str| node.config.get(k).filter(|v| !v.is_null());
+        let size_text = cfg("batch_size")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let size = microbatch::BatchSize::parse(size_text).ok_or_else(|| {
+            Diag::error(
+                "XF0550",
+                format!("microbatch model `{}` needs `batch_size` hour, day, month or year; found `{size_text}`", node.name),
+            )
+        })?;
+        if cfg("event_time").is_none() {
+            return Err(Diag::error(
+                "XF0550",
+                format!(
+                    "microbatch model `{}` needs an `event_time` config (the column its rows are batched on)",
+                    node.name
+                ),
+            ));
+        }
+        let parse = |what: &str, s: &str| {
+            microbatch::parse_time(s).ok_or_else(|| {
+                Diag::error("XF0551", format!("{what} `{s}` is not a date or timestamp (e.g. 2024-01-31 or 2024-01-31 12:00:00)"))
+            })
+        };
+        let exists = {
+            let rel = crate::compile::relation_for(self.project, node);
+            let mut w = wc
+                .lock()
+                .map_err(|_| Diag::error("XF0900", "worker connection poisoned"))?;
+            self.shared
+                .ensure_listed(w.conn.as_mut(), &node.database, &node.schema)
+                .map_err(|e| Diag::error("XF0503", e.message))?;
+            drop(w);
+            self.shared.contains(&rel)
+        };
+        let full_refresh = match node.config.get("full_refresh") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            _ => self.shared.full_refresh,
+        };
+        let end = match &self.event_time.1 {
+            Some(s) => parse("--event-time-end", s)?,
+            None => chrono::Utc::now().naive_utc(),
+        };
+        let end = size.ceil(end);
+        let start = if let Some(s) = &self.event_time.0 {
+            size.truncate(parse("--event-time-start", s)?)
+        } else if !exists || full_refresh {
+            let begin = cfg("begin")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .ok_or_else(|| {
+                    Diag::error(
+                        "XF0550",
+                        format!(
+                            "microbatch model `{}` needs a `begin` config for its first run",
+                            node.name
+                        ),
+                    )
+                })?;
+            size.truncate(parse("`begin`", &begin)?)
+        } else {
+            let lookback = cfg("lookback")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(1);
+            // `end` is on a batch boundary, so the window reaches one batch further back.
+            size.offset(end, -(lookback + 1))
+        };
+        Ok(microbatch::windows(size, start, end)
+            .into_iter()
+            .map(|(a, b)| (microbatch::format(a), microbatch::format(b)))
+            .collect())
+    }
+
+    fn run_attempt(
+        &self,
+        id: &str,
+        worker: usize,
+        wc: &Arc<Mutex<WorkerConn>>,
+        batch: Option<&(usize, String, String)>,
+    ) -> NodeResult {
         let started = chrono::Utc::now();
         let t0 = Instant::now();
         let Some(node) = self.project.nodes.get(id) else {
@@ -836,6 +987,13 @@ impl Runner<'_> {
             );
         };
         let mut node = node.clone();
+        if let Some((i, _, _)) = batch
+            && *i > 0
+        {
+            // Later batches add to what the first one built.
+            node.config
+                .insert("full_refresh".into(), serde_json::Value::Bool(false));
+        }
         let info_node = Arc::new(node.clone());
         let nl = Arc::new(NodeLive {
             shared: Arc::clone(&self.shared),
@@ -855,6 +1013,7 @@ impl Runner<'_> {
             self.project,
             &node,
             Some(Arc::clone(&live_dyn)),
+            batch.map(|(_, s, e)| (s.clone(), e.clone())),
         ) {
             Ok(v) => v,
             Err(d) => {
@@ -879,7 +1038,7 @@ impl Runner<'_> {
         );
 
         let mat = materialization_name(&node);
-        let outcome = self.materialize(&node, &mat, &sql, &live_dyn);
+        let outcome = self.materialize(&node, &mat, &sql, &live_dyn, batch);
         let (result_value, main_sql, statement_results) = match outcome {
             Ok(v) => v,
             Err((e, main_sql)) => {
@@ -1059,6 +1218,7 @@ impl Runner<'_> {
         mat: &str,
         sql: &str,
         live: &Arc<dyn crate::jinja::live::Live>,
+        batch: Option<&(usize, String, String)>,
     ) -> Result<(Value, Option<String>, HashMap<String, Value>), (minijinja::Error, Option<String>)>
     {
         let shared = &self.renderer.shared;
@@ -1094,7 +1254,14 @@ impl Runner<'_> {
         let mut ctx = NodeCtx::new(Arc::clone(shared), Phase::Compile, &node.package_name);
         let this = crate::compile::relation_for(self.project, node);
         ctx.this = Some(this);
-        ctx.model = Value::from_serialize(crate::artifacts::manifest::node_json(node));
+        let mut model = crate::artifacts::manifest::node_json(node);
+        if let (Some((i, start, end)), Some(m)) = (batch, model.as_object_mut()) {
+            m.insert(
+                "batch".into(),
+                serde_json::json!({"id": i, "event_time_start": start, "event_time_end": end}),
+            );
+        }
+        ctx.model = Value::from_serialize(model);
         ctx.config.clone_from(&node.config);
         ctx.live = Some(Arc::clone(live));
         ctx.locals.insert("sql", Value::from(sql));

@@ -37,12 +37,46 @@ pub trait Resolver: Send + Sync {
     /// The relation for `ref(...)`, or an error message.
     fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<Resolved, String>;
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+    /// A source table's `event_time` config.
+    fn source_event_time(&self, _source: &str, _table: &str) -> Option<String> {
+        None
+    }
 }
 
 pub struct Resolved {
     pub unique_id: String,
     pub relation: Relation,
     pub ephemeral: bool,
+    /// The resource's `event_time` config, for microbatch filtering.
+    pub event_time: Option<String>,
+}
+
+/// A microbatch window: refs and sources with an `event_time` read only
+/// rows in `[start, end)`, rendered as dbt renders them.
+fn event_time_filtered(
+    rel: Relation,
+    event_time: Option<&str>,
+    batch: Option<&(String, String)>,
+    alias: bool,
+) -> Relation {
+    let (Some(et), Some((start, end))) = (event_time, batch) else {
+        return rel;
+    };
+    if rel.cte_name.is_some() {
+        return rel;
+    }
+    let ident = rel.identifier.clone().unwrap_or_default();
+    let mut out = rel.clone();
+    let alias = if alias {
+        format!(" _dbt_et_filter_subq_{ident}")
+    } else {
+        String::new()
+    };
+    out.cte_name = Some(format!(
+        "(select * from {} where {et} >= '{start}' and {et} < '{end}'){alias}",
+        rel.render()
+    ));
+    out
 }
 
 /// Everything a node's render needs beyond the project-wide [`Shared`].
@@ -71,6 +105,8 @@ pub struct NodeCtx {
     pub locals: std::collections::HashMap<&'static str, Value>,
     /// The SQL of the `main` statement, as run.
     pub main_sql: Mutex<Option<String>>,
+    /// The microbatch window being compiled, as dbt prints the bounds.
+    pub batch: Option<(String, String)>,
 }
 
 impl fmt::Debug for NodeCtx {
@@ -99,6 +135,7 @@ impl NodeCtx {
             results: super::live::Results::default(),
             locals: std::collections::HashMap::new(),
             main_sql: Mutex::new(None),
+            batch: None,
         }
     }
 
@@ -458,7 +495,13 @@ pub fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
                     }
                 });
             }
-            Ok(resolved.relation.into_value())
+            Ok(event_time_filtered(
+                resolved.relation,
+                resolved.event_time.as_deref(),
+                ctx.batch.as_ref(),
+                ctx.shared.adapter.subquery_needs_alias(),
+            )
+            .into_value())
         }
     }
 }
@@ -490,7 +533,16 @@ pub fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
         Phase::Compile => match &ctx.resolver {
             Some(res) => res
                 .resolve_source(&src, &tbl)
-                .map(Relation::into_value)
+                .map(|r| {
+                    let et = res.source_event_time(&src, &tbl);
+                    event_time_filtered(
+                        r,
+                        et.as_deref(),
+                        ctx.batch.as_ref(),
+                        ctx.shared.adapter.subquery_needs_alias(),
+                    )
+                    .into_value()
+                })
                 .map_err(|m| err(ErrorKind::InvalidOperation, m)),
             None => Ok(Relation::new("", &src, &tbl).into_value()),
         },

@@ -271,3 +271,29 @@
     alter table {{ relation.render() }} rename column {{ tmp }} to {{ col }}
   {%- endcall %}
 {%- endmacro %}
+
+{% macro get_incremental_microbatch_sql(arg_dict) %}
+  {{ return(adapter.dispatch('get_incremental_microbatch_sql', 'dbt')(arg_dict)) }}
+{% endmacro %}
+
+{#- One batch: the target's rows in the window are replaced by the batch's
+    rows in the window. -#}
+{% macro default__get_incremental_microbatch_sql(arg_dict) %}
+  {%- set event_time = config.get('event_time') -%}
+  {%- set batch = model.get('batch') -%}
+  {%- if not event_time or not batch -%}
+    {{ exceptions.raise_compiler_error("microbatch needs an `event_time` config and a batch window") }}
+  {%- endif -%}
+  {%- set window -%}
+    {{ event_time }} >= '{{ batch.event_time_start }}' and {{ event_time }} < '{{ batch.event_time_end }}'
+  {%- endset -%}
+  {%- set cols = arg_dict["dest_columns"] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ arg_dict["target_relation"].render() }}
+    where {{ window }}
+    {%- for p in (arg_dict["incremental_predicates"] or []) %}
+    and ({{ p }})
+    {%- endfor %};
+    insert into {{ arg_dict["target_relation"].render() }} ({{ cols }})
+    select {{ cols }} from {{ arg_dict["temp_relation"].render() }}
+    where {{ window }}
+{% endmacro %}
