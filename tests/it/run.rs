@@ -512,3 +512,29 @@ fn ctrl_c_cancels_the_running_statement_and_still_writes_run_results() {
     );
     assert_eq!(rows(d, "select count(*) from big"), ["BigInt(1000)"]);
 }
+
+#[test]
+fn project_materializations_and_macro_overrides_replace_the_built_in_ones() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "macros/m.sql",
+        "{% materialization table_with_audit, default %}\n  {%- set target_relation = this.incorporate(type='table') -%}\n  {% call statement('main') -%}\n    create or replace table {{ target_relation }} as select *, 'audited' as audit from ({{ sql }})\n  {%- endcall %}\n  {{ return({'relations': [target_relation]}) }}\n{% endmaterialization %}\n\n{% macro default__get_create_view_as_sql(relation, sql) -%}\n  create view {{ relation }} as select * from ({{ sql }}) where x > 1\n{%- endmacro %}\n",
+    );
+    write(
+        d,
+        "models/a.sql",
+        "{{ config(materialized='table_with_audit') }}\nselect 1 as x union all select 2",
+    );
+    write(d, "models/v.sql", "select * from {{ ref('a') }}");
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("OK created sql table_with_audit model main.a"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rows(d, "select x, audit from v"), ["Int(2)|audited"]);
+}
