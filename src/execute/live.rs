@@ -185,6 +185,26 @@ pub struct NodeLive {
 }
 
 impl NodeLive {
+    /// A live warehouse for renders that are not materializations (hooks,
+    /// operations, previews), which have no `adapter.xform` facts; `what`
+    /// names them in the error.
+    pub fn without_facts(
+        shared: &Arc<Shared>,
+        worker: &Arc<Mutex<WorkerConn>>,
+        node: Arc<Node>,
+        what: &'static str,
+    ) -> Self {
+        Self {
+            shared: Arc::clone(shared),
+            worker: Arc::clone(worker),
+            node,
+            last_error: Mutex::new(None),
+            info: Box::new(move |k: &str, _: &[Value]| {
+                Err(format!("`adapter.xform('{k}')` is not available in {what}"))
+            }),
+        }
+    }
+
     fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut WorkerConn) -> Result<T, DbError>,

@@ -243,6 +243,68 @@ fn schemas_of(project: &Project, ids: &[String]) -> Vec<(String, String)> {
     out
 }
 
+/// Opens the target's warehouse. With `log`, statements go to
+/// `XFORM_STATEMENT_LOG` when it is set.
+fn open_shared(
+    project: &Project,
+    log: bool,
+    full_refresh: bool,
+) -> Result<Arc<live::Shared>, Diag> {
+    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
+        Diag::error(
+            "XF0500",
+            format!("unknown warehouse type `{}`", project.target.kind),
+        )
+    })?;
+    let warehouse = adapter.open(&project.target).map_err(|e| {
+        Diag::error("XF0501", e.message)
+            .with_help("check the `path` or connection fields of the target in profiles.yml")
+    })?;
+    Ok(Arc::new(live::Shared {
+        adapter,
+        warehouse,
+        cache: live::RelationCache::default(),
+        log: if log {
+            live::StatementLog::from_env()
+        } else {
+            None
+        },
+        full_refresh,
+    }))
+}
+
+/// A new connection, outside any transaction.
+fn connect(shared: &live::Shared) -> Result<Arc<Mutex<WorkerConn>>, Diag> {
+    let conn = shared
+        .warehouse
+        .connect()
+        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    Ok(Arc::new(Mutex::new(WorkerConn {
+        conn,
+        in_transaction: false,
+    })))
+}
+
+/// Calls a macro in `ctx` with `args`, as a node's render would.
+fn call_macro(
+    renderer: &Renderer,
+    ctx: &Arc<NodeCtx>,
+    name: &str,
+    entry: &crate::jinja::MacroEntry,
+    args: &[Value],
+) -> Result<Value, minijinja::Error> {
+    let tmpl = renderer.env.get_template(&entry.template)?;
+    #[allow(deprecated)]
+    let state = tmpl.eval_to_state(Value::from_dyn_object(Arc::clone(ctx)))?;
+    let f = Arc::new(MacroFn {
+        ctx: Arc::clone(ctx),
+        name: name.to_owned(),
+        unique_id: entry.unique_id.clone(),
+        template: entry.template.clone(),
+    });
+    f.call(&state, args)
+}
+
 /// Runs the nodes. `on_result` is called on the coordinating thread as each
 /// node finishes, with its position and the total.
 pub fn run(
@@ -254,23 +316,7 @@ pub fn run(
     on_result: &mut dyn FnMut(&NodeResult, usize, usize),
 ) -> Result<RunOutput, Diag> {
     let t0 = Instant::now();
-    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
-        Diag::error(
-            "XF0500",
-            format!("unknown warehouse type `{}`", project.target.kind),
-        )
-    })?;
-    let warehouse = adapter.open(&project.target).map_err(|e| {
-        Diag::error("XF0501", e.message)
-            .with_help("check the `path` or connection fields of the target in profiles.yml")
-    })?;
-    let shared = Arc::new(live::Shared {
-        adapter,
-        warehouse,
-        cache: live::RelationCache::default(),
-        log: live::StatementLog::from_env(),
-        full_refresh: opts.full_refresh,
-    });
+    let shared = open_shared(project, true, opts.full_refresh)?;
     let (compiler, eph_diags) =
         crate::compile::Compiler::with_options(project, renderer, ids, opts.empty);
     if let Some(d) = eph_diags.0.into_iter().next() {
@@ -467,39 +513,14 @@ pub fn preview(
         .nodes
         .get(id)
         .ok_or_else(|| Diag::error("XF0900", format!("`{id}` is not a node")))?;
-    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
-        Diag::error(
-            "XF0500",
-            format!("unknown warehouse type `{}`", project.target.kind),
-        )
-    })?;
-    let warehouse = adapter
-        .open(&project.target)
-        .map_err(|e| Diag::error("XF0501", e.message))?;
-    let shared = Arc::new(live::Shared {
-        adapter,
-        warehouse,
-        cache: live::RelationCache::default(),
-        log: None,
-        full_refresh: false,
-    });
-    let conn = shared
-        .warehouse
-        .connect()
-        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    let shared = open_shared(project, false, false)?;
     let node = Arc::new(node.clone());
-    let nl = Arc::new(NodeLive {
-        shared: Arc::clone(&shared),
-        worker: Arc::new(Mutex::new(WorkerConn {
-            conn,
-            in_transaction: false,
-        })),
-        node: Arc::clone(&node),
-        last_error: Mutex::new(None),
-        info: Box::new(|k: &str, _: &[Value]| {
-            Err(format!("`adapter.xform('{k}')` is not available in show"))
-        }),
-    });
+    let nl = Arc::new(NodeLive::without_facts(
+        &shared,
+        &connect(&shared)?,
+        Arc::clone(&node),
+        "show",
+    ));
     let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
     let ids = [id.to_owned()];
     let (compiler, diags) = crate::compile::Compiler::new(project, renderer, &ids);
@@ -561,14 +582,7 @@ fn run_project_hooks(
         return Ok(0);
     }
     let which = if end { "on-run-end" } else { "on-run-start" };
-    let conn = shared
-        .warehouse
-        .connect()
-        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
-    let worker = Arc::new(Mutex::new(WorkerConn {
-        conn,
-        in_transaction: false,
-    }));
+    let worker = connect(shared)?;
     for (i, (package, hook)) in hooks.iter().enumerate() {
         let mut node = Node::new(
             ResourceType::Analysis,
@@ -576,16 +590,12 @@ fn run_project_hooks(
             &format!("{package}-{which}-{i}"),
         );
         node.raw_code.clone_from(hook);
-        let node = Arc::new(node);
-        let nl = Arc::new(NodeLive {
-            shared: Arc::clone(shared),
-            worker: Arc::clone(&worker),
-            node: Arc::clone(&node),
-            last_error: Mutex::new(None),
-            info: Box::new(|k: &str, _: &[Value]| {
-                Err(format!("`adapter.xform('{k}')` is not available in hooks"))
-            }),
-        });
+        let nl = Arc::new(NodeLive::without_facts(
+            shared,
+            &worker,
+            Arc::new(node),
+            "hooks",
+        ));
         let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, package);
         ctx.live = Some(nl.clone());
         for (k, v) in extra {
@@ -626,41 +636,13 @@ pub fn run_operation(
     name: &str,
     args: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), Diag> {
-    let adapter = crate::adapter::for_kind(&project.target.kind).ok_or_else(|| {
-        Diag::error(
-            "XF0500",
-            format!("unknown warehouse type `{}`", project.target.kind),
-        )
-    })?;
-    let warehouse = adapter
-        .open(&project.target)
-        .map_err(|e| Diag::error("XF0501", e.message))?;
-    let shared = Arc::new(live::Shared {
-        adapter,
-        warehouse,
-        cache: live::RelationCache::default(),
-        log: live::StatementLog::from_env(),
-        full_refresh: false,
-    });
-    let conn = shared
-        .warehouse
-        .connect()
-        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
-    let node = Arc::new(Node::new(ResourceType::Analysis, &project.root, name));
-    let nl = Arc::new(NodeLive {
-        shared: Arc::clone(&shared),
-        worker: Arc::new(Mutex::new(WorkerConn {
-            conn,
-            in_transaction: false,
-        })),
-        node,
-        last_error: Mutex::new(None),
-        info: Box::new(|k: &str, _: &[Value]| {
-            Err(format!(
-                "`adapter.xform('{k}')` is not available in run-operation"
-            ))
-        }),
-    });
+    let shared = open_shared(project, true, false)?;
+    let nl = Arc::new(NodeLive::without_facts(
+        &shared,
+        &connect(&shared)?,
+        Arc::new(Node::new(ResourceType::Analysis, &project.root, name)),
+        "run-operation",
+    ));
     let (package, macro_name) = match name.split_once('.') {
         Some((p, m)) => (p.to_owned(), m.to_owned()),
         None => (project.root.clone(), name.to_owned()),
@@ -681,23 +663,11 @@ pub fn run_operation(
             }
             d
         })?;
-    let call = || -> Result<Value, minijinja::Error> {
-        let tmpl = renderer.env.get_template(&entry.template)?;
-        #[allow(deprecated)]
-        let state = tmpl.eval_to_state(Value::from_dyn_object(Arc::clone(&ctx)))?;
-        let f = Arc::new(MacroFn {
-            ctx: Arc::clone(&ctx),
-            name: macro_name.clone(),
-            unique_id: entry.unique_id.clone(),
-            template: entry.template.clone(),
-        });
-        let kwargs: minijinja::value::Kwargs = args
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
-            .collect();
-        f.call(&state, &[Value::from(kwargs)])
-    };
-    match call() {
+    let kwargs: minijinja::value::Kwargs = args
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
+        .collect();
+    match call_macro(renderer, &ctx, &macro_name, &entry, &[Value::from(kwargs)]) {
         Ok(_) => nl
             .finish(true)
             .map_err(|m| Diag::error("XF0510", format!("commit failed: {m}"))),
@@ -1000,11 +970,7 @@ impl Runner<'_> {
             worker: Arc::clone(wc),
             node: Arc::clone(&info_node),
             last_error: Mutex::new(None),
-            info: Box::new(info_fn(
-                self.project,
-                Arc::clone(&info_node),
-                Arc::clone(&self.shared),
-            )),
+            info: Box::new(info_fn(Arc::clone(&info_node), Arc::clone(&self.shared))),
         });
         let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
         // Compile with the warehouse at hand.
@@ -1273,19 +1239,7 @@ impl Runner<'_> {
         ctx.locals
             .insert("schema", Value::from(node.schema.as_str()));
         let ctx = Arc::new(ctx);
-        let run = || -> Result<Value, minijinja::Error> {
-            let tmpl = self.renderer.env.get_template(&entry.template)?;
-            #[allow(deprecated)]
-            let state = tmpl.eval_to_state(Value::from_dyn_object(Arc::clone(&ctx)))?;
-            let f = Arc::new(MacroFn {
-                ctx: Arc::clone(&ctx),
-                name,
-                unique_id: entry.unique_id.clone(),
-                template: entry.template.clone(),
-            });
-            f.call(&state, &[])
-        };
-        let result = run();
+        let result = call_macro(self.renderer, &ctx, &name, &entry, &[]);
         let main_sql = ctx.main_sql.lock().ok().and_then(|m| m.clone());
         match result {
             Ok(v) => {
@@ -1381,17 +1335,9 @@ type SeedColumns = (Vec<(String, String)>, usize);
 /// `adapter.xform(key, ...)`: facts the built-in materializations need that
 /// only Rust knows (seed file types, contract columns).
 fn info_fn(
-    project: &Project,
     node: Arc<Node>,
     shared: Arc<live::Shared>,
 ) -> impl Fn(&str, &[Value]) -> Result<Value, String> + Send + Sync + use<> {
-    let project_quoting = project.root_package().and_then(|p| {
-        p.file
-            .quoting
-            .get("identifier")
-            .and_then(serde_json::Value::as_bool)
-    });
-    let _ = project_quoting;
     let seed_cache: Mutex<Option<SeedColumns>> = Mutex::new(None);
     move |key: &str, args: &[Value]| -> Result<Value, String> {
         let seed_columns = || -> Result<SeedColumns, String> {

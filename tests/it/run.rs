@@ -338,22 +338,22 @@ fn view_and_table_replace_each_other() {
     assert_eq!(rows(d, "select x from m"), ["Int(3)"]);
 }
 
-#[test]
-fn killing_a_table_rebuild_leaves_the_old_table_complete() {
-    let p = project();
-    let d = p.path();
+/// Builds `big` (1,000 rows), then starts `xform run` on a rebuild of it
+/// that takes long enough to be interrupted, and waits until the rebuild is
+/// under way.
+fn start_slow_rebuild(d: &Path) -> std::process::Child {
     write(
         d,
         "models/big.sql",
         "{{ config(materialized='table') }}\nselect range as i from range(1000)",
     );
     assert_eq!(xform(d, &["run"]).code, 0);
-    // A rebuild that takes long enough to be killed in the middle.
     write(
         d,
         "models/big.sql",
         "{{ config(materialized='table') }}\nselect a.range as i from range(100000) a, range(100000) b",
     );
+    let _ = std::fs::remove_file(d.join("target/run_results.json"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
         .args(["run"])
         .current_dir(d)
@@ -362,12 +362,19 @@ fn killing_a_table_rebuild_leaves_the_old_table_complete() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    // Wait until the CREATE is under way (the tmp table is being built).
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(
         child.try_wait().expect("wait").is_none(),
-        "the rebuild finished too early to be killed"
+        "the rebuild finished too early to be interrupted"
     );
+    child
+}
+
+#[test]
+fn killing_a_table_rebuild_leaves_the_old_table_complete() {
+    let p = project();
+    let d = p.path();
+    let mut child = start_slow_rebuild(d);
     child.kill().expect("kill");
     let _ = child.wait();
     assert_eq!(
@@ -459,28 +466,8 @@ fn debug_checks_the_connection() {
 fn ctrl_c_cancels_the_running_statement_and_still_writes_run_results() {
     let p = project();
     let d = p.path();
-    write(
-        d,
-        "models/big.sql",
-        "{{ config(materialized='table') }}\nselect range as i from range(1000)",
-    );
     write(d, "models/after.sql", "select * from {{ ref('big') }}");
-    assert_eq!(xform(d, &["run"]).code, 0);
-    write(
-        d,
-        "models/big.sql",
-        "{{ config(materialized='table') }}\nselect a.range as i from range(100000) a, range(100000) b",
-    );
-    let _ = std::fs::remove_file(d.join("target/run_results.json"));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
-        .args(["run"])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("HOME", d)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let child = start_slow_rebuild(d);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
