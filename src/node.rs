@@ -120,6 +120,59 @@ pub struct SourceInfo {
     pub quoting: Map<String, Value>,
 }
 
+/// A unit test: mock inputs for a model, and the rows it must return.
+#[derive(Clone, Debug, Default)]
+pub struct UnitTestInfo {
+    /// The model under test, by name as written.
+    pub model: String,
+    /// Where `model:` is written.
+    pub model_span: Option<SourceSpan>,
+    pub given: Vec<UnitInput>,
+    pub expect: UnitRows,
+    /// `overrides:` of macros, vars and environment variables.
+    pub overrides: UnitOverrides,
+    /// The entry as written, for the manifest.
+    pub raw: Value,
+}
+
+/// One `given:` input.
+#[derive(Clone, Debug, Default)]
+pub struct UnitInput {
+    /// `ref('x')`, `source('s', 't')` or `this`, as written.
+    pub input: String,
+    pub rows: UnitRows,
+    pub span: Option<SourceSpan>,
+    /// The node it stands for (`this`: the model), set by the parse phase.
+    pub target: Option<String>,
+}
+
+/// Mock rows: dicts (from `dict` or `csv`), or a query (`sql`).
+#[derive(Clone, Debug)]
+pub enum UnitRows {
+    Dicts(Vec<Map<String, Value>>),
+    Sql(String),
+}
+
+impl Default for UnitRows {
+    fn default() -> Self {
+        Self::Dicts(Vec::new())
+    }
+}
+
+/// What a unit test replaces while its model renders.
+#[derive(Clone, Debug, Default)]
+pub struct UnitOverrides {
+    pub macros: Map<String, Value>,
+    pub vars: Map<String, Value>,
+    pub env_vars: Map<String, Value>,
+}
+
+impl UnitOverrides {
+    pub fn is_empty(&self) -> bool {
+        self.macros.is_empty() && self.vars.is_empty() && self.env_vars.is_empty()
+    }
+}
+
 /// Extra facts for exposures.
 #[derive(Clone, Debug, Default)]
 pub struct ExposureInfo {
@@ -286,6 +339,7 @@ pub struct Node {
     pub test: Option<TestInfo>,
     pub source: Option<SourceInfo>,
     pub exposure: Option<ExposureInfo>,
+    pub unit: Option<Box<UnitTestInfo>>,
     pub version: Option<String>,
     pub latest_version: Option<String>,
     /// Doc blocks used in the description (`doc.<package>.<name>`).
@@ -328,6 +382,7 @@ impl Node {
             test: None,
             source: None,
             exposure: None,
+            unit: None,
             version: None,
             latest_version: None,
             doc_blocks: Vec::new(),

@@ -145,6 +145,8 @@ fn compiled_path(node: &Node) -> Option<String> {
 pub fn compiled_rel_path(node: &Node) -> String {
     let file = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
         format!("{}/{}", node.original_file_path, node.path)
+    } else if let Some(u) = &node.unit {
+        format!("{}/{}/{}.sql", node.original_file_path, u.model, node.name)
     } else {
         node.original_file_path.clone()
     };
@@ -226,6 +228,7 @@ impl Serialize for NodeOut<'_> {
         match node.resource_type {
             ResourceType::Source => return source_json(node).serialize(s),
             ResourceType::Exposure => return exposure_json(node).serialize(s),
+            ResourceType::UnitTest => return unit_test_json(node).serialize(s),
             _ => {}
         }
         let mut m = s.serialize_map(None)?;
@@ -431,6 +434,50 @@ fn exposure_json(node: &Node) -> Value {
     })
 }
 
+/// A unit test as dbt's manifest describes it (`UnitTestDefinition`).
+fn unit_test_json(node: &Node) -> Value {
+    let raw = node.unit.as_ref().map_or(Value::Null, |u| u.raw.clone());
+    let part = |v: Option<&Value>| {
+        let v = v.cloned().unwrap_or(Value::Null);
+        json!({
+            "input": v.get("input"),
+            "rows": v.get("rows"),
+            "format": v.get("format").cloned().unwrap_or_else(|| json!("dict")),
+            "fixture": v.get("fixture"),
+        })
+    };
+    let given: Vec<Value> = raw
+        .get("given")
+        .and_then(Value::as_array)
+        .map(|g| g.iter().map(|x| part(Some(x))).collect())
+        .unwrap_or_default();
+    let mut expect = part(raw.get("expect"));
+    if let Value::Object(m) = &mut expect {
+        m.remove("input");
+    }
+    json!({
+        "model": node.unit.as_ref().map(|u| u.model.as_str()),
+        "given": given,
+        "expect": expect,
+        "name": node.name,
+        "resource_type": "unit_test",
+        "package_name": node.package_name,
+        "path": node.path,
+        "original_file_path": node.original_file_path,
+        "unique_id": node.unique_id,
+        "fqn": node.fqn,
+        "description": node.description,
+        "overrides": raw.get("overrides"),
+        "depends_on": {"macros": node.depends_on_macros, "nodes": node.depends_on_nodes},
+        "config": node.config,
+        "checksum": null,
+        "schema": node.schema,
+        "created_at": 0.0,
+        "versions": raw.get("versions"),
+        "version": node.version,
+    })
+}
+
 fn macro_json(m: &MacroDef) -> Value {
     json!({
         "name": m.name,
@@ -485,7 +532,7 @@ impl NodesOf<'_> {
                 Some(k) => n.resource_type == k,
                 None => !matches!(
                     n.resource_type,
-                    ResourceType::Source | ResourceType::Exposure
+                    ResourceType::Source | ResourceType::Exposure | ResourceType::UnitTest
                 ),
             })
             .collect();
@@ -587,14 +634,15 @@ impl Manifest<'_> {
         entry(w, "parent_map", false, &json!(parent_map))?;
         entry(w, "child_map", false, &json!(child_map))?;
         entry(w, "group_map", false, &Value::Object(group_map))?;
-        for key in [
-            "saved_queries",
-            "semantic_models",
+        entry(w, "saved_queries", false, &json!({}))?;
+        entry(w, "semantic_models", false, &json!({}))?;
+        entry(
+            w,
             "unit_tests",
-            "functions",
-        ] {
-            entry(w, key, false, &json!({}))?;
-        }
+            false,
+            &nodes_of(Some(ResourceType::UnitTest)),
+        )?;
+        entry(w, "functions", false, &json!({}))?;
         w.write_all(b"}")
     }
 }

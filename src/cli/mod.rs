@@ -4,6 +4,7 @@
 //! (progress, summaries, diagnostics) goes to stderr.
 
 mod args;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -289,9 +290,15 @@ fn summary(project: &Project) -> String {
     let macros = project.macros.values().filter(|m| !m.builtin).count();
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let unit = c(ResourceType::UnitTest);
     [
         plural(c(ResourceType::Model), "model", "models"),
         plural(c(ResourceType::Test), "data test", "data tests"),
+        if unit > 0 {
+            plural(unit, "unit test", "unit tests")
+        } else {
+            String::new()
+        },
         plural(c(ResourceType::Seed), "seed", "seeds"),
         plural(c(ResourceType::Snapshot), "snapshot", "snapshots"),
         plural(c(ResourceType::Source), "source", "sources"),
@@ -299,6 +306,9 @@ fn summary(project: &Project) -> String {
         plural(c(ResourceType::Analysis), "analysis", "analyses"),
         plural(macros, "macro", "macros"),
     ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
     .join(", ")
 }
 
@@ -454,6 +464,7 @@ fn ls_name(n: &crate::node::Node) -> String {
     match n.resource_type {
         ResourceType::Source => format!("source:{}", n.fqn.join(".")),
         ResourceType::Exposure => format!("exposure:{}", n.fqn.join(".")),
+        ResourceType::UnitTest => format!("unit_test:{}.{}", n.package_name, n.name),
         _ => n.fqn.join("."),
     }
 }
@@ -597,13 +608,14 @@ fn command_types(which: &str) -> &'static [ResourceType] {
     match which {
         "seed" => &[ResourceType::Seed],
         "run" => &[ResourceType::Model],
-        "test" => &[ResourceType::Test],
+        "test" => &[ResourceType::Test, ResourceType::UnitTest],
         "snapshot" => &[ResourceType::Snapshot],
         _ => &[
             ResourceType::Model,
             ResourceType::Seed,
             ResourceType::Snapshot,
             ResourceType::Test,
+            ResourceType::UnitTest,
         ],
     }
 }
@@ -710,19 +722,33 @@ fn run_command(
     let log = RunLog::open(&loaded.project);
     let project = &loaded.project;
     let width = 80usize;
-    let mut on_result = |r: &crate::execute::NodeResult, i: usize, n: usize| {
-        let line = result_line(project, r, i, n, width);
-        log.line(&line);
-        if printer.json {
-            let ev = serde_json::json!({
-                "level": if r.status == crate::execute::Status::Error { "error" } else { "info" },
-                "event": "node_finished", "unique_id": r.unique_id, "status": r.status.as_str(),
-                "index": i, "total": n, "execution_time": r.execution_time, "message": r.message,
-                "failures": r.failures, "ts": chrono::Utc::now().to_rfc3339(),
-            });
-            err_line(&ev.to_string());
-        } else {
-            printer.info(&line);
+    let mut bar = progress::Progress::new(!printer.json && !g.quiet, printer.width, ids.len());
+    let mut on_event = |ev: crate::execute::Event<'_>| match ev {
+        crate::execute::Event::Planned(n) => bar.planned(n),
+        crate::execute::Event::Started(id) => {
+            if let Some(n) = project.nodes.get(id) {
+                bar.started(&n.name);
+            }
+        }
+        crate::execute::Event::Tick => bar.tick(),
+        crate::execute::Event::Finished(r, pos, total) => {
+            let line = result_line(project, r, pos, total, width);
+            log.line(&line);
+            if printer.json {
+                let ev = serde_json::json!({
+                    "level": if r.status == crate::execute::Status::Error { "error" } else { "info" },
+                    "event": "node_finished", "unique_id": r.unique_id, "status": r.status.as_str(),
+                    "index": pos, "total": total, "execution_time": r.execution_time, "message": r.message,
+                    "failures": r.failures, "ts": chrono::Utc::now().to_rfc3339(),
+                });
+                err_line(&ev.to_string());
+            } else if !printer.quiet {
+                let name = project
+                    .nodes
+                    .get(&r.unique_id)
+                    .map_or("", |n| n.name.as_str());
+                bar.finished(name, &line, pos, total);
+            }
         }
     };
     let out = match crate::execute::run(
@@ -731,11 +757,15 @@ fn run_command(
         &loaded.dag,
         &ids,
         &opts,
-        &mut on_result,
+        &mut on_event,
     ) {
         Ok(o) => o,
-        Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+        Err(d) => {
+            bar.clear();
+            return Ok(fail(printer, &Diags(vec![d])));
+        }
     };
+    bar.clear();
     let target = loaded.project.target_path();
     crate::artifacts::run_results::write(
         &target,
@@ -777,6 +807,14 @@ fn node_label(n: &crate::node::Node) -> String {
     format!("{}.{}", n.schema, n.alias)
 }
 
+/// `model::test`, as dbt names unit tests in its output.
+fn unit_label(node: &crate::node::Node) -> String {
+    match &node.unit {
+        Some(u) => format!("{}::{}", u.model, node.name),
+        None => node.name.clone(),
+    }
+}
+
 /// dbt's line for a finished node: `3 of 12 OK created sql table model
 /// main.orders ........ [OK in 0.04s]`.
 fn result_line(
@@ -795,6 +833,7 @@ fn result_line(
         ResourceType::Seed => format!("seed file {}", node_label(node)),
         ResourceType::Snapshot => format!("snapshot {}", node_label(node)),
         ResourceType::Test => node.name.clone(),
+        ResourceType::UnitTest => unit_label(node),
         _ => format!("sql {mat} model {}", node_label(node)),
     };
     let failures = r.failures.unwrap_or(0);
@@ -817,13 +856,18 @@ fn result_line(
             format!("WARN {failures} {what}"),
             format!("WARN {failures}"),
         ),
-        (Status::Error, ResourceType::Test) => (format!("ERROR {what}"), "ERROR".to_owned()),
+        (Status::Error, ResourceType::Test | ResourceType::UnitTest) => {
+            (format!("ERROR {what}"), "ERROR".to_owned())
+        }
         (Status::Error, ResourceType::Seed) => {
             (format!("ERROR loading {what}"), "ERROR".to_owned())
         }
         (Status::Error, _) => (format!("ERROR creating {what}"), "ERROR".to_owned()),
         (Status::Skipped, ResourceType::Test) => {
             (format!("SKIP test {}", node.name), "SKIP".to_owned())
+        }
+        (Status::Skipped, ResourceType::UnitTest) => {
+            (format!("SKIP unit test {what}"), "SKIP".to_owned())
         }
         (Status::Skipped, _) => (
             format!("SKIP relation {}", node_label(node)),
@@ -855,6 +899,7 @@ fn finish_summary(
             let k = match n.resource_type {
                 ResourceType::Model => format!("{} model", n.materialized()),
                 ResourceType::Test => "data test".to_owned(),
+                ResourceType::UnitTest => "unit test".to_owned(),
                 other => other.as_str().to_owned(),
             };
             *kinds.entry(k).or_default() += 1;
@@ -924,9 +969,13 @@ fn finish_summary(
                         .get(&r.unique_id)
                         .map(|n| format!(" ({})", n.original_file_path))
                         .unwrap_or_default();
+                    let what = match project.nodes.get(&r.unique_id) {
+                        Some(n) if n.resource_type == ResourceType::UnitTest => "unit test",
+                        _ => "test",
+                    };
                     let msg = format!(
-                        "{kind} in test {name}{path}\n  {}",
-                        r.message.clone().unwrap_or_default()
+                        "{kind} in {what} {name}{path}\n  {}",
+                        r.message.clone().unwrap_or_default().replace('\n', "\n  ")
                     );
                     log.line(&msg);
                     printer.info(&msg);

@@ -403,7 +403,19 @@ fn settle(
     for (k, v) in yaml_cfg.iter().chain(recorded.config.iter()) {
         unrendered.insert(config::canonical_key(k).to_owned(), v.clone());
     }
-    if rt == ResourceType::Exposure || rt == ResourceType::Source {
+    if rt == ResourceType::UnitTest {
+        node.tags = effective
+            .get("tags")
+            .map(crate::value::string_list)
+            .unwrap_or_default();
+        if let Some(serde_json::Value::Object(m)) = effective.get("meta") {
+            node.meta.clone_from(m);
+        }
+    }
+    if matches!(
+        rt,
+        ResourceType::Exposure | ResourceType::Source | ResourceType::UnitTest
+    ) {
         node.config = crate::node::NodeConfig::new(rt, effective);
         node.unrendered_config = unrendered;
         if rt == ResourceType::Source {
@@ -728,6 +740,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     project.nodes = nodes;
     check_relation_collisions(project, diags);
     resolve_dependencies(project, diags);
+    resolve_unit_tests(project, diags);
     let dag = Dag::build(&project.nodes);
     for cycle in dag.cycles() {
         diags.push(cycle_diag(project, &cycle));
@@ -929,6 +942,156 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
     for (uid, deps) in updates {
         if let Some(n) = project.nodes.get_mut(&uid) {
             n.depends_on_nodes = deps;
+        }
+    }
+}
+
+/// Unit tests: the tested model becomes the only dependency, and each
+/// `given` input is resolved to the node it mocks. A unit test whose model
+/// is disabled is disabled too; one that cannot be resolved is reported and
+/// left out.
+fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
+    let lookup = Lookup::new(project);
+    let mut drop: Vec<(String, bool)> = Vec::new();
+    let mut updates: Vec<(String, String, Vec<Option<String>>)> = Vec::new();
+    for node in project.nodes.values() {
+        let Some(unit) = node.unit.as_ref() else {
+            continue;
+        };
+        let at = |span: &Option<crate::span::SourceSpan>, d: Diag| match span {
+            Some(s) => d
+                .with_source(project.source_text(&node.abs_path))
+                .with_label(s.offset, s.len, "here"),
+            None => d,
+        };
+        let call = RefCall {
+            name: unit.model.clone(),
+            package: None,
+            version: None,
+        };
+        let model = lookup
+            .find_ref(&node.package_name, &call)
+            .filter(|id| id.starts_with("model."));
+        let Some(model) = model else {
+            let disabled = lookup.disabled.contains_key(&unit.model);
+            if !disabled {
+                let names = lookup.by_name.keys().map(String::as_str);
+                let mut d = Diag::error(
+                    "XF0188",
+                    format!(
+                        "unit test `{}` tests model `{}`, which does not exist",
+                        node.name, unit.model
+                    ),
+                );
+                if let Some(c) = closest(&unit.model, names) {
+                    d = d.with_help(format!("did you mean `{c}`?"));
+                }
+                diags.push(at(&unit.model_span, d));
+            }
+            drop.push((node.unique_id.clone(), disabled));
+            continue;
+        };
+        let incremental = project
+            .nodes
+            .get(model)
+            .is_some_and(|m| m.materialized() == "incremental");
+        if incremental
+            && !unit
+                .overrides
+                .macros
+                .get("is_incremental")
+                .is_some_and(serde_json::Value::is_boolean)
+        {
+            diags.push(
+                at(
+                    &node.span,
+                    Diag::error(
+                        "XF0188",
+                        format!(
+                            "unit test `{}` tests incremental model `{}`, so it must say which run it tests",
+                            node.name, unit.model
+                        ),
+                    ),
+                )
+                .with_help(
+                    "add `overrides: {macros: {is_incremental: false}}` (first run) or `true` (with `- input: this`)",
+                ),
+            );
+            drop.push((node.unique_id.clone(), false));
+            continue;
+        }
+        let mut targets = Vec::new();
+        let mut ok = true;
+        for g in &unit.given {
+            let target = if g.input == "this" {
+                Some(model.to_owned())
+            } else {
+                match static_call(&g.input) {
+                    Some(StaticCall::Ref(r)) => {
+                        lookup.find_ref(&node.package_name, &r).map(str::to_owned)
+                    }
+                    Some(StaticCall::Source([src, tbl])) => lookup
+                        .find_source(&node.package_name, &src, &tbl)
+                        .map(str::to_owned),
+                    None => {
+                        diags.push(at(
+                            &g.span,
+                            Diag::error(
+                                "XF0189",
+                                format!(
+                                    "input `{}` of unit test `{}` must be `ref('...')`, `source('...', '...')` or `this`",
+                                    g.input, node.name
+                                ),
+                            ),
+                        ));
+                        ok = false;
+                        continue;
+                    }
+                }
+            };
+            if target.is_none() {
+                diags.push(at(
+                    &g.span,
+                    Diag::error(
+                        "XF0189",
+                        format!(
+                            "input `{}` of unit test `{}` is not a model, seed, snapshot or declared source",
+                            g.input, node.name
+                        ),
+                    ),
+                ));
+                ok = false;
+            }
+            targets.push(target);
+        }
+        if ok {
+            updates.push((node.unique_id.clone(), model.to_owned(), targets));
+        } else {
+            drop.push((node.unique_id.clone(), false));
+        }
+    }
+    for (id, model, targets) in updates {
+        let (database, schema) = project
+            .nodes
+            .get(&model)
+            .map(|m| (m.database.clone(), m.schema.clone()))
+            .unwrap_or_default();
+        if let Some(n) = project.nodes.get_mut(&id) {
+            n.database = database;
+            n.schema = schema;
+            n.depends_on_nodes = vec![model];
+            if let Some(u) = n.unit.as_mut() {
+                for (g, t) in u.given.iter_mut().zip(targets) {
+                    g.target = t;
+                }
+            }
+        }
+    }
+    for (id, disabled) in drop {
+        if let Some(n) = project.nodes.shift_remove(&id)
+            && disabled
+        {
+            project.disabled.entry(id).or_default().push(n);
         }
     }
 }
@@ -1149,6 +1312,53 @@ impl Resolver for CompileResolver {
     }
 }
 
+/// How a unit test compiles its model: mocked inputs become CTEs.
+pub struct UnitSetup {
+    /// Fixture CTE relations, by the unique id of the node they mock
+    /// (sources: `source:<source>.<table>`).
+    pub fixtures: HashMap<String, Relation>,
+    /// The mock of `this`, when the test gives one.
+    pub this: Option<Relation>,
+    pub overrides: Arc<crate::node::UnitOverrides>,
+}
+
+/// Resolves a unit test model's refs and sources to their mocks. Every input
+/// must be mocked, seeds included (as dbt-core requires), so that a unit
+/// test never depends on what the warehouse holds.
+struct UnitResolver {
+    inner: Arc<dyn Resolver>,
+    fixtures: HashMap<String, Relation>,
+}
+
+impl Resolver for UnitResolver {
+    fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<Resolved, String> {
+        let r = self.inner.resolve_ref(from_package, call)?;
+        if let Some(rel) = self.fixtures.get(&r.unique_id) {
+            return Ok(Resolved {
+                unique_id: r.unique_id,
+                relation: rel.clone(),
+                ephemeral: false,
+                event_time: None,
+            });
+        }
+        Err(format!(
+            "`{}` has no mock input: add `- input: ref('{}')` under `given:` (with `rows: []` for no rows)",
+            call.name, call.name
+        ))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        self.fixtures
+            .get(&format!("source:{source}.{table}"))
+            .cloned()
+            .ok_or_else(|| {
+                format!(
+                    "source `{source}.{table}` has no mock input: add `- input: source('{source}', '{table}')` under `given:`"
+                )
+            })
+    }
+}
+
 /// Compiles nodes one at a time, for the run phase: ephemeral models are
 /// compiled once up front, each node is compiled (with a live warehouse when
 /// running) just before it runs.
@@ -1249,7 +1459,7 @@ impl Compiler {
         live: Option<Arc<dyn crate::jinja::live::Live>>,
         batch: Option<(String, String)>,
     ) -> CompileResult {
-        compile_node(self, renderer, project, node, live, batch)
+        compile_node(self, renderer, project, node, live, batch, None)
     }
 
     /// A node's final SQL with the ephemeral CTEs it uses, and their ids.
@@ -1272,6 +1482,21 @@ impl Compiler {
         };
         let ctes = ephemeral::collect_ctes(id, &lookup, project, memo);
         (ephemeral::inject(&rendered.0, &ctes), ctes)
+    }
+
+    /// Compiles a unit test's model with its inputs mocked: the rendered SQL
+    /// with the fixture CTEs (` name as (...)`) put in front.
+    pub fn compile_unit(
+        &self,
+        renderer: &Renderer,
+        project: &Project,
+        model: &Node,
+        live: Option<Arc<dyn crate::jinja::live::Live>>,
+        setup: &UnitSetup,
+        ctes: &[(String, String)],
+    ) -> Result<String, Diag> {
+        let (sql, _) = compile_node(self, renderer, project, model, live, None, Some(setup))?;
+        Ok(ephemeral::inject(&sql, ctes))
     }
 
     /// Compiles one node: rendered SQL with ephemeral CTEs injected.
@@ -1371,6 +1596,7 @@ fn compile_node(
     node: &Node,
     live: Option<Arc<dyn crate::jinja::live::Live>>,
     batch: Option<(String, String)>,
+    unit: Option<&UnitSetup>,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1389,6 +1615,16 @@ fn compile_node(
     ctx.graph.clone_from(&compiler.graph);
     ctx.live = live;
     ctx.batch = batch;
+    if let Some(u) = unit {
+        ctx.resolver = Some(Arc::new(UnitResolver {
+            inner: Arc::clone(&compiler.resolver),
+            fixtures: u.fixtures.clone(),
+        }));
+        if let Some(t) = &u.this {
+            ctx.this = Some(t.clone());
+        }
+        ctx.overrides = Some(Arc::clone(&u.overrides));
+    }
     let ctx = Arc::new(ctx);
     let direct = compiler.static_tests.recorded(node).is_some()
         && node

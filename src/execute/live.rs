@@ -328,6 +328,52 @@ impl Live for NodeLive {
             .collect())
     }
 
+    fn query_columns(&self, sql: &str) -> Result<Vec<ColumnInfo>, String> {
+        // A zero-row table of the query, in a transaction that is rolled
+        // back: the warehouse reports its column types as it would for the
+        // built relation.
+        let n = &self.node;
+        let tag = crate::project::properties::md5_hex(&n.unique_id);
+        let ident = format!("xf_columns__{}", &tag[..12]);
+        let q = |s: &str| self.shared.adapter.quote(s);
+        let rel = format!("{}.{}.{}", q(&n.database), q(&n.schema), q(&ident));
+        let create = format!(
+            "create table {rel} as select * from (\n{sql}\n) as xf_query where false limit 0"
+        );
+        let columns_sql = self
+            .shared
+            .adapter
+            .columns_sql(&n.database, &n.schema, &ident);
+        let (_, table) = self.with_conn(|w| {
+            let began = !w.in_transaction;
+            if began {
+                self.run(w, "begin", false)?;
+                w.in_transaction = true;
+            }
+            let out = self
+                .run(w, &create, false)
+                .and_then(|_| self.run(w, &columns_sql, true));
+            if began {
+                w.in_transaction = false;
+                let rolled = self.run(w, "rollback", false);
+                out.and_then(|t| rolled.map(|_| t))
+            } else {
+                let dropped = self.run(w, &format!("drop table if exists {rel}"), false);
+                out.and_then(|t| dropped.map(|_| t))
+            }
+        })?;
+        Ok(table
+            .rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(ColumnInfo {
+                    name: row.first()?.as_str()?.to_owned(),
+                    data_type: row.get(1)?.as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
     fn cache_added(&self, relation: &Relation) {
         self.shared.cache.insert(relation);
     }

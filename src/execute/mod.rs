@@ -14,6 +14,7 @@
 pub mod live;
 pub mod microbatch;
 pub mod seed;
+mod unit;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -97,6 +98,18 @@ pub struct Options {
     pub event_time_end: Option<String>,
 }
 
+/// What the scheduler reports while it runs.
+pub enum Event<'a> {
+    /// How many nodes will run (or be skipped).
+    Planned(usize),
+    /// A node was handed to a worker.
+    Started(&'a str),
+    /// A node ended (or was skipped): its result, position and the total.
+    Finished(&'a NodeResult, usize, usize),
+    /// Nothing ended for a while (a quarter second).
+    Tick,
+}
+
 /// Everything a run produces.
 pub struct RunOutput {
     pub results: Vec<NodeResult>,
@@ -141,7 +154,10 @@ fn plan(
                 .get(*id)
                 .is_some_and(|n| match n.resource_type {
                     ResourceType::Model => !n.is_ephemeral(),
-                    ResourceType::Seed | ResourceType::Snapshot | ResourceType::Test => true,
+                    ResourceType::Seed
+                    | ResourceType::Snapshot
+                    | ResourceType::Test
+                    | ResourceType::UnitTest => true,
                     _ => false,
                 })
         })
@@ -152,7 +168,16 @@ fn plan(
     for id in &runnable {
         let mut found: Vec<String> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
-        let mut stack: Vec<&str> = dag.parents(id);
+        // A unit test needs what its model reads (to type the mocks), not
+        // the model itself.
+        let mut stack: Vec<&str> = if unit::is_unit(project, id) {
+            dag.parents(id)
+                .into_iter()
+                .flat_map(|m| dag.parents(m))
+                .collect()
+        } else {
+            dag.parents(id)
+        };
         while let Some(p) = stack.pop() {
             if !seen.insert(p) {
                 continue;
@@ -166,6 +191,18 @@ fn plan(
         parents.insert(id.clone(), found);
     }
     if build {
+        // A unit test runs before its model, so that a failing one skips it.
+        for id in &runnable {
+            if unit::is_unit(project, id) {
+                for m in dag.parents(id) {
+                    if set.contains(m)
+                        && let Some(v) = parents.get_mut(m)
+                    {
+                        v.push(id.clone());
+                    }
+                }
+            }
+        }
         // A test runs before the children of the nodes it tests, so that a
         // failing test skips them.
         let tests: Vec<&String> = runnable
@@ -184,10 +221,9 @@ fn plan(
                     if c == t.as_str() || !set.contains(c) {
                         continue;
                     }
-                    let child_is_test = project
-                        .nodes
-                        .get(c)
-                        .is_some_and(|n| n.resource_type == ResourceType::Test);
+                    let child_is_test = project.nodes.get(c).is_some_and(|n| {
+                        matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest)
+                    });
                     if child_is_test {
                         continue;
                     }
@@ -214,6 +250,7 @@ fn materialization_name(node: &Node) -> String {
         ResourceType::Seed => "seed".to_owned(),
         ResourceType::Snapshot => "snapshot".to_owned(),
         ResourceType::Test => "test".to_owned(),
+        ResourceType::UnitTest => "unit".to_owned(),
         _ => node.materialized().to_owned(),
     }
 }
@@ -228,7 +265,7 @@ fn schemas_of(project: &Project, ids: &[String]) -> Vec<(String, String)> {
         };
         let wanted = match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
-            ResourceType::Seed | ResourceType::Snapshot => true,
+            ResourceType::Seed | ResourceType::Snapshot | ResourceType::UnitTest => true,
             ResourceType::Test => n
                 .config
                 .get("store_failures")
@@ -305,15 +342,15 @@ fn call_macro(
     f.call(&state, args)
 }
 
-/// Runs the nodes. `on_result` is called on the coordinating thread as each
-/// node finishes, with its position and the total.
+/// Runs the nodes. `on_event` is called on the coordinating thread as nodes
+/// start and finish.
 pub fn run(
     project: &Project,
     renderer: &Renderer,
     dag: &Dag,
     ids: &[String],
     opts: &Options,
-    on_result: &mut dyn FnMut(&NodeResult, usize, usize),
+    on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<RunOutput, Diag> {
     let t0 = Instant::now();
     let shared = open_shared(project, true, opts.full_refresh)?;
@@ -360,6 +397,7 @@ pub fn run(
     run_project_hooks(project, renderer, &shared, false, &[])?;
 
     let total = runnable.len();
+    on_event(Event::Planned(total));
     let mut remaining: HashMap<&str, usize> = runnable
         .iter()
         .map(|id| (id.as_str(), parents.get(id).map_or(0, Vec::len)))
@@ -407,12 +445,20 @@ pub fn run(
                 if job_tx.send(id.to_owned()).is_err() {
                     break;
                 }
+                on_event(Event::Started(id));
                 running += 1;
             }
             if running == 0 {
                 break;
             }
-            let Ok(r) = res_rx.recv() else { break };
+            let r = match res_rx.recv_timeout(std::time::Duration::from_millis(250)) {
+                Ok(r) => r,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    on_event(Event::Tick);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             running -= 1;
             done += 1;
             let failed = r.status.blocks();
@@ -423,7 +469,7 @@ pub fn run(
             if let Some(c) = &r.compiled_code {
                 compiled.insert(id.clone(), c.clone());
             }
-            on_result(&r, done, total);
+            on_event(Event::Finished(&r, done, total));
             results.push(r);
             // Children become ready, or are skipped with their descendants.
             let mut stack = vec![id];
@@ -453,7 +499,7 @@ pub fn run(
                                 run_path: None,
                             };
                             done += 1;
-                            on_result(&s, done, total);
+                            on_event(Event::Finished(&s, done, total));
                             results.push(s);
                             stack.push(c.to_owned());
                         }
@@ -803,6 +849,9 @@ impl Runner<'_> {
     }
 
     fn run_node(&self, id: &str, worker: usize, wc: &Arc<Mutex<WorkerConn>>) -> NodeResult {
+        if unit::is_unit(self.project, id) {
+            return self.run_unit(id, worker, wc);
+        }
         let is_microbatch = self.project.nodes.get(id).is_some_and(|n| {
             n.materialized() == "incremental"
                 && n.config
@@ -1143,6 +1192,7 @@ impl Runner<'_> {
         let (msg, sql) = nl.last_error.lock().ok()?.clone()?;
         let what = match node.resource_type {
             ResourceType::Test => "test",
+            ResourceType::UnitTest => "unit test",
             ResourceType::Seed => "seed",
             ResourceType::Snapshot => "snapshot",
             _ => "model",

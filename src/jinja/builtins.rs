@@ -28,6 +28,16 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
     ),
     (
         "dbt",
+        "macros/cross_db.sql",
+        include_str!("../../templates/default/macros/cross_db.sql"),
+    ),
+    (
+        "dbt",
+        "macros/materializations/unit.sql",
+        include_str!("../../templates/default/macros/materializations/unit.sql"),
+    ),
+    (
+        "dbt",
         "macros/naming.sql",
         include_str!("../../templates/default/macros/naming.sql"),
     ),
@@ -286,12 +296,103 @@ impl Object for Exceptions {
                 format!("not implemented: {msg}"),
             )),
             "raise_fail_fast_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "raise_contract_error" => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                contract_error(
+                    args.first().unwrap_or(&Value::UNDEFINED),
+                    args.get(1).unwrap_or(&Value::UNDEFINED),
+                ),
+            )),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("`exceptions` has no method `{method}`"),
             )),
         }
     }
+}
+
+/// dbt's contract failure: a table of every column whose name or type
+/// differs between the contract (YAML) and the model's query.
+fn contract_error(contract: &Value, model: &Value) -> String {
+    let cols = |v: &Value| -> Vec<(String, String)> {
+        v.try_iter()
+            .map(|it| {
+                it.map(|c| {
+                    let attr = |k: &str| {
+                        c.get_attr(k)
+                            .ok()
+                            .or_else(|| c.get_item(&Value::from(k)).ok())
+                            .filter(|x| !x.is_undefined() && !x.is_none())
+                            .map(|x| x.to_string())
+                            .unwrap_or_default()
+                    };
+                    (attr("name"), attr("data_type"))
+                })
+                .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (contract, model) = (cols(contract), cols(model));
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for (name, ty) in &model {
+        match contract.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, cty)) if cty.eq_ignore_ascii_case(ty) => {}
+            Some((_, cty)) => rows.push([
+                name.clone(),
+                ty.clone(),
+                cty.clone(),
+                "data type mismatch".into(),
+            ]),
+            None => rows.push([
+                name.clone(),
+                ty.clone(),
+                String::new(),
+                "missing in contract".into(),
+            ]),
+        }
+    }
+    for (name, cty) in &contract {
+        if !model.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            rows.push([
+                name.clone(),
+                String::new(),
+                cty.clone(),
+                "missing in definition".into(),
+            ]);
+        }
+    }
+    let header = [
+        "column_name".to_owned(),
+        "definition_type".to_owned(),
+        "contract_type".to_owned(),
+        "mismatch_reason".to_owned(),
+    ];
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |r: &[String; 4]| {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("| {} |", cells.join(" | "))
+    };
+    let mut out = String::from(
+        "this model has an enforced contract that failed: the name, data_type and number of columns in the contract must match the model's query",
+    );
+    out.push_str("\n\n");
+    out.push_str(&line(&header));
+    out.push('\n');
+    out.push_str(&line(&widths.map(|w| "-".repeat(w))));
+    for r in &rows {
+        out.push('\n');
+        out.push_str(&line(r));
+    }
+    out
 }
 
 /// `api.Relation.create(...)` and `api.Column`.
@@ -723,6 +824,14 @@ fn live_method(
         "get_columns_in_relation" => {
             let rel = rel_arg(args, 0, "relation")?;
             let cols = live.columns(&rel).map_err(live_err)?;
+            Ok(super::live::columns_value(&cols))
+        }
+        "get_column_schema_from_query" => {
+            let sql = args
+                .first()
+                .and_then(Value::as_str)
+                .ok_or_else(|| err("adapter.get_column_schema_from_query needs the query text"))?;
+            let cols = live.query_columns(sql).map_err(live_err)?;
             Ok(super::live::columns_value(&cols))
         }
         "get_missing_columns" => {

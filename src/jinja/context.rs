@@ -107,6 +107,8 @@ pub struct NodeCtx {
     pub main_sql: Mutex<Option<String>>,
     /// The microbatch window being compiled, as dbt prints the bounds.
     pub batch: Option<(String, String)>,
+    /// A unit test's `overrides:` of macros, vars and environment variables.
+    pub overrides: Option<Arc<crate::node::UnitOverrides>>,
 }
 
 impl fmt::Debug for NodeCtx {
@@ -136,6 +138,7 @@ impl NodeCtx {
             locals: std::collections::HashMap::new(),
             main_sql: Mutex::new(None),
             batch: None,
+            overrides: None,
         }
     }
 
@@ -587,6 +590,9 @@ fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
             "var() needs a variable name",
         ));
     };
+    if let Some(v) = ctx.overrides.as_ref().and_then(|o| o.vars.get(name)) {
+        return Ok(Value::from_serialize(v));
+    }
     if let Some(v) = ctx.shared.vars.get(&ctx.package).and_then(|m| m.get(name)) {
         return Ok(Value::from_serialize(v));
     }
@@ -802,6 +808,39 @@ impl Object for NodeCtx {
         let name = key.as_str()?;
         if let Some(v) = self.locals.get(name) {
             return Some(v.clone());
+        }
+        if let Some(o) = &self.overrides {
+            if let Some(v) = o.macros.get(name) {
+                let v = Value::from_serialize(v);
+                return Some(Value::from_function(
+                    move |_args: minijinja::value::Rest<Value>| v.clone(),
+                ));
+            }
+            if name == "env_var" && !o.env_vars.is_empty() {
+                let o = Arc::clone(o);
+                return Some(Value::from_function(
+                    move |args: minijinja::value::Rest<Value>| -> Result<Value, Error> {
+                        let key = args.first().and_then(Value::as_str).unwrap_or_default();
+                        if let Some(v) = o.env_vars.get(key) {
+                            return Ok(Value::from(
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                            ));
+                        }
+                        match (std::env::var(key), args.get(1)) {
+                            (Ok(v), _) => Ok(Value::from(v)),
+                            (Err(_), Some(d)) if !d.is_undefined() => {
+                                Ok(Value::from(d.to_string()))
+                            }
+                            _ => Err(err(
+                                ErrorKind::InvalidOperation,
+                                format!(
+                                    "environment variable `{key}` is not set and has no default"
+                                ),
+                            )),
+                        }
+                    },
+                ));
+            }
         }
         let f = |n: &'static str| {
             Some(Value::from_object(CtxFn {

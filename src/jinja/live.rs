@@ -38,6 +38,9 @@ pub trait Live: Send + Sync {
     /// The relations of one schema.
     fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<Relation>, String>;
     fn columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>, String>;
+    /// The columns a query returns, with their types, without running it
+    /// over any row and without leaving anything behind.
+    fn query_columns(&self, sql: &str) -> Result<Vec<ColumnInfo>, String>;
     fn cache_added(&self, relation: &Relation);
     fn cache_dropped(&self, relation: &Relation);
     fn cache_renamed(&self, from: &Relation, to: &Relation);
@@ -85,6 +88,17 @@ pub fn result_value(r: &Response, t: &Table) -> Value {
 /// An agate-like table: `.columns`, `.column_names`, `.rows`, `len()`.
 pub fn table_value(t: &Table) -> Value {
     Value::from_object(TableObj(Arc::new(t.clone())))
+}
+
+/// The table behind a `table_value` (or a `load_result` value's `table`).
+pub fn table_of(v: &Value) -> Option<Arc<Table>> {
+    let t = v
+        .get_attr("table")
+        .ok()
+        .filter(|t| !t.is_undefined())
+        .unwrap_or_else(|| v.clone());
+    t.downcast_object_ref::<TableObj>()
+        .map(|t| Arc::clone(&t.0))
 }
 
 #[derive(Debug)]

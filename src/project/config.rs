@@ -152,6 +152,7 @@ pub fn defaults_ref(rt: ResourceType) -> &'static Map<String, Value> {
             ResourceType::Analysis,
             ResourceType::Source,
             ResourceType::Exposure,
+            ResourceType::UnitTest,
         ]
         .into_iter()
         .map(|t| (t, build_defaults(t)))
@@ -165,6 +166,13 @@ pub fn defaults_ref(rt: ResourceType) -> &'static Map<String, Value> {
 
 fn build_defaults(rt: ResourceType) -> Map<String, Value> {
     let mut m = Map::new();
+    if rt == ResourceType::UnitTest {
+        m.insert("tags".into(), json!([]));
+        m.insert("meta".into(), json!({}));
+        m.insert("enabled".into(), json!(true));
+        m.insert("static_analysis".into(), Value::Null);
+        return m;
+    }
     m.insert("enabled".into(), json!(true));
     m.insert("alias".into(), Value::Null);
     m.insert("schema".into(), Value::Null);

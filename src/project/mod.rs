@@ -11,6 +11,7 @@ pub mod config;
 pub mod dbt_project;
 pub mod profiles;
 pub mod properties;
+pub mod unit_tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -100,7 +101,6 @@ pub struct Project {
     /// The parsed `selectors.yml`, or `Null`.
     pub selectors: Value,
     pub groups: IndexMap<String, Value>,
-    pub unit_tests: IndexMap<String, Value>,
     /// File texts for diagnostics, by absolute path.
     pub sources: HashMap<PathBuf, SourceText>,
 }
@@ -193,6 +193,10 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                     continue;
                 }
                 let rel_in_root = rel_string(p.strip_prefix(&base).unwrap_or(p));
+                // `<test-path>/fixtures/` holds unit test fixture files.
+                if kind == FileKind::SingularTest && rel_in_root.starts_with("fixtures/") {
+                    continue;
+                }
                 let is_generic = rel_in_root.starts_with("generic/");
                 let kind = if skip_generic && is_generic {
                     FileKind::Macro
@@ -358,7 +362,6 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         docs: IndexMap::new(),
         selectors: Value::Null,
         groups: IndexMap::new(),
-        unit_tests: IndexMap::new(),
         sources: HashMap::new(),
     };
     crate::jinja::builtins::add_builtin_macros(&mut project);

@@ -28,7 +28,7 @@ pub struct YamlFile {
 }
 
 impl YamlFile {
-    fn diag(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
+    pub(super) fn diag(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
         Diag::error(code, msg)
             .with_source(self.source.clone())
             .with_label(at.offset, at.len.max(1), "")
@@ -40,7 +40,7 @@ impl YamlFile {
             .with_label(at.offset, at.len.max(1), "")
     }
 
-    fn span(&self, at: &Yaml) -> SourceSpan {
+    pub(super) fn span(&self, at: &Yaml) -> SourceSpan {
         SourceSpan::new(Arc::new(self.abs.clone()), at.offset, at.len.max(1))
     }
 
@@ -156,18 +156,7 @@ pub fn apply(project: &mut Project, file: &YamlFile, diags: &mut Diags) {
                     }
                 }
             }
-            "unit_tests" => {
-                for u in value.as_seq().unwrap_or_default() {
-                    let name = str_of(u.get("name"));
-                    let model = str_of(u.get("model"));
-                    if !name.is_empty() {
-                        project.unit_tests.insert(
-                            format!("unit_test.{}.{model}.{name}", file.package),
-                            u.to_json(),
-                        );
-                    }
-                }
-            }
+            "unit_tests" => super::unit_tests::add(project, file, value, diags),
             other => {
                 let mut d = file.warn(
                     "XF0141",

@@ -10,6 +10,7 @@
 //! ```yaml
 //! description: what the case covers          # optional, free text
 //! expect_xform_error: why xform refuses      # optional, see below
+//! statuses: true       # optional: also compare run_results.json statuses
 //! steps:
 //!   - seed                                   # a command line, split on spaces
 //!   - cmd: run --full-refresh
@@ -115,6 +116,9 @@ struct CaseSpec {
     description: Option<String>,
     #[serde(default)]
     expect_xform_error: Option<String>,
+    /// Also compare the status of every node in `run_results.json`.
+    #[serde(default)]
+    statuses: bool,
     steps: Vec<StepSpec>,
 }
 
@@ -334,9 +338,40 @@ fn run_case(case: &str, tool: Tool, expect_failure: bool) -> Outcome {
             }
         }
         previous = blocks;
+        if spec.statuses {
+            dump.push_str(&node_statuses(&project));
+        }
         dump.push('\n');
     }
     Outcome { dump, failed: None }
+}
+
+/// `status unique_id` of every node in `target/run_results.json`, sorted.
+fn node_statuses(project: &Path) -> String {
+    let text = std::fs::read_to_string(project.join("target/run_results.json"))
+        .unwrap_or_else(|e| panic!("run_results.json: {e}"));
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("run_results.json is JSON");
+    let mut lines: Vec<String> = doc["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["status"].as_str().unwrap_or("?"),
+                        r["unique_id"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    lines.sort();
+    let mut out = String::from("--- run_results.json statuses\n");
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
 }
 
 /// Runs one command; returns its exit status and combined output.
@@ -754,6 +789,7 @@ cases! {
         seeds,
         snapshot_check,
         snapshot_timestamp,
+        unit_tests,
     ],
     pending: [],
 }

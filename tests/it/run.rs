@@ -525,3 +525,209 @@ fn project_materializations_and_macro_overrides_replace_the_built_in_ones() {
     );
     assert_eq!(rows(d, "select x, audit from v"), ["Int(2)|audited"]);
 }
+
+#[test]
+fn unit_tests_report_differences_and_clear_errors_and_write_nothing() {
+    let p = project();
+    let d = p.path();
+    write(d, "seeds/people.csv", "id,name\n1,ada\n2,bob\n");
+    write(
+        d,
+        "models/upper_people.sql",
+        "{{ config(materialized='table') }}\nselect id, upper(name) as name from {{ ref('people') }}",
+    );
+    write(
+        d,
+        "models/pairs.sql",
+        "select a.id, b.id as other from {{ ref('upper_people') }} a cross join {{ ref('upper_people') }} b",
+    );
+    write(
+        d,
+        "models/unit.yml",
+        r"version: 2
+unit_tests:
+  - name: shouts
+    model: upper_people
+    given:
+      - input: ref('people')
+        rows: [{id: 1, name: ada}, {id: 2, name: o'hara}]
+    expect:
+      rows: [{id: 1, name: ADA}, {id: 2, name: O'HARA}]
+  - name: wrong
+    model: upper_people
+    given:
+      - input: ref('people')
+        rows: [{id: 1, name: ada}]
+    expect:
+      rows: [{id: 1, name: Ada}, {id: 3, name: CY}]
+  - name: unknown_column
+    model: upper_people
+    given:
+      - input: ref('people')
+        rows: [{id: 1, nom: ada}]
+    expect:
+      rows: []
+",
+    );
+    // Before anything is built the inputs have no types: a clear error.
+    let out = xform(d, &["test", "-s", "upper_people"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not exist in the warehouse"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("models/unit.yml:"), "{}", out.stderr);
+
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("PASS upper_people::shouts"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("FAIL 1 upper_people::wrong"),
+        "{}",
+        out.stderr
+    );
+    // The difference names both sides' rows.
+    assert!(out.stderr.contains("- | 1  | Ada"), "{}", out.stderr);
+    assert!(out.stderr.contains("- | 3  | CY"), "{}", out.stderr);
+    assert!(out.stderr.contains("+ | 1  | ADA"), "{}", out.stderr);
+    // A mock row naming a column the input lacks.
+    assert!(
+        out.stderr
+            .contains("column `nom` in the mock rows of `people`"),
+        "{}",
+        out.stderr
+    );
+    // A failing unit test skips its model and what depends on it.
+    assert!(
+        out.stderr.contains("SKIP relation main.upper_people"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        query(
+            d,
+            "select * from information_schema.tables where table_name in ('upper_people', 'pairs')"
+        )
+        .is_empty()
+    );
+    // Unit tests leave nothing behind in the warehouse.
+    assert_eq!(
+        rows(
+            d,
+            "select table_name from information_schema.tables order by 1"
+        ),
+        ["people"]
+    );
+
+    // An input the model reads but the test does not mock.
+    write(
+        d,
+        "models/unit.yml",
+        r"version: 2
+unit_tests:
+  - name: unmocked
+    model: pairs
+    given: []
+    expect:
+      rows: []
+",
+    );
+    let out = xform(d, &["test", "-s", "pairs"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("unit test `unmocked` (models/unit.yml): `upper_people` has no mock input"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("models/pairs.sql"), "{}", out.stderr);
+    let rr = std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results");
+    assert!(rr.contains("unit_test.p.pairs.unmocked"), "{rr}");
+}
+
+#[test]
+fn an_enforced_contract_is_checked_before_anything_is_built() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id, 'x' as name, 2.5::double as score",
+    );
+    write(
+        d,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: m\n    config: {contract: {enforced: true}}\n    columns:\n      - {name: id, data_type: int}\n      - {name: name, data_type: text}\n      - {name: score, data_type: double}\n",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select id::varchar, name from m"), ["1|x"]);
+    // The query changes a type and loses a column: refused, old table kept.
+    write(
+        d,
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect 'one' as id, 2.5 as score",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for needle in [
+        "enforced contract",
+        "| id          | VARCHAR         | INTEGER       | data type mismatch    |",
+        "| name        |                 | VARCHAR       | missing in definition |",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}\n{}", out.stderr);
+    }
+    assert_eq!(rows(d, "select id::varchar, name from m"), ["1|x"]);
+    assert_eq!(
+        rows(
+            d,
+            "select count(*) from information_schema.tables where table_name like 'xf_columns%'"
+        ),
+        ["BigInt(0)"]
+    );
+}
+
+#[test]
+fn persist_docs_comments_relations_and_columns() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "dbt_project.yml",
+        "name: p\nversion: '1.0'\nprofile: p\nmodels:\n  p:\n    +persist_docs: {relation: true, columns: true}\n",
+    );
+    write(
+        d,
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id, 'x' as name",
+    );
+    write(d, "models/v.sql", "select 1 as id");
+    write(
+        d,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: t\n    description: \"Ada's table\"\n    columns:\n      - {name: id, description: the key}\n      - {name: gone, description: not in the query}\n  - name: v\n    description: a view\n    columns:\n      - {name: id, description: view key}\n",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        rows(
+            d,
+            "select table_name, comment from duckdb_tables() where schema_name = 'main' \
+             union all select view_name, comment from duckdb_views() where schema_name = 'main' and not internal order by 1"
+        ),
+        ["t|Ada's table", "v|a view"]
+    );
+    assert_eq!(
+        rows(
+            d,
+            "select table_name || '.' || column_name, coalesce(comment, 'NULL') from duckdb_columns() \
+             where schema_name = 'main' and table_name in ('t', 'v') order by 1"
+        ),
+        ["t.id|the key", "t.name|NULL", "v.id|view key"]
+    );
+}

@@ -103,6 +103,9 @@
 
 {% macro default__create_table_as(temporary, relation, sql, language='sql') -%}
   {%- set contract = config.get('contract') -%}
+  {%- if contract and contract.enforced and not temporary -%}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif %}
   create {% if temporary %}temporary {% endif %}table {{ relation.render() if not temporary else relation.include(database=False, schema=False).render() }}
   {%- if contract and contract.enforced %}
     {{ get_table_columns_and_constraints() }} ;
@@ -127,9 +130,53 @@
 {%- endmacro %}
 
 {% macro default__create_view_as(relation, sql) -%}
+  {%- set contract = config.get('contract') -%}
+  {%- if contract and contract.enforced -%}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif %}
   create view {{ relation.render() }} as (
     {{ sql }}
   )
+{%- endmacro %}
+
+{#- A contract is checked before anything is built: the model's query and
+    the declared columns go through the warehouse (zero rows each), so both
+    sides' types are the warehouse's own names for them. -#}
+{% macro get_assert_columns_equivalent(sql) -%}
+  {{ adapter.dispatch('get_assert_columns_equivalent', 'dbt')(sql) }}
+{%- endmacro %}
+
+{% macro default__get_assert_columns_equivalent(sql) -%}
+  {{ return(assert_columns_equivalent(sql)) }}
+{%- endmacro %}
+
+{% macro assert_columns_equivalent(sql) -%}
+  {%- set declared = adapter.xform('contract_columns') -%}
+  {%- if not declared -%}
+    {{ exceptions.raise_contract_error([], adapter.get_column_schema_from_query(sql)) }}
+  {%- endif -%}
+  {%- for c in declared if not c.data_type -%}
+    {{ exceptions.raise_compiler_error("column `" ~ c.name ~ "` of a model with an enforced contract needs a `data_type`") }}
+  {%- endfor -%}
+  {%- set model_columns = adapter.get_column_schema_from_query(sql) -%}
+  {%- set contract_columns = adapter.get_column_schema_from_query(get_empty_schema_sql(declared)) -%}
+  {%- if model_columns | length != contract_columns | length -%}
+    {{ exceptions.raise_contract_error(contract_columns, model_columns) }}
+  {%- endif -%}
+  {%- for m in model_columns -%}
+    {%- set match = contract_columns | selectattr('name', 'equalto', m.name) | list -%}
+    {%- if not match or match[0].data_type != m.data_type -%}
+      {{ exceptions.raise_contract_error(contract_columns, model_columns) }}
+    {%- endif -%}
+  {%- endfor -%}
+{%- endmacro %}
+
+{% macro get_empty_schema_sql(columns) -%}
+  {{ return(adapter.dispatch('get_empty_schema_sql', 'dbt')(columns)) }}
+{%- endmacro %}
+
+{% macro default__get_empty_schema_sql(columns) -%}
+  select {% for c in columns %}cast(null as {{ c.data_type }}) as {{ c.name }}{{ ", " if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 {% macro get_table_columns_and_constraints() -%}

@@ -21,7 +21,7 @@
   {% endif %}
   {{ adapter.rename_relation(intermediate_relation, target_relation) }}
 
-  {{ persist_docs(target_relation, model, for_columns=false) }}
+  {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}
 
