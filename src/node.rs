@@ -336,9 +336,11 @@ pub struct Node {
     pub relation_name: Option<String>,
     pub compiled_code: Option<String>,
     pub extra_ctes: Vec<(String, String)>,
-    pub test: Option<TestInfo>,
-    pub source: Option<SourceInfo>,
-    pub exposure: Option<ExposureInfo>,
+    // Boxed: most nodes have none of these, and a small `Node` is cheap to
+    // move while the parse phase renders nodes in parallel.
+    pub test: Option<Box<TestInfo>>,
+    pub source: Option<Box<SourceInfo>>,
+    pub exposure: Option<Box<ExposureInfo>>,
     pub unit: Option<Box<UnitTestInfo>>,
     pub version: Option<String>,
     pub latest_version: Option<String>,

@@ -13,7 +13,6 @@ pub mod ephemeral;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use indexmap::IndexMap;
 use minijinja::Value;
 use minijinja::value::Object;
 use rayon::prelude::*;
@@ -703,38 +702,48 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
         naming_overridden(project, "generate_database_name"),
     );
     let static_tests = StaticTests::new(project);
-    // Nodes are moved out while they are rendered in parallel, so that no
-    // node is copied; the project stays readable for macros and errors.
-    let owned: Vec<(String, Node)> = std::mem::take(&mut project.nodes).into_iter().collect();
-    let results: Vec<(String, Result<Node, Diag>)> = {
+    // The node map is taken out while its nodes are rendered in parallel in
+    // place (nothing is copied or moved); the project stays readable for
+    // macros and errors.
+    let mut nodes = std::mem::take(&mut project.nodes);
+    let failed: Vec<(String, Diag)> = {
         let p: &Project = project;
-        owned
-            .into_par_iter()
-            .map(|(id, mut node)| {
-                let recorded = if let Some(r) = static_tests.recorded(&node) {
+        nodes
+            .par_iter_mut()
+            .filter_map(|(id, node)| {
+                let recorded = if let Some(r) = static_tests.recorded(node) {
                     r
-                } else if is_rendered(&node) {
-                    match parse_node(renderer, p, &node) {
+                } else if is_rendered(node) {
+                    match parse_node(renderer, p, node) {
                         Ok(r) => r,
-                        Err(d) => return (id, Err(d)),
+                        Err(d) => return Some((id.clone(), d)),
                     }
                 } else {
                     Recorded::default()
                 };
-                let r = settle(renderer, p, &mut node, &recorded, overrides).map(|()| node);
-                (id, r)
+                settle(renderer, p, node, &recorded, overrides)
+                    .err()
+                    .map(|d| (id.clone(), d))
             })
             .collect()
     };
-    let mut nodes = IndexMap::with_capacity(results.len());
-    for (id, r) in results {
-        match r {
-            Ok(n) if n.enabled() => {
+    // A node that failed stays out of the graph; its error is reported.
+    if !failed.is_empty() {
+        let bad: std::collections::HashSet<&str> =
+            failed.iter().map(|(id, _)| id.as_str()).collect();
+        nodes.retain(|id, _| !bad.contains(id.as_str()));
+    }
+    for (_, d) in failed {
+        diags.push(d);
+    }
+    if nodes.values().any(|n| !n.enabled()) {
+        let all = std::mem::take(&mut nodes);
+        for (id, n) in all {
+            if n.enabled() {
                 nodes.insert(id, n);
+            } else {
+                project.disabled.entry(id).or_default().push(n);
             }
-            Ok(n) => project.disabled.entry(id).or_default().push(n),
-            // The node stays out of the graph; its error is reported.
-            Err(d) => diags.push(d),
         }
     }
     project.nodes = nodes;

@@ -1772,14 +1772,14 @@ mod tests {
             &["shop", "marts", name],
             "models/marts/schema.yml",
         );
-        n.test = Some(TestInfo {
+        n.test = Some(Box::new(TestInfo {
             metadata: Some(TestMetadata {
                 name: macro_name.to_owned(),
                 kwargs: serde_json::Map::new(),
                 namespace: ns.map(str::to_owned),
             }),
             ..TestInfo::default()
-        });
+        }));
         deps(n, parents)
     }
 
@@ -1792,10 +1792,10 @@ mod tests {
             &["shop", "staging", "raw", table],
             "models/staging/sources.yml",
         );
-        n.source = Some(SourceInfo {
+        n.source = Some(Box::new(SourceInfo {
             source_name: "raw".into(),
             ..SourceInfo::default()
-        });
+        }));
         n
     }
 

@@ -171,20 +171,26 @@ fn rel_string(p: &Path) -> String {
 fn discover(pkg: &Package) -> Vec<FoundFile> {
     let f = &pkg.file;
     let mut out = Vec::new();
+    // Each folder is listed once (models/ holds SQL, YAML and Markdown), in
+    // path order: children sorted by name, depth first, which is the order of
+    // sorting whole paths by component without comparing paths.
+    let mut listed: HashMap<String, Vec<walkdir::DirEntry>> = HashMap::new();
     let mut walk = |roots: &[String], exts: &[&str], kind: FileKind, skip_generic: bool| {
         for root in roots {
             let base = pkg.dir.join(root);
-            if !base.is_dir() {
-                continue;
-            }
-            let mut entries: Vec<_> = walkdir::WalkDir::new(&base)
-                .follow_links(true)
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file())
-                .collect();
-            entries.sort_by(|a, b| a.path().cmp(b.path()));
-            for e in entries {
+            let entries = listed.entry(root.clone()).or_insert_with(|| {
+                if !base.is_dir() {
+                    return Vec::new();
+                }
+                walkdir::WalkDir::new(&base)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_file())
+                    .collect()
+            });
+            for e in entries.iter() {
                 let p = e.path();
                 let Some(ext) = p.extension().and_then(|x| x.to_str()) else {
                     continue;

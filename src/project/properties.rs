@@ -689,13 +689,13 @@ fn build_test(
             None => Map::new(),
         },
     );
-    node.test = Some(TestInfo {
+    node.test = Some(Box::new(TestInfo {
         config: cfg,
         metadata: Some(metadata),
         column_name: column.map(str::to_owned),
         attached_node: attached,
         file_key_name: Some(file_key_name.to_owned()),
-    });
+    }));
     Ok(node)
 }
 
@@ -877,7 +877,7 @@ fn add_sources(
             node.alias.clone_from(&identifier);
             let mut quoting = map_of(src.get("quoting"));
             quoting.extend(map_of(t.get("quoting")));
-            node.source = Some(SourceInfo {
+            node.source = Some(Box::new(SourceInfo {
                 unrendered_schema: src.get("schema").and_then(Yaml::as_str).map(str::to_owned),
                 source_name: source_name.clone(),
                 source_description: str_of(src.get("description")),
@@ -894,7 +894,7 @@ fn add_sources(
                     .map_or(Value::Null, Yaml::to_json),
                 source_meta: map_of(src.get("meta")),
                 quoting,
-            });
+            }));
             let uid = node.unique_id.clone();
             if project.nodes.contains_key(&uid) {
                 diags.push(file.diag(
@@ -973,13 +973,13 @@ fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &m
             .filter_map(|d| d.as_str().map(|s| format!("{{{{ {s} }}}}")))
             .collect();
         node.raw_code = deps.join("\n");
-        node.exposure = Some(ExposureInfo {
+        node.exposure = Some(Box::new(ExposureInfo {
             kind: str_of(e.get("type")),
             owner: e.get("owner").map_or(Value::Null, Yaml::to_json),
             label: e.get("label").and_then(Yaml::as_str).map(str::to_owned),
             maturity: e.get("maturity").and_then(Yaml::as_str).map(str::to_owned),
             url: e.get("url").and_then(Yaml::as_str).map(str::to_owned),
-        });
+        }));
         if project.nodes.contains_key(&node.unique_id) {
             diags.push(file.diag("XF0149", e, format!("exposure `{name}` is declared twice")));
             continue;
