@@ -731,3 +731,75 @@ fn persist_docs_comments_relations_and_columns() {
         ["t.id|the key", "t.name|NULL", "v.id|view key"]
     );
 }
+
+#[test]
+fn bad_inputs_give_located_errors_lose_nothing_and_the_rest_runs() {
+    let p = project();
+    let d = p.path();
+    write(d, "seeds/people.csv", "id,name\n1,ada\n2,bob\n");
+    write(d, "seeds/other.csv", "k\n1\n");
+    write(
+        d,
+        "models/names.sql",
+        "select id, name from {{ ref('people') }}",
+    );
+    write(
+        d,
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: names\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+    );
+    assert_eq!(xform(d, &["build"]).code, 0);
+
+    // A malformed CSV row: the seed fails with the file and line, its old
+    // table stays, the other seed still loads.
+    write(d, "seeds/people.csv", "id,name\n1,ada\n2,bob,extra\n3,cy\n");
+    write(d, "seeds/other.csv", "k\n1\n2\n");
+    // A test on a column the model does not have.
+    write(
+        d,
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: names\n    columns:\n      - name: nmae\n        data_tests: [not_null]\n",
+    );
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("seeds/people.csv") && out.stderr.contains("line 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("OK loaded seed file main.other"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("not_null_names_nmae") && out.stderr.contains("nmae"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        rows(d, "select count(*) from people"),
+        ["BigInt(2)"],
+        "the old seed table is intact"
+    );
+    assert_eq!(rows(d, "select count(*) from other"), ["BigInt(2)"]);
+    assert_eq!(rows(d, "select count(*) from names"), ["BigInt(2)"]);
+
+    // A ref to a seed that does not exist: stopped before anything runs,
+    // pointing at the ref, with the nearest name.
+    write(d, "seeds/people.csv", "id,name\n1,ada\n");
+    write(
+        d,
+        "models/names.sql",
+        "select id, name from {{ ref('peple') }}",
+    );
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("models/names.sql:1:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `people`?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rows(d, "select count(*) from people"), ["BigInt(2)"]);
+}
