@@ -73,7 +73,7 @@ xform_pg_start() {
   fi
   rm -f "$XFORM_PG_DIR/pwfile"
   if ! "${as[@]}" "$bin/pg_ctl" -D "$XFORM_PG_DIR/data" -l "$XFORM_PG_DIR/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $XFORM_PG_DIR -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $XFORM_PG_DIR -c max_connections=200 -c timezone=UTC -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start >/dev/null; then
     cat "$XFORM_PG_DIR/server.log" >&2
     xform_pg_fail "pg_ctl start failed"

@@ -236,6 +236,44 @@ impl NodeLive {
         }
     }
 
+    /// `adapter.xform('seed_copy', relation)`: streams the seed's CSV file
+    /// into the relation on this worker's connection, inside the node's
+    /// transaction, for warehouses without a native CSV reader.
+    fn seed_copy(&self, args: &[Value]) -> Result<Value, String> {
+        let relation = args
+            .first()
+            .and_then(crate::jinja::live::as_relation)
+            .ok_or("seed_copy needs the target relation")?;
+        let csv = (self.info)("seed_csv", &[])?;
+        let text = |k: &str| -> Result<String, String> {
+            csv.get_attr(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| format!("seed_csv has no `{k}`"))
+        };
+        let path = std::path::PathBuf::from(text("path")?);
+        let delimiter = text("delimiter")?.bytes().next().unwrap_or(b',');
+        let mut stream = super::seed::CopyStream::open(&path, delimiter)?;
+        let rendered = relation.render();
+        let rows = self.with_conn(|w| {
+            if !w.in_transaction {
+                self.run(w, "begin", false)?;
+                w.in_transaction = true;
+            }
+            let rows = w.conn.copy_csv(&rendered, &mut stream).inspect_err(|e| {
+                if let Ok(mut le) = self.last_error.lock() {
+                    *le = Some((e.message.clone(), format!("copy {rendered} from stdin")));
+                }
+            })?;
+            self.shared.log(
+                Some(&self.node.unique_id),
+                &format!("copy {rendered} from '{}' (csv)", path.display()),
+            );
+            Ok(rows)
+        })?;
+        Ok(Value::from(rows))
+    }
+
     /// Ends the node: commits an open transaction, or rolls it back when the
     /// node failed.
     pub fn finish(&self, success: bool) -> Result<(), String> {
@@ -360,6 +398,9 @@ impl Live for NodeLive {
     }
 
     fn info(&self, key: &str, args: &[Value]) -> Result<Value, String> {
+        if key == "seed_copy" {
+            return self.seed_copy(args);
+        }
         (self.info)(key, args)
     }
 }

@@ -22,6 +22,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/duckdb/macros/incremental.sql"),
     ),
     (
+        "dbt_postgres",
+        "macros/adapters.sql",
+        include_str!("../../templates/postgres/macros/adapters.sql"),
+    ),
+    (
         "dbt",
         "macros/generic_tests.sql",
         include_str!("../../templates/default/macros/generic_tests.sql"),

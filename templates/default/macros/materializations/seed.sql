@@ -1,6 +1,6 @@
 {#- Seeds: column types are inferred from the CSV as dbt infers them (then
     `column_types` wins), and rows are loaded with the warehouse's native CSV
-    reader when it has one. Everything happens in one transaction. -#}
+    reader when it has one, else streamed (`seed_copy`: Postgres COPY). Everything happens in one transaction. -#}
 {% materialization seed, default %}
   {%- set full_refresh_mode = should_full_refresh() -%}
   {%- set existing_relation = load_cached_relation(this) -%}
@@ -25,9 +25,14 @@
     {{ adapter.truncate_relation(existing_relation) }}
   {%- endif %}
 
+  {%- set load_sql = adapter.xform('seed_load_sql', target_relation) -%}
+  {%- if load_sql is none %}
+    {%- do adapter.xform('seed_copy', target_relation) -%}
+  {%- else %}
   {% call statement('main') -%}
-    {{ adapter.xform('seed_load_sql', target_relation) }}
+    {{ load_sql }}
   {%- endcall %}
+  {%- endif %}
 
   {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
