@@ -69,6 +69,14 @@ pub trait Adapter: Send + Sync {
         )
     }
 
+    /// A query listing which views read which relations, as rows of
+    /// (schema, relation, view schema, view), where dropping a relation with
+    /// `cascade` drops the views that read it (Postgres); `None` where views
+    /// do not bind to relations (`DuckDB`).
+    fn view_dependencies_sql(&self) -> Option<String> {
+        None
+    }
+
     /// A query listing the schemas of a database, one per row.
     fn list_schemas_sql(&self, database: &str) -> String {
         format!(

@@ -17,9 +17,7 @@ use postgres::{Client, SimpleQueryMessage};
 use serde_json::{Map, Value};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{
-    Adapter, Connection, DbError, Response, SeedType, Table, Warehouse, quote_literal,
-};
+use super::{Adapter, Connection, DbError, Response, SeedType, Table, Warehouse, quote_literal};
 use crate::project::profiles::Target;
 
 pub struct Postgres;
@@ -49,6 +47,24 @@ impl Adapter for Postgres {
              from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
              where lower(n.nspname) = lower({}) and c.relkind in ('r', 'p', 'f', 'v', 'm')",
             quote_literal(schema)
+        )
+    }
+
+    /// A view's rewrite rule depends on every relation it reads.
+    fn view_dependencies_sql(&self) -> Option<String> {
+        Some(
+            "select distinct rn.nspname, rc.relname, vn.nspname, vc.relname \
+             from pg_catalog.pg_depend d \
+             join pg_catalog.pg_rewrite r on r.oid = d.objid \
+             join pg_catalog.pg_class vc on vc.oid = r.ev_class \
+             join pg_catalog.pg_namespace vn on vn.oid = vc.relnamespace \
+             join pg_catalog.pg_class rc on rc.oid = d.refobjid \
+             join pg_catalog.pg_namespace rn on rn.oid = rc.relnamespace \
+             where d.classid = 'pg_catalog.pg_rewrite'::regclass \
+               and d.refclassid = 'pg_catalog.pg_class'::regclass \
+               and vc.oid <> rc.oid \
+               and rn.nspname not like 'pg\\_%' and rn.nspname <> 'information_schema'"
+                .to_owned(),
         )
     }
 
@@ -158,7 +174,11 @@ impl Params {
             .ok()
             .filter(|p| *p > 0)
             .ok_or_else(|| DbError::new(format!("`port` must be 1 to 65535, found `{port}`")))?;
-        let ssl = match text("sslmode").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let ssl = match text("sslmode")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("prefer" | "allow") => SslMode::Prefer,
             Some("disable") => SslMode::Disable,
             Some("require") => SslMode::Require,
@@ -235,7 +255,10 @@ impl Params {
                     self.dbname
                 )
             } else {
-                format!("the Postgres server {server} refused the connection: {}", db.message())
+                format!(
+                    "the Postgres server {server} refused the connection: {}",
+                    db.message()
+                )
             };
             return DbError::new(message);
         }
@@ -252,9 +275,7 @@ impl Params {
                     ),
                     _ => io.to_string(),
                 };
-                return DbError::new(format!(
-                    "cannot reach the Postgres server {server}: {what}"
-                ));
+                return DbError::new(format!("cannot reach the Postgres server {server}: {what}"));
             }
             source = s.source();
         }
@@ -275,7 +296,9 @@ impl Params {
                 "cannot set up TLS with the Postgres server {server} (sslmode): {text}"
             ));
         }
-        DbError::new(format!("cannot connect to the Postgres server {server}: {text}"))
+        DbError::new(format!(
+            "cannot connect to the Postgres server {server}: {text}"
+        ))
     }
 }
 
@@ -402,7 +425,9 @@ impl Connection for PgConnection {
         let mut writer = self.client.copy_in(&sql).map_err(|e| db_err(&e))?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let n = csv.read(&mut buf).map_err(|e| DbError::new(e.to_string()))?;
+            let n = csv
+                .read(&mut buf)
+                .map_err(|e| DbError::new(e.to_string()))?;
             if n == 0 {
                 break;
             }
@@ -514,7 +539,9 @@ fn is_single_statement(sql: &str) -> bool {
                     .position(|x| !(x.is_ascii_alphanumeric() || *x == b'_'))
                     .map(|p| i + 1 + p);
                 match tag_end {
-                    Some(e) if b[e] == b'$' && !b[i + 1..e].first().is_some_and(u8::is_ascii_digit) => {
+                    Some(e)
+                        if b[e] == b'$' && !b[i + 1..e].first().is_some_and(u8::is_ascii_digit) =>
+                    {
                         let tag = &b[i..=e];
                         let body = e + 1;
                         i = b[body..]
@@ -602,10 +629,14 @@ mod tests {
     fn single_statements_are_told_from_several() {
         assert!(is_single_statement("select 1"));
         assert!(is_single_statement("select 1;\n  -- done\n"));
-        assert!(is_single_statement("select ';' as x, \"a;b\" from t /* ; */"));
+        assert!(is_single_statement(
+            "select ';' as x, \"a;b\" from t /* ; */"
+        ));
         assert!(is_single_statement("select $$a;b$$, $q$;$q$, E'\\';'"));
         assert!(is_single_statement("select $1"));
-        assert!(!is_single_statement("create table t (a int); insert into t values (1)"));
+        assert!(!is_single_statement(
+            "create table t (a int); insert into t values (1)"
+        ));
         assert!(!is_single_statement("begin; select 1"));
     }
 

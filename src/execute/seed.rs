@@ -227,9 +227,10 @@ impl CopyStream {
         self.buf.clear();
         self.pos = 0;
         while self.buf.len() < 1 << 16 {
-            let more = self.reader.read_byte_record(&mut self.record).map_err(|e| {
-                std::io::Error::other(format!("`{}`: {e}", self.path.display()))
-            })?;
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| std::io::Error::other(format!("`{}`: {e}", self.path.display())))?;
             if !more {
                 self.done = true;
                 break;

@@ -22,7 +22,11 @@ fn env(key: &str) -> String {
 fn project_with(dbname: &str, password: &str, port: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
-    write(d, "dbt_project.yml", "name: p\nversion: '1.0'\nprofile: p\n");
+    write(
+        d,
+        "dbt_project.yml",
+        "name: p\nversion: '1.0'\nprofile: p\n",
+    );
     write(
         d,
         "profiles.yml",
@@ -260,9 +264,18 @@ fn postgres_wrong_password_fails_authentication_and_is_never_shown() {
         out_run.stderr
     );
     for all in [everything(d, &out), everything(d, &out_run)] {
-        let without_profile = all.replace(&std::fs::read_to_string(d.join("profiles.yml")).expect("profile"), "");
-        assert!(!without_profile.contains(wrong), "the password leaked:\n{all}");
-        assert!(!without_profile.contains("Pa55word"), "the password leaked:\n{all}");
+        let without_profile = all.replace(
+            &std::fs::read_to_string(d.join("profiles.yml")).expect("profile"),
+            "",
+        );
+        assert!(
+            !without_profile.contains(wrong),
+            "the password leaked:\n{all}"
+        );
+        assert!(
+            !without_profile.contains("Pa55word"),
+            "the password leaked:\n{all}"
+        );
     }
 
     // With the right password nothing leaks either: manifest, run results,
@@ -277,12 +290,15 @@ fn postgres_wrong_password_fails_authentication_and_is_never_shown() {
     let profile = std::fs::read_to_string(d.join("profiles.yml")).expect("profile");
     let without_profile = all.replace(&profile, "");
     assert!(without_profile.contains("manifest.json"), "{all}");
-    assert!(!without_profile.contains(&right), "the password leaked:\n{all}");
+    assert!(
+        !without_profile.contains(&right),
+        "the password leaked:\n{all}"
+    );
 }
 
 #[test]
 fn postgres_debug_names_an_unreachable_server_and_a_missing_database() {
-    let Some(_url) = pg_url() else { return };
+    let Some(url) = pg_url() else { return };
     // A port nothing listens on: bound, then released.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -299,7 +315,14 @@ fn postgres_debug_names_an_unreachable_server_and_a_missing_database() {
         "{}",
         out.stderr
     );
-    assert!(!everything(d, &out).replace(&std::fs::read_to_string(d.join("profiles.yml")).expect("profile"), "").contains("irrelevant-secret"));
+    assert!(
+        !everything(d, &out)
+            .replace(
+                &std::fs::read_to_string(d.join("profiles.yml")).expect("profile"),
+                ""
+            )
+            .contains("irrelevant-secret")
+    );
 
     let p = project_with(
         "no_such_database_here",
@@ -315,9 +338,13 @@ fn postgres_debug_names_an_unreachable_server_and_a_missing_database() {
         out.stderr
     );
 
-    let db_ok = PgDatabase::create(&_url, "run_debug");
+    let db_ok = PgDatabase::create(&url, "run_debug");
     let p = project(&db_ok);
     let out = xform(p.path(), &["debug", "--project-dir", "."]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("connection: OK (postgres database"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("connection: OK (postgres database"),
+        "{}",
+        out.stdout
+    );
 }

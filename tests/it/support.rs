@@ -154,7 +154,13 @@ impl PgDatabase {
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let label: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("xf_{label}_{}_{n}", std::process::id());

@@ -12,7 +12,7 @@
 {#- A temporary table lives in the session's own schema, named without
     database or schema. -#}
 {% macro postgres__make_snapshot_staging_relation(target_relation) -%}
-  {{ return(target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_tmp'}).include(database=False, schema=False)) }}
+  {{ return(target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_tmp', 'schema': none, 'database': none})) }}
 {%- endmacro %}
 
 {% macro postgres__get_drop_sql(relation) -%}
