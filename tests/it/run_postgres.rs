@@ -348,3 +348,65 @@ fn postgres_debug_names_an_unreachable_server_and_a_missing_database() {
         out.stdout
     );
 }
+
+#[test]
+fn postgres_grants_are_granted_on_new_relations_and_revoked_when_no_longer_configured() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_grants");
+    // Roles are server-wide: named after this process, dropped at the end.
+    let (a, b) = (
+        format!("xf_reader_a_{}", std::process::id()),
+        format!("xf_reader_b_{}", std::process::id()),
+    );
+    let mut admin = db.connect();
+    for r in [&a, &b] {
+        admin
+            .batch_execute(&format!("drop role if exists {r}"))
+            .and_then(|()| admin.batch_execute(&format!("create role {r}")))
+            .expect("create role");
+    }
+    let p = project(&db);
+    let d = p.path();
+    let models = |grantee: &str| {
+        write(
+            d,
+            "models/t.sql",
+            &format!(
+                "{{{{ config(materialized='table', grants={{'select': ['{grantee}']}}) }}}}\nselect 1 as x"
+            ),
+        );
+        write(
+            d,
+            "models/i.sql",
+            &format!(
+                "{{{{ config(materialized='incremental', grants={{'select': '{grantee}', 'insert': ['{grantee}']}}) }}}}\nselect 1 as x"
+            ),
+        );
+    };
+    let grants = |table: &str| {
+        rows(
+            &db,
+            &format!(
+                "select grantee, privilege_type from information_schema.role_table_grants \
+                 where table_schema = 'analytics' and table_name = '{table}' and grantee <> current_user order by 1, 2"
+            ),
+        )
+    };
+    models(&a);
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(grants("t"), [format!("{a}|SELECT")]);
+    assert_eq!(grants("i"), [format!("{a}|INSERT"), format!("{a}|SELECT")]);
+    models(&b);
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(grants("t"), [format!("{b}|SELECT")]);
+    assert_eq!(grants("i"), [format!("{b}|INSERT"), format!("{b}|SELECT")]);
+    drop(p);
+    drop(admin);
+    drop(db);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    for r in [&a, &b] {
+        let _ = admin.batch_execute(&format!("drop role if exists {r}"));
+    }
+}

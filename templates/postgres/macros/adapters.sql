@@ -41,3 +41,19 @@
     drop schema if exists {{ relation.without_identifier().include(database=False).render() }} cascade
   {%- endcall -%}
 {%- endmacro %}
+
+{#- Grants the connecting role gave to others on the relation, as
+    dbt-postgres lists them. -#}
+{% macro postgres__get_show_grant_sql(relation) -%}
+  select grantee, privilege_type
+  from information_schema.role_table_grants
+  where grantor = current_role
+    and grantee != current_role
+    and table_schema = '{{ relation.schema }}'
+    and table_name = '{{ relation.identifier }}'
+{%- endmacro %}
+
+{#- A rebuilt relation is new: its grants are not carried over. -#}
+{% macro postgres__copy_grants() -%}
+  {{ return(False) }}
+{%- endmacro %}

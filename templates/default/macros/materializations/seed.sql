@@ -4,6 +4,7 @@
 {% materialization seed, default %}
   {%- set full_refresh_mode = should_full_refresh() -%}
   {%- set existing_relation = load_cached_relation(this) -%}
+  {%- set old_relation = existing_relation -%}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set seed = adapter.xform('seed') -%}
 
@@ -34,6 +35,7 @@
   {%- endcall %}
   {%- endif %}
 
+  {{ apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(old_relation, full_refresh_mode)) }}
   {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}
