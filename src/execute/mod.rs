@@ -1452,6 +1452,11 @@ fn info_fn(
                                     .get("expression")
                                     .and_then(serde_json::Value::as_str)
                                     .map(|e| format!("check ({e})")),
+                                // As dbt renders a column's foreign key from its expression.
+                                Some("foreign_key") => k
+                                    .get("expression")
+                                    .and_then(serde_json::Value::as_str)
+                                    .map(|e| format!("references {e}")),
                                 _ => None,
                             })
                             .collect();

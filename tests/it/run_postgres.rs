@@ -410,3 +410,70 @@ fn postgres_grants_are_granted_on_new_relations_and_revoked_when_no_longer_confi
         let _ = admin.batch_execute(&format!("drop role if exists {r}"));
     }
 }
+
+#[test]
+fn postgres_contract_constraints_are_in_the_table_and_docs_become_comments() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_contract");
+    let p = project(&db);
+    let d = p.path();
+    write(
+        d,
+        "models/parent.sql",
+        "{{ config(materialized='table', contract={'enforced': true}, persist_docs={'relation': true, 'columns': true}) }}\nselect 1 as id, 'a' as name",
+    );
+    write(
+        d,
+        "models/child.sql",
+        "-- depends_on: {{ ref('parent') }}\n{{ config(materialized='table', contract={'enforced': true}) }}\nselect 10 as id, 1 as parent_id",
+    );
+    write(
+        d,
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: parent\n    description: \"Parents, one row each\"\n    columns:\n      - name: id\n        data_type: integer\n        description: \"The parent's id\"\n        constraints: [{type: not_null}, {type: primary_key}]\n      - name: name\n        data_type: text\n        constraints: [{type: unique}, {type: check, expression: \"length(name) > 0\"}]\n  - name: child\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: primary_key}]\n      - name: parent_id\n        data_type: integer\n        constraints: [{type: foreign_key, expression: \"analytics.parent (id)\"}]\n",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let constraints = |table: &str| {
+        rows(
+            &db,
+            &format!(
+                "select contype, pg_get_constraintdef(oid) from pg_constraint \
+                 where conrelid = 'analytics.{table}'::regclass order by 1, 2"
+            ),
+        )
+    };
+    assert_eq!(
+        constraints("parent"),
+        [
+            "c|CHECK ((length(name) > 0))",
+            "p|PRIMARY KEY (id)",
+            "u|UNIQUE (name)"
+        ]
+    );
+    assert_eq!(
+        constraints("child"),
+        [
+            "f|FOREIGN KEY (parent_id) REFERENCES analytics.parent(id)",
+            "p|PRIMARY KEY (id)"
+        ]
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "select obj_description('analytics.parent'::regclass, 'pg_class'), \
+             col_description('analytics.parent'::regclass, 1)"
+        ),
+        ["Parents, one row each|The parent's id"]
+    );
+    // A row that breaks the check fails the rebuild; the old table stays.
+    write(
+        d,
+        "models/parent.sql",
+        "{{ config(materialized='table', contract={'enforced': true}) }}\nselect 2 as id, '' as name",
+    );
+    let out = xform(d, &["run", "--select", "parent"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("check constraint"), "{}", out.stderr);
+    assert_eq!(rows(&db, "select id, name from analytics.parent"), ["1|a"]);
+}
