@@ -1,7 +1,8 @@
 # Sourced by .ci/test.sh: starts a throwaway PostgreSQL cluster for the
 # Postgres tests and exports where it listens (XFORM_TEST_PG_URL and its
-# pieces XFORM_TEST_PG_HOST/PORT/USER/PASSWORD/DBNAME). The cluster lives in
-# a fresh temp folder, listens on 127.0.0.1 only at a port picked now, and is
+# pieces XFORM_TEST_PG_HOST/PORT/USER/PASSWORD/DBNAME; XFORM_TEST_PG_SSL=1
+# when it also speaks TLS, with a self-signed certificate made by openssl).
+# The cluster lives in a fresh temp folder, listens on 127.0.0.1 only at a port picked now, and is
 # stopped and deleted when the sourcing shell exits (`xform_pg_stop`, which
 # the caller's EXIT trap must call).
 #
@@ -72,8 +73,17 @@ xform_pg_start() {
     return 1
   fi
   rm -f "$XFORM_PG_DIR/pwfile"
+  # TLS with a throwaway self-signed certificate, for the sslmode tests.
+  local ssl_opts=""
+  if command -v openssl >/dev/null 2>&1 &&
+      openssl req -new -x509 -days 2 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$XFORM_PG_DIR/server.key" -out "$XFORM_PG_DIR/server.crt" >/dev/null 2>&1; then
+    chmod 600 "$XFORM_PG_DIR/server.key"
+    [ "${#as[@]}" -eq 0 ] || chown postgres: "$XFORM_PG_DIR/server.key" "$XFORM_PG_DIR/server.crt"
+    ssl_opts="-c ssl=on -c ssl_cert_file=$XFORM_PG_DIR/server.crt -c ssl_key_file=$XFORM_PG_DIR/server.key"
+  fi
   if ! "${as[@]}" "$bin/pg_ctl" -D "$XFORM_PG_DIR/data" -l "$XFORM_PG_DIR/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $XFORM_PG_DIR -c max_connections=200 -c timezone=UTC -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $XFORM_PG_DIR -c max_connections=200 -c timezone=UTC -c fsync=off -c synchronous_commit=off -c full_page_writes=off $ssl_opts" \
       start >/dev/null; then
     cat "$XFORM_PG_DIR/server.log" >&2
     xform_pg_fail "pg_ctl start failed"
@@ -90,6 +100,9 @@ xform_pg_start() {
   export XFORM_TEST_PG_HOST=127.0.0.1 XFORM_TEST_PG_PORT="$port" XFORM_TEST_PG_USER="$user" \
     XFORM_TEST_PG_PASSWORD="$password" XFORM_TEST_PG_DBNAME="$dbname"
   export XFORM_TEST_PG_URL="postgres://$user:$password@127.0.0.1:$port/$dbname"
+  if [ -n "$ssl_opts" ]; then
+    export XFORM_TEST_PG_SSL=1
+  fi
   echo "postgres: PostgreSQL $("$bin/postgres" -V | awk '{print $3}') on 127.0.0.1:$port" >&2
 }
 

@@ -39,6 +39,15 @@ fn project_with(dbname: &str, password: &str, port: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The same, with `sslmode` set.
+fn project_with_sslmode(db: &PgDatabase, sslmode: &str) -> tempfile::TempDir {
+    let p = project(db);
+    let profile = p.path().join("profiles.yml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    std::fs::write(&profile, format!("{text}      sslmode: {sslmode}\n")).expect("profile");
+    p
+}
+
 fn project(db: &PgDatabase) -> tempfile::TempDir {
     project_with(
         &db.name,
@@ -476,4 +485,99 @@ fn postgres_contract_constraints_are_in_the_table_and_docs_become_comments() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("check constraint"), "{}", out.stderr);
     assert_eq!(rows(&db, "select id, name from analytics.parent"), ["1|a"]);
+}
+
+#[test]
+fn postgres_sslmode_require_encrypts_and_disable_does_not() {
+    let Some(url) = pg_url() else { return };
+    if std::env::var_os("XFORM_TEST_PG_SSL").is_none() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "XFORM_TEST_PG_SSL is not set: .ci/postgres.sh could not give the server a certificate (is openssl installed?)"
+        );
+        eprintln!("skipping: the test server has no TLS (XFORM_TEST_PG_SSL)");
+        return;
+    }
+    let db = PgDatabase::create(&url, "run_ssl");
+    for (mode, encrypted) in [("require", "t"), ("prefer", "t"), ("disable", "f")] {
+        let p = project_with_sslmode(&db, mode);
+        let d = p.path();
+        write(
+            d,
+            &format!("models/ssl_{mode}.sql"),
+            "{{ config(materialized='table') }}\nselect ssl from pg_stat_ssl where pid = pg_backend_pid()",
+        );
+        let out = xform(d, &["run"]);
+        assert_eq!(out.code, 0, "{mode}: {}{}", out.stdout, out.stderr);
+        assert_eq!(
+            rows(&db, &format!("select ssl from analytics.ssl_{mode}")),
+            [encrypted],
+            "sslmode {mode}"
+        );
+    }
+}
+
+#[test]
+fn postgres_ctrl_c_cancels_the_running_statement_and_keeps_the_old_table() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_cancel");
+    let p = project(&db);
+    let d = p.path();
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect g as i from generate_series(1, 1000) g",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    write(
+        d,
+        "models/big.sql",
+        "{{ config(materialized='table') }}\nselect g as i from generate_series(1, 1000) g, pg_sleep(3600)",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(["run"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the server is running the rebuild (not a timing: the
+    // statement sleeps for an hour unless it is cancelled).
+    let running = format!(
+        "select count(*) from pg_stat_activity where datname = '{}' and state = 'active' and query like '%pg_sleep(3600)%' and pid <> pg_backend_pid()",
+        db.name
+    );
+    let mut seen = false;
+    for _ in 0..1200 {
+        if rows(&db, &running) == ["1"] {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(seen, "the rebuild never started");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows(&db, &running), ["0"], "the statement was not cancelled");
+    assert_eq!(
+        rows(&db, "select count(*), sum(i) from analytics.big"),
+        ["1000|500500"]
+    );
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results written"),
+    )
+    .expect("json");
+    assert_eq!(rr["results"][0]["status"], "error");
 }
