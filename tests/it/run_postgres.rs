@@ -570,7 +570,11 @@ fn postgres_ctrl_c_cancels_the_running_statement_and_keeps_the_old_table() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(rows(&db, &running), ["0"], "the statement was not cancelled");
+    assert_eq!(
+        rows(&db, &running),
+        ["0"],
+        "the statement was not cancelled"
+    );
     assert_eq!(
         rows(&db, "select count(*), sum(i) from analytics.big"),
         ["1000|500500"]
