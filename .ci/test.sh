@@ -11,15 +11,22 @@ step() { printf '\n== %s\n' "$*" >&2; }
 
 step "dbt-core reference environment"
 venv="$XFORM_CACHE/venv-dbt-1.11"
-if [ ! -x "$venv/bin/dbt" ] || [ ! -f "$venv/.complete" ]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'dbt-core~=1.11.0' 'dbt-duckdb~=1.10' 'dbt-artifacts-parser>=0.8'
-  touch "$venv/.complete"
+# One marker per requirement set: a cached venv made for an older set gets
+# the new requirements installed on top.
+requirements=('dbt-core~=1.11.0' 'dbt-duckdb~=1.10' 'dbt-postgres~=1.11.0' 'dbt-artifacts-parser>=0.8')
+marker="$venv/.complete-$(printf '%s\n' "${requirements[@]}" | sha256sum | cut -c1-16)"
+if [ ! -x "$venv/bin/dbt" ] || [ ! -f "$marker" ]; then
+  [ -x "$venv/bin/pip" ] || { rm -rf "$venv"; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${requirements[@]}"
+  touch "$marker"
 fi
 export XFORM_DBT="$venv/bin/dbt" XFORM_DBT_PYTHON="$venv/bin/python"
 "$XFORM_DBT" --version 2>/dev/null | head -2 >&2
+
+step "PostgreSQL for the Postgres tests"
+# shellcheck source=.ci/postgres.sh
+source .ci/postgres.sh
+trap 'xform_pg_stop' EXIT
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -29,7 +36,7 @@ cargo clippy --quiet --no-default-features --all-targets -- -D warnings
 
 step "cargo test"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; xform_pg_stop' EXIT
 set +e
 cargo test --no-default-features -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

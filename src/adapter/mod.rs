@@ -60,6 +60,23 @@ pub trait Adapter: Send + Sync {
         )
     }
 
+    /// Creates a schema unless it exists.
+    fn create_schema_sql(&self, database: &str, schema: &str) -> String {
+        format!(
+            "create schema if not exists {}.{}",
+            self.quote(database),
+            self.quote(schema)
+        )
+    }
+
+    /// A query listing which views read which relations, as rows of
+    /// (schema, relation, view schema, view), where dropping a relation with
+    /// `cascade` drops the views that read it (Postgres); `None` where views
+    /// do not bind to relations (`DuckDB`).
+    fn view_dependencies_sql(&self) -> Option<String> {
+        None
+    }
+
     /// A query listing the schemas of a database, one per row.
     fn list_schemas_sql(&self, database: &str) -> String {
         format!(
@@ -157,6 +174,14 @@ pub trait Connection: Send {
     /// Runs one or more statements. With `fetch`, the rows of the last
     /// statement are returned.
     fn execute(&mut self, sql: &str, fetch: bool) -> Result<(Response, Table), DbError>;
+
+    /// Streams rows into an existing table (Postgres `COPY ... FROM STDIN`),
+    /// for warehouses without a native CSV reader
+    /// ([`Warehouse::csv_load_sql`]). `csv` is comma-separated without a
+    /// header; an unquoted empty field is NULL. Returns the rows loaded.
+    fn copy_csv(&mut self, _relation: &str, _csv: &mut dyn std::io::Read) -> Result<u64, DbError> {
+        Err(DbError::new("this warehouse cannot stream CSV rows"))
+    }
 
     /// A handle that cancels the running statement from another thread.
     fn canceller(&self) -> Box<dyn Fn() + Send + Sync>;

@@ -15,11 +15,26 @@ use crate::node::Node;
 
 type SchemaKey = (String, String);
 
+/// A relation's place: database, schema, identifier, lower case.
+type RelKey = (String, String, String);
+
 /// Which relations exist, per schema, as dbt's relation cache: listed once
 /// per schema, then kept up to date by the materializations.
+///
+/// Where the warehouse tells which views read which relations
+/// (`Adapter::view_dependencies_sql`), dropping a relation also forgets the
+/// views that `drop ... cascade` took with it, and renaming one carries its
+/// dependents along, as dbt-postgres's cache does.
 #[derive(Default)]
 pub struct RelationCache {
     schemas: Mutex<HashMap<SchemaKey, HashMap<String, Relation>>>,
+    /// Relation -> the views that read it; `None` until listed.
+    dependents: Mutex<Option<HashMap<RelKey, Vec<RelKey>>>>,
+}
+
+fn rel_key(r: &Relation) -> RelKey {
+    let (d, s, i) = parts(r);
+    (d.to_lowercase(), s.to_lowercase(), i.to_lowercase())
 }
 
 fn key(database: &str, schema: &str) -> SchemaKey {
@@ -45,11 +60,33 @@ impl RelationCache {
     }
 
     fn remove(&self, r: &Relation) {
-        let (d, s, i) = parts(r);
-        if let Ok(mut m) = self.schemas.lock()
-            && let Some(rels) = m.get_mut(&key(d, s))
+        let mut pending = vec![rel_key(r)];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(k) = pending.pop() {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            if let Ok(mut m) = self.schemas.lock()
+                && let Some(rels) = m.get_mut(&(k.0.clone(), k.1.clone()))
+            {
+                rels.remove(&k.2);
+            }
+            if let Ok(mut deps) = self.dependents.lock()
+                && let Some(deps) = deps.as_mut()
+                && let Some(views) = deps.remove(&k)
+            {
+                pending.extend(views);
+            }
+        }
+    }
+
+    /// A renamed relation keeps the views that read it.
+    fn rename_dependents(&self, from: &Relation, to: &Relation) {
+        if let Ok(mut deps) = self.dependents.lock()
+            && let Some(deps) = deps.as_mut()
+            && let Some(views) = deps.remove(&rel_key(from))
         {
-            rels.remove(&i.to_lowercase());
+            deps.insert(rel_key(to), views);
         }
     }
 }
@@ -100,6 +137,7 @@ impl Shared {
         database: &str,
         schema: &str,
     ) -> Result<(), DbError> {
+        self.ensure_dependencies(conn, database)?;
         let k = key(database, schema);
         let mut guard = self
             .schemas_guard()
@@ -126,6 +164,43 @@ impl Shared {
             rels.insert(name.to_lowercase(), r);
         }
         guard.insert(k, rels);
+        Ok(())
+    }
+
+    /// Lists which views read which relations, once.
+    fn ensure_dependencies(
+        &self,
+        conn: &mut dyn Connection,
+        database: &str,
+    ) -> Result<(), DbError> {
+        let Some(sql) = self.adapter.view_dependencies_sql() else {
+            return Ok(());
+        };
+        let mut guard = self
+            .cache
+            .dependents
+            .lock()
+            .map_err(|_| DbError::new("relation cache poisoned"))?;
+        if guard.is_some() {
+            return Ok(());
+        }
+        let (_, table) = conn.execute(&sql, true)?;
+        self.log(None, &sql);
+        let mut deps: HashMap<RelKey, Vec<RelKey>> = HashMap::new();
+        let db = database.to_lowercase();
+        for row in table.rows {
+            let text = |i: usize| {
+                row.get(i)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_lowercase)
+            };
+            if let (Some(rs), Some(rn), Some(ds), Some(dn)) = (text(0), text(1), text(2), text(3)) {
+                deps.entry((db.clone(), rs, rn))
+                    .or_default()
+                    .push((db.clone(), ds, dn));
+            }
+        }
+        *guard = Some(deps);
         Ok(())
     }
 
@@ -234,6 +309,44 @@ impl NodeLive {
                 Err(e)
             }
         }
+    }
+
+    /// `adapter.xform('seed_copy', relation)`: streams the seed's CSV file
+    /// into the relation on this worker's connection, inside the node's
+    /// transaction, for warehouses without a native CSV reader.
+    fn seed_copy(&self, args: &[Value]) -> Result<Value, String> {
+        let relation = args
+            .first()
+            .and_then(crate::jinja::live::as_relation)
+            .ok_or("seed_copy needs the target relation")?;
+        let csv = (self.info)("seed_csv", &[])?;
+        let text = |k: &str| -> Result<String, String> {
+            csv.get_attr(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| format!("seed_csv has no `{k}`"))
+        };
+        let path = std::path::PathBuf::from(text("path")?);
+        let delimiter = text("delimiter")?.bytes().next().unwrap_or(b',');
+        let mut stream = super::seed::CopyStream::open(&path, delimiter)?;
+        let rendered = relation.render();
+        let rows = self.with_conn(|w| {
+            if !w.in_transaction {
+                self.run(w, "begin", false)?;
+                w.in_transaction = true;
+            }
+            let rows = w.conn.copy_csv(&rendered, &mut stream).inspect_err(|e| {
+                if let Ok(mut le) = self.last_error.lock() {
+                    *le = Some((e.message.clone(), format!("copy {rendered} from stdin")));
+                }
+            })?;
+            self.shared.log(
+                Some(&self.node.unique_id),
+                &format!("copy {rendered} from '{}' (csv)", path.display()),
+            );
+            Ok(rows)
+        })?;
+        Ok(Value::from(rows))
     }
 
     /// Ends the node: commits an open transaction, or rolls it back when the
@@ -383,6 +496,7 @@ impl Live for NodeLive {
     }
 
     fn cache_renamed(&self, from: &Relation, to: &Relation) {
+        self.shared.cache.rename_dependents(from, to);
         self.shared.cache.remove(from);
         let mut r = to.clone();
         if r.kind.is_none() {
@@ -406,6 +520,9 @@ impl Live for NodeLive {
     }
 
     fn info(&self, key: &str, args: &[Value]) -> Result<Value, String> {
+        if key == "seed_copy" {
+            return self.seed_copy(args);
+        }
         (self.info)(key, args)
     }
 }

@@ -382,8 +382,7 @@ pub fn run(
                         format!("cannot list relations in `{db}.{schema}`: {}", e.message),
                     )
                 })?;
-            let q = |s: &str| shared.adapter.quote(s);
-            let sql = format!("create schema if not exists {}.{}", q(&db), q(&schema));
+            let sql = shared.adapter.create_schema_sql(&db, &schema);
             conn.execute(&sql, false).map_err(|e| {
                 Diag::error(
                     "XF0504",
@@ -1464,11 +1463,23 @@ fn info_fn(
                     delimiter: delim,
                     columns: &cols,
                 };
-                shared
+                // None: the warehouse streams the file instead (`seed_copy`).
+                Ok(shared
                     .warehouse
                     .csv_load_sql(&load)
-                    .map(Value::from)
-                    .ok_or_else(|| "this warehouse cannot load CSV files natively yet".to_owned())
+                    .map_or_else(|| Value::from(()), Value::from))
+            }
+            "seed_csv" => {
+                let delim = node
+                    .config
+                    .get("delimiter")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or(',');
+                Ok(Value::from_serialize(serde_json::json!({
+                    "path": node.abs_path,
+                    "delimiter": delim.to_string(),
+                })))
             }
             "quote_string" => {
                 let s = args.first().map(ToString::to_string).unwrap_or_default();
@@ -1491,6 +1502,11 @@ fn info_fn(
                                     .get("expression")
                                     .and_then(serde_json::Value::as_str)
                                     .map(|e| format!("check ({e})")),
+                                // As dbt renders a column's foreign key from its expression.
+                                Some("foreign_key") => k
+                                    .get("expression")
+                                    .and_then(serde_json::Value::as_str)
+                                    .map(|e| format!("references {e}")),
                                 _ => None,
                             })
                             .collect();

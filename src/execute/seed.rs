@@ -191,6 +191,96 @@ pub fn infer(path: &Path, delimiter: u8) -> Result<SeedFile, String> {
     })
 }
 
+/// A seed file re-encoded for a streamed load (Postgres `COPY ... FROM
+/// STDIN (format csv, null '')`): comma-separated, no header, a field that
+/// agate reads as null (`is_null`) written as nothing, every other field
+/// quoted when it must be, so an unquoted empty field always means NULL.
+/// Read in batches of records, so a large file is never held in memory.
+pub struct CopyStream {
+    reader: csv::Reader<std::fs::File>,
+    record: csv::ByteRecord,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+    path: std::path::PathBuf,
+}
+
+impl CopyStream {
+    pub fn open(path: &Path, delimiter: u8) -> Result<Self, String> {
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(true)
+            .flexible(false)
+            .from_path(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        Ok(Self {
+            reader,
+            record: csv::ByteRecord::new(),
+            buf: Vec::with_capacity(1 << 16),
+            pos: 0,
+            done: false,
+            path: path.to_owned(),
+        })
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.buf.clear();
+        self.pos = 0;
+        while self.buf.len() < 1 << 16 {
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| std::io::Error::other(format!("`{}`: {e}", self.path.display())))?;
+            if !more {
+                self.done = true;
+                break;
+            }
+            for (i, field) in self.record.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                let text = String::from_utf8_lossy(field);
+                if is_null(&text) {
+                    continue;
+                }
+                let needs_quotes = field.first() == Some(&b'\\')
+                    || field
+                        .iter()
+                        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+                if needs_quotes {
+                    self.buf.push(b'"');
+                    for &b in field {
+                        if b == b'"' {
+                            self.buf.push(b'"');
+                        }
+                        self.buf.push(b);
+                    }
+                    self.buf.push(b'"');
+                } else {
+                    self.buf.extend_from_slice(field);
+                }
+            }
+            self.buf.push(b'\n');
+        }
+        Ok(())
+    }
+}
+
+impl std::io::Read for CopyStream {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +320,19 @@ mod tests {
         std::fs::write(&p, "a,b\n1,2\n3\n").unwrap();
         let e = infer(&p, b',').unwrap_err();
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn copy_stream_writes_nulls_bare_and_quotes_the_rest() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, "a;b;c\n1;;x,y\nNULL;\"\";\"q\"\"\"\n2; null ;\\.\n").expect("write");
+        let mut out = String::new();
+        CopyStream::open(&path, b';')
+            .expect("open")
+            .read_to_string(&mut out)
+            .expect("read");
+        assert_eq!(out, "1,,\"x,y\"\n,,\"q\"\"\"\n2,,\"\\.\"\n");
     }
 }

@@ -22,6 +22,21 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/duckdb/macros/incremental.sql"),
     ),
     (
+        "dbt_duckdb",
+        "macros/grants.sql",
+        include_str!("../../templates/duckdb/macros/grants.sql"),
+    ),
+    (
+        "dbt",
+        "macros/grants.sql",
+        include_str!("../../templates/default/macros/grants.sql"),
+    ),
+    (
+        "dbt_postgres",
+        "macros/adapters.sql",
+        include_str!("../../templates/postgres/macros/adapters.sql"),
+    ),
+    (
         "dbt",
         "macros/generic_tests.sql",
         include_str!("../../templates/default/macros/generic_tests.sql"),

@@ -17,6 +17,7 @@
 //!     overlay: step_2        # copy <case>/step_2/** over the project first
 //!     delete: [models/a.sql] # remove these project files first
 //!     exit: 1                # expected exit status of both tools (default 0)
+//!     postgres_exit: 1       # the same on Postgres, where it differs
 //! ```
 //!
 //! `steps.yml` and top-level folders named `step_*` (the overlays) are not
@@ -62,6 +63,18 @@
 //! than the crate (`duckdb` 2.0 writes storage version 69, which `DuckDB`
 //! 1.5 cannot read), and an existing file keeps its storage version.
 //!
+//! # On Postgres
+//!
+//! Every case also runs on the test Postgres server (`.ci/postgres.sh`;
+//! `XFORM_TEST_PG_URL` and its pieces): each fixture's `profiles.yml` has a
+//! `postgres` output that reads the server from `XFORM_TEST_PG_*`, commands
+//! get `--target postgres`, and each tool gets a fresh database (its name in
+//! `XFORM_TEST_PG_DBNAME`), dropped afterwards. The dump is the same text
+//! (types as `format_type` spells them, values as Postgres prints them in
+//! UTC; `materialized view` is a kind of its own), compared with
+//! dbt-postgres's and with `snapshots/run_fixture_tables_pg@<case>.snap`.
+//! Without a server the Postgres tests skip, except under `CI=true`.
+//!
 //! # Normalisation
 //!
 //! Values that depend on when the test runs are replaced before comparing:
@@ -105,7 +118,25 @@ use std::process::Command;
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-use crate::support::{dbt, fixture, settings};
+use crate::support::{PgDatabase, dbt, fixture, pg_url, settings};
+
+/// Where a case runs: a `DuckDB` file, or a fresh database on the test
+/// Postgres server (the fixture's `postgres` output, `--target postgres`).
+#[derive(Clone, Copy)]
+enum Wh<'a> {
+    DuckDb,
+    /// The superuser URL of the test server.
+    Postgres(&'a str),
+}
+
+impl Wh<'_> {
+    fn snapshot_name(self) -> &'static str {
+        match self {
+            Wh::DuckDb => "run_fixture_tables",
+            Wh::Postgres(_) => "run_fixture_tables_pg",
+        }
+    }
+}
 
 /// One `tests/fixtures/run/<case>/steps.yml`.
 #[derive(Debug, Deserialize)]
@@ -139,6 +170,10 @@ struct Step {
     delete: Vec<String>,
     #[serde(default)]
     exit: i32,
+    /// The expected exit status on Postgres, where it differs (Postgres
+    /// does not cast implicitly where `DuckDB` does).
+    #[serde(default)]
+    postgres_exit: Option<i32>,
 }
 
 impl StepSpec {
@@ -149,6 +184,7 @@ impl StepSpec {
                 overlay: None,
                 delete: Vec::new(),
                 exit: 0,
+                postgres_exit: None,
             },
             StepSpec::Full(step) => step.clone(),
         }
@@ -253,7 +289,7 @@ fn fill_dates(text: &str, today: NaiveDate) -> String {
 /// Runs every step of `case` with `tool` and dumps the database after each.
 /// With `expect_failure`, a step exiting 1 ends the run (its output is in
 /// `failed`); otherwise every exit status must be the expected one.
-fn run_case(case: &str, tool: Tool, expect_failure: bool) -> Outcome {
+fn run_case(case: &str, tool: Tool, expect_failure: bool, wh: Wh) -> Outcome {
     let src = fixture("run").join(case);
     let spec = load_steps(&src);
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -261,7 +297,11 @@ fn run_case(case: &str, tool: Tool, expect_failure: bool) -> Outcome {
     let today = Utc::now().date_naive();
     copy_case(&src, &project, today);
     let db = tmp.path().join("warehouse.duckdb");
-    if let Tool::Dbt(_) = tool {
+    let pg = match wh {
+        Wh::Postgres(url) => Some(PgDatabase::create(url, &format!("{case}_{}", tool.name()))),
+        Wh::DuckDb => None,
+    };
+    if let (Tool::Dbt(_), None) = (tool, &pg) {
         // See the module docs: keep the storage version readable by the crate.
         let conn = duckdb::Connection::open(&db).expect("create database");
         conn.execute_batch("checkpoint").expect("checkpoint");
@@ -291,12 +331,19 @@ fn run_case(case: &str, tool: Tool, expect_failure: bool) -> Outcome {
             .unwrap_or_else(|e| panic!("{case}: step {n}: delete {rel}: {e}"));
         }
         let cmd = fill_dates(&step.cmd, today);
-        let args: Vec<&str> = cmd.split_whitespace().collect();
+        let mut args: Vec<&str> = cmd.split_whitespace().collect();
+        if pg.is_some() {
+            args.extend(["--target", "postgres"]);
+        }
         let start = Utc::now().naive_utc();
         // dbt re-parses everything after the files changed, and reuses its
         // parse (saving about 2 s a command) when they did not.
         let changed = i == 0 || step.overlay.is_some() || !step.delete.is_empty();
-        let (code, output) = run_tool(tool, &project, tmp.path(), &db, &args, changed);
+        let target = match &pg {
+            Some(p) => Target::Postgres(&p.name),
+            None => Target::DuckDb(&db),
+        };
+        let (code, output) = run_tool(tool, &project, tmp.path(), target, &args, changed);
         windows.push(Window {
             start,
             end: Utc::now().naive_utc(),
@@ -314,16 +361,21 @@ fn run_case(case: &str, tool: Tool, expect_failure: bool) -> Outcome {
                 failed: Some((n, code, output)),
             };
         }
+        let expected = match (&pg, step.postgres_exit) {
+            (Some(_), Some(e)) => e,
+            _ => step.exit,
+        };
         assert_eq!(
             code,
-            step.exit,
-            "{case}: step {n} `{} {}` exited with {code}, expected {}:\n{output}",
+            expected,
+            "{case}: step {n} `{} {}` exited with {code}, expected {expected}:\n{output}",
             tool.name(),
             step.cmd,
-            step.exit
         );
         let _ = writeln!(dump, "=== step {n}: {} (exit {code})", step.cmd);
-        let blocks = if db.exists() {
+        let blocks = if let Some(p) = &pg {
+            dump_postgres(p, &windows, today)
+        } else if db.exists() {
             dump_database(&db, &windows, today)
         } else {
             vec!["(no database file)\n".to_owned()]
@@ -374,12 +426,20 @@ fn node_statuses(project: &Path) -> String {
     out
 }
 
+/// The database one command writes to.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    DuckDb(&'a Path),
+    /// A database name on the test Postgres server.
+    Postgres(&'a str),
+}
+
 /// Runs one command; returns its exit status and combined output.
 fn run_tool(
     tool: Tool,
     project: &Path,
     home: &Path,
-    db: &Path,
+    target: Target,
     args: &[&str],
     files_changed: bool,
 ) -> (i32, String) {
@@ -387,9 +447,12 @@ fn run_tool(
         Tool::Dbt(exe) => Command::new(exe),
         Tool::Xform => Command::new(env!("CARGO_BIN_EXE_xform")),
     };
+    match target {
+        Target::DuckDb(db) => cmd.env("XFORM_TEST_DB", db),
+        Target::Postgres(name) => cmd.env("XFORM_TEST_PG_DBNAME", name),
+    };
     cmd.args(args)
         .current_dir(project)
-        .env("XFORM_TEST_DB", db)
         .env("TZ", "UTC")
         .env("DBT_PROFILES_DIR", project)
         .env("HOME", home)
@@ -509,6 +572,79 @@ fn dump_database(path: &Path, windows: &[Window], today: NaiveDate) -> Vec<Strin
     blocks
 }
 
+/// A column type as the normalisation knows it: Postgres names of text,
+/// date and time types become `DuckDB`'s.
+fn canonical_type(ty: &str) -> &str {
+    match ty {
+        "text" | "character varying" => "VARCHAR",
+        "timestamp without time zone" => "TIMESTAMP",
+        "timestamp with time zone" => "TIMESTAMP WITH TIME ZONE",
+        "date" => "DATE",
+        t if t.starts_with("character varying(") || t.starts_with("character(") => "VARCHAR",
+        t => t,
+    }
+}
+
+/// Like [`dump_database`], for a database on the test Postgres server:
+/// every schema but the system ones, every table, view and materialized
+/// view with its columns (types as `format_type` spells them) and rows as
+/// Postgres prints them in UTC.
+fn dump_postgres(db: &PgDatabase, windows: &[Window], today: NaiveDate) -> Vec<String> {
+    let text = |r: &[Option<String>], i: usize| r[i].clone().unwrap_or_default();
+    let mut blocks = Vec::new();
+    let schemas: Vec<String> = db
+        .rows(
+            "select nspname from pg_catalog.pg_namespace \
+             where nspname not like 'pg\\_%' and nspname <> 'information_schema' order by 1",
+        )
+        .iter()
+        .map(|r| text(r, 0))
+        .collect();
+    blocks.push(format!("schemas: {}\n", schemas.join(", ")));
+    let relations = db.rows(
+        "select n.nspname, c.relname, \
+           case c.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'table' end \
+         from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+         where c.relkind in ('r', 'p', 'v', 'm') \
+           and n.nspname not like 'pg\\_%' and n.nspname <> 'information_schema' \
+         order by 1, 2",
+    );
+    for rel in relations {
+        let (schema, name, kind) = (text(&rel, 0), text(&rel, 1), text(&rel, 2));
+        let qualified = format!("{}.{}", ident(&schema), ident(&name));
+        let columns: Vec<Vec<String>> = db
+            .rows(&format!(
+                "select attname, pg_catalog.format_type(atttypid, atttypmod) \
+                 from pg_catalog.pg_attribute \
+                 where attrelid = '{}'::regclass and attnum > 0 and not attisdropped \
+                 order by attnum",
+                qualified.replace('\'', "''")
+            ))
+            .iter()
+            .map(|r| vec![text(r, 0), text(r, 1)])
+            .collect();
+        let mut out = format!("--- {schema}.{name} ({kind})\n");
+        for c in &columns {
+            let _ = writeln!(out, "    {} {}", c[0], c[1]);
+        }
+        let select: Vec<String> = columns.iter().map(|c| ident(&c[0])).collect();
+        let mut lines: Vec<String> = db
+            .rows(&format!(
+                "set timezone = 'UTC'; select {} from {qualified}",
+                select.join(", ")
+            ))
+            .into_iter()
+            .map(|values| render_row(&columns, values, windows, today))
+            .collect();
+        lines.sort();
+        for line in lines {
+            let _ = writeln!(out, "  | {line}");
+        }
+        blocks.push(out);
+    }
+    blocks
+}
+
 /// One row as `v1 | v2 | ...`, normalised: strings quoted, NULL bare.
 fn render_row(
     columns: &[Vec<String>],
@@ -519,7 +655,7 @@ fn render_row(
     let mut cells: Vec<String> = Vec::with_capacity(values.len());
     let mut now_step: Option<usize> = None;
     for (c, v) in columns.iter().zip(values) {
-        let (name, ty) = (c[0].as_str(), c[1].as_str());
+        let (name, ty) = (c[0].as_str(), canonical_type(c[1].as_str()));
         let Some(v) = v else {
             cells.push("NULL".to_owned());
             continue;
@@ -676,15 +812,15 @@ fn diff(expected: &str, actual: &str) -> String {
 #[allow(dead_code)] // for pending cases, when there are any
 fn dbt_case(case: &str) {
     let Some(dbt) = dbt() else { return };
-    let out = run_case(case, Tool::Dbt(&dbt), false);
-    assert_snapshot(case, &out.dump);
+    let out = run_case(case, Tool::Dbt(&dbt), false, Wh::DuckDb);
+    assert_snapshot(case, &out.dump, Wh::DuckDb);
 }
 
 /// The xform side: the same exit statuses and tables as dbt, step by step.
-fn xform_case(case: &str) {
+fn xform_case(case: &str, wh: Wh) {
     let spec = load_steps(&fixture("run").join(case));
     if let Some(why) = &spec.expect_xform_error {
-        let out = run_case(case, Tool::Xform, true);
+        let out = run_case(case, Tool::Xform, true, wh);
         let Some((step, code, output)) = out.failed else {
             panic!("{case}: xform ran every step, but should refuse ({why})");
         };
@@ -695,25 +831,37 @@ fn xform_case(case: &str) {
         assert!(!output.contains("panicked"), "{case}: {output}");
         return;
     }
-    let ours = run_case(case, Tool::Xform, false);
+    let ours = run_case(case, Tool::Xform, false, wh);
     if let Some(dbt) = dbt() {
-        let theirs = run_case(case, Tool::Dbt(&dbt), false);
+        let theirs = run_case(case, Tool::Dbt(&dbt), false, wh);
         assert!(
             ours.dump == theirs.dump,
             "{case}: xform's tables differ from dbt's (- dbt, + xform):\n{}",
             diff(&theirs.dump, &ours.dump)
         );
     }
-    assert_snapshot(case, &ours.dump);
+    assert_snapshot(case, &ours.dump, wh);
 }
 
-fn assert_snapshot(case: &str, dump: &str) {
+/// A case on Postgres: the same steps with `--target postgres`, each tool
+/// on a fresh database.
+fn xform_case_on_postgres(case: &str) {
+    let Some(url) = pg_url() else { return };
+    xform_case(case, Wh::Postgres(&url));
+}
+
+fn assert_snapshot(case: &str, dump: &str, wh: Wh) {
     let mut s = settings();
     s.set_snapshot_suffix(case);
+    let on = match wh {
+        Wh::DuckDb => "",
+        Wh::Postgres(_) => " on Postgres",
+    };
     s.set_description(format!(
-        "tables after each step of tests/fixtures/run/{case}"
+        "tables after each step of tests/fixtures/run/{case}{on}"
     ));
-    s.bind(|| insta::assert_snapshot!("run_fixture_tables", dump));
+    let name = wh.snapshot_name();
+    s.bind(|| insta::assert_snapshot!(name, dump));
 }
 
 /// Every listed case has a valid `steps.yml`, and every folder under
@@ -744,15 +892,40 @@ fn check_fixtures_are_used(listed: &[&str]) {
 }
 
 /// One module per case. A parity case runs xform and dbt and compares their
-/// tables (and xform's with the recorded snapshot); a pending case only
-/// records dbt's tables until xform supports it.
+/// tables (and xform's with the recorded snapshot), on `DuckDB` and on
+/// Postgres; a `duckdb_only` case's SQL is `DuckDB`'s own, so its Postgres
+/// test is ignored; a pending case only records dbt's tables until xform
+/// supports it.
 macro_rules! cases {
-    (parity: [$($case:ident),* $(,)?], pending: [$($pending:ident => $why:literal),* $(,)?] $(,)?) => {
+    (
+        parity: [$($case:ident),* $(,)?],
+        duckdb_only: [$($duck:ident => $duck_why:literal),* $(,)?],
+        pending: [$($pending:ident => $why:literal),* $(,)?] $(,)?
+    ) => {
         $(
             mod $case {
                 #[test]
                 fn xform_tables_match_dbt() {
-                    super::xform_case(stringify!($case));
+                    super::xform_case(stringify!($case), super::Wh::DuckDb);
+                }
+
+                #[test]
+                fn xform_tables_match_dbt_on_postgres() {
+                    super::xform_case_on_postgres(stringify!($case));
+                }
+            }
+        )*
+        $(
+            mod $duck {
+                #[test]
+                fn xform_tables_match_dbt() {
+                    super::xform_case(stringify!($duck), super::Wh::DuckDb);
+                }
+
+                #[test]
+                #[ignore = $duck_why]
+                fn xform_tables_match_dbt_on_postgres() {
+                    super::xform_case_on_postgres(stringify!($duck));
                 }
             }
         )*
@@ -766,14 +939,14 @@ macro_rules! cases {
                 #[test]
                 #[ignore = $why]
                 fn xform_tables_match_dbt() {
-                    super::xform_case(stringify!($pending));
+                    super::xform_case(stringify!($pending), super::Wh::DuckDb);
                 }
             }
         )*
 
         #[test]
         fn every_run_fixture_has_a_test() {
-            check_fixtures_are_used(&[$(stringify!($case)),* $(, stringify!($pending))*]);
+            check_fixtures_are_used(&[$(stringify!($case),)* $(stringify!($duck),)* $(stringify!($pending)),*]);
         }
     };
 }
@@ -783,13 +956,15 @@ cases! {
         data_tests,
         incremental,
         merge_bad_keys,
-        microbatch,
         models,
         on_schema_change,
         seeds,
         snapshot_check,
         snapshot_timestamp,
         unit_tests,
+    ],
+    duckdb_only: [
+        microbatch => "the fixture aliases refs (`{{ ref('events') }} as e`), which dbt-postgres cannot filter per batch either",
     ],
     pending: [],
 }

@@ -9,5 +9,6 @@ mod errors;
 mod exec_compat;
 mod manifest_schema;
 mod run;
+mod run_postgres;
 mod snapshot;
 mod support;

@@ -121,3 +121,100 @@ pub fn dbt() -> Option<PathBuf> {
     }
     found
 }
+
+/// The test Postgres server (`XFORM_TEST_PG_URL`, a superuser, set by
+/// `.ci/postgres.sh`), if there is one. Under `CI=true` a missing server
+/// fails the test instead of skipping it.
+pub fn pg_url() -> Option<String> {
+    let url = std::env::var("XFORM_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "XFORM_TEST_PG_URL is not set: CI must run the Postgres tests (run the suite with ./dev test)"
+        );
+        eprintln!("skipping: no test Postgres server (XFORM_TEST_PG_URL; ./dev test starts one)");
+    }
+    url
+}
+
+/// A fresh database on the test server, dropped when this is dropped.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+}
+
+impl PgDatabase {
+    /// Creates a database named after `label` (and this process and time,
+    /// so parallel tests never share one).
+    pub fn create(admin_url: &str, label: &str) -> Self {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let label: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let name = format!("xf_{label}_{}_{n}", std::process::id());
+        let mut admin = postgres::Client::connect(admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to the test Postgres server: {e}"));
+        // One statement per call: CREATE DATABASE cannot run in the
+        // implicit transaction of a multi-statement query.
+        for sql in [
+            format!("drop database if exists \"{name}\" with (force)"),
+            format!("create database \"{name}\""),
+        ] {
+            admin
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        }
+        Self {
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+
+    /// A connection to this database as the test superuser.
+    pub fn connect(&self) -> postgres::Client {
+        let mut config: postgres::Config = self.admin_url.parse().expect("XFORM_TEST_PG_URL");
+        config.dbname(&self.name);
+        config
+            .connect(postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
+    }
+
+    /// Every row of a query, cells as text (NULL as `None`).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut client = self.connect();
+        client
+            .simple_query(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "drop database if exists \"{}\" with (force)",
+                self.name
+            ));
+        }
+    }
+}

@@ -57,6 +57,7 @@
     {{ adapter.drop_relation(temp_relation.incorporate(type='table')) }}
   {%- endif -%}
 
+  {{ apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode)) }}
   {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}

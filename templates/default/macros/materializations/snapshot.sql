@@ -63,6 +63,7 @@
     {{ post_snapshot(staging_relation) }}
   {%- endif %}
 
+  {{ apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(target_exists, full_refresh_mode=False)) }}
   {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}

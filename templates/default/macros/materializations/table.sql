@@ -22,6 +22,7 @@
   {% endif %}
   {{ adapter.rename_relation(intermediate_relation, target_relation) }}
 
+  {{ apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=True)) }}
   {{ persist_docs(target_relation, model) }}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}

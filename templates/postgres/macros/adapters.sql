@@ -1,0 +1,59 @@
+{#- Postgres: only what differs from templates/default. -#}
+
+{#- dbt-postgres: delete+insert with a unique_key, append without. -#}
+{% macro postgres__get_incremental_default_sql(arg_dict) %}
+  {%- if arg_dict["unique_key"] -%}
+    {{ return(get_incremental_delete_insert_sql(arg_dict)) }}
+  {%- else -%}
+    {{ return(get_incremental_append_sql(arg_dict)) }}
+  {%- endif -%}
+{% endmacro %}
+
+{#- A temporary table lives in the session's own schema, named without
+    database or schema. -#}
+{% macro postgres__make_snapshot_staging_relation(target_relation) -%}
+  {{ return(target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_tmp', 'schema': none, 'database': none})) }}
+{%- endmacro %}
+
+{% macro postgres__get_drop_sql(relation) -%}
+  {%- if relation.type == 'materialized_view' -%}
+    drop materialized view if exists {{ relation.render() }} cascade
+  {%- else -%}
+    drop {{ relation.type or 'table' }} if exists {{ relation.render() }} cascade
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro postgres__rename_relation(from_relation, to_relation) -%}
+  {%- call statement('rename_relation') -%}
+    alter {{ 'materialized view' if from_relation.type == 'materialized_view' else (from_relation.type or 'table') }} {{ from_relation.render() }} rename to {{ adapter.quote(to_relation.identifier) }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{#- A schema is named without its database. -#}
+{% macro postgres__create_schema(relation) -%}
+  {%- call statement('create_schema', auto_begin=False) -%}
+    create schema if not exists {{ relation.without_identifier().include(database=False).render() }}
+  {%- endcall -%}
+{%- endmacro %}
+
+{% macro postgres__drop_schema(relation) -%}
+  {%- call statement('drop_schema', auto_begin=False) -%}
+    drop schema if exists {{ relation.without_identifier().include(database=False).render() }} cascade
+  {%- endcall -%}
+{%- endmacro %}
+
+{#- Grants the connecting role gave to others on the relation, as
+    dbt-postgres lists them. -#}
+{% macro postgres__get_show_grant_sql(relation) -%}
+  select grantee, privilege_type
+  from information_schema.role_table_grants
+  where grantor = current_role
+    and grantee != current_role
+    and table_schema = '{{ relation.schema }}'
+    and table_name = '{{ relation.identifier }}'
+{%- endmacro %}
+
+{#- A rebuilt relation is new: its grants are not carried over. -#}
+{% macro postgres__copy_grants() -%}
+  {{ return(False) }}
+{%- endmacro %}
