@@ -538,8 +538,9 @@ impl NodesOf<'_> {
             .collect();
         out.write_all(b"{")?;
         let mut first = true;
-        // Waves bound the memory held by serialized but unwritten chunks.
-        for wave in rows.chunks(8192) {
+        // Waves bound the memory held by serialized but unwritten chunks
+        // (small waves let the allocator reuse the same buffers).
+        for wave in rows.chunks(2048) {
             let chunks: Vec<Result<Vec<u8>, serde_json::Error>> = wave
                 .par_chunks(512)
                 .map(|chunk| {

@@ -375,6 +375,10 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     tracing::debug!("read files in {:?}", t.elapsed());
     let t = std::time::Instant::now();
     let mut yamls = Vec::new();
+    // Room for the nodes of files and, typically, the tests YAML adds: the
+    // map is never regrown (each regrowth moves every node).
+    let file_nodes: usize = loaded.iter().map(|l| l.nodes.len()).sum();
+    project.nodes.reserve(file_nodes * 3);
     for l in loaded {
         if let Some(src) = l.source {
             project.sources.insert(src.0, src.1);
