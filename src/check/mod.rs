@@ -153,7 +153,7 @@ pub fn check(
     let mut tests_of: HashMap<&str, Vec<&Node>> = HashMap::new();
     for n in project.nodes.values() {
         if let Some(t) = &n.test
-            && let (Some(att), Some(_)) = (&t.attached_node, &t.column_name)
+            && let Some(att) = &t.attached_node
         {
             tests_of.entry(att.as_str()).or_default().push(n);
         }
@@ -268,6 +268,7 @@ fn syntax_error(project: &Project, n: &Node, rendered: &str, msg: &str) -> Diag 
         "XF0701",
         format!("model `{}` is not valid SQL: {message}", n.name),
     );
+    let at = at.map(|(l, c)| back_to_token(rendered, l, c, &message));
     match at.and_then(|(l, c)| locate(n, rendered, l, c)) {
         Some((offset, len, None)) => {
             d = d.with_source(source).with_label(offset, len, "here");
@@ -289,6 +290,34 @@ fn syntax_error(project: &Project, n: &Node, rendered: &str, msg: &str) -> Diag 
         }
     }
     d
+}
+
+/// sqlparser sometimes reports the position after the offending token; when
+/// the token it names ends just before, point at the token instead.
+fn back_to_token(rendered: &str, line: usize, col: usize, message: &str) -> (usize, usize) {
+    let Some(found) = message.rsplit_once("found: ").map(|(_, f)| f.trim()) else {
+        return (line, col);
+    };
+    if found.is_empty() || !found.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return (line, col);
+    }
+    let pos = crate::span::offset_of(rendered, line, col);
+    let here = rendered.get(pos..).unwrap_or("");
+    if here
+        .get(..found.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(found))
+    {
+        return (line, col);
+    }
+    let before = rendered.get(..pos).unwrap_or("").trim_end();
+    if before.len() >= found.len()
+        && before
+            .get(before.len() - found.len()..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(found))
+    {
+        return crate::span::line_col(rendered, before.len() - found.len());
+    }
+    (line, col)
 }
 
 fn unknown_column(project: &Project, n: &Node, rendered: &str, u: &lineage::UnknownColumn) -> Diag {
@@ -435,7 +464,13 @@ fn check_columns(
         }
     }
     for t in tests.map(Vec::as_slice).unwrap_or_default() {
-        let Some(col) = t.test.as_ref().and_then(|i| i.column_name.as_deref()) else {
+        let Some(info) = &t.test else { continue };
+        let Some(col) = info.column_name.as_deref().or_else(|| {
+            info.metadata
+                .as_ref()
+                .and_then(|m| m.kwargs.get("column_name"))
+                .and_then(serde_json::Value::as_str)
+        }) else {
             continue;
         };
         let bare = col.trim_matches(|c| c == '"' || c == '`');

@@ -13,6 +13,8 @@
 //! it is known; nothing downstream of an incomplete set is ever reported.
 
 pub mod sql;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -207,6 +209,7 @@ impl Tables for Known<'_> {
                 .map(|s| {
                     s.columns
                         .iter()
+                        .filter(|c| !c.name.is_empty())
                         .map(|c| ColumnDef {
                             name: c.name.clone(),
                             data_type: c.data_type.clone(),
@@ -230,6 +233,7 @@ fn declared(cols: impl IntoIterator<Item = ColumnDef>) -> Shape {
             })
             .collect(),
         complete: true,
+        positional: true,
     }
 }
 
@@ -355,6 +359,7 @@ pub fn infer(
                 columns: shape
                     .columns
                     .iter()
+                    .filter(|c| !c.name.is_empty())
                     .map(|c| ColumnLineage {
                         name: c.name.clone(),
                         data_type: c.data_type.clone(),

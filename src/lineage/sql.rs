@@ -47,11 +47,14 @@ pub struct OutColumn {
 }
 
 /// The columns a query produces. `complete` is false when there may be
-/// columns besides `columns` (or other names than theirs).
+/// columns besides `columns` (or other names than theirs); `positional` when
+/// at least their number and order are known. A column whose name is not
+/// known (an unaliased expression) has an empty name.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shape {
     pub columns: Vec<OutColumn>,
     pub complete: bool,
+    pub positional: bool,
 }
 
 /// A column reference that cannot be resolved in relations whose columns are
@@ -107,6 +110,7 @@ struct Rel {
     base: Option<String>,
     columns: Vec<OutColumn>,
     complete: bool,
+    positional: bool,
 }
 
 impl Rel {
@@ -116,6 +120,17 @@ impl Rel {
             base: None,
             columns: Vec::new(),
             complete: false,
+            positional: false,
+        }
+    }
+
+    fn of_shape(name: String, shape: Shape) -> Self {
+        Self {
+            name,
+            base: None,
+            columns: shape.columns,
+            complete: shape.complete,
+            positional: shape.positional,
         }
     }
 
@@ -449,12 +464,7 @@ impl Cx<'_> {
         outer: Option<&Scope<'_>>,
     ) {
         let scope = Scope {
-            rels: vec![Rel {
-                name: String::new(),
-                base: None,
-                columns: shape.columns.clone(),
-                complete: shape.complete,
-            }],
+            rels: vec![Rel::of_shape(String::new(), shape.clone())],
             using: Vec::new(),
             aliases: Vec::new(),
             parent: outer,
@@ -486,6 +496,7 @@ impl Cx<'_> {
                 ) {
                     let mut out = l;
                     out.complete = out.complete && r.complete;
+                    out.positional = out.complete;
                     for c in r.columns {
                         if let Some(e) = out
                             .columns
@@ -504,7 +515,7 @@ impl Cx<'_> {
                 }
                 let mut out = l;
                 // Positions line up only when both sides are fully known.
-                if out.complete && r.complete && out.columns.len() == r.columns.len() {
+                if out.positional && r.positional && out.columns.len() == r.columns.len() {
                     for (a, b) in out.columns.iter_mut().zip(r.columns) {
                         merge_origins(&mut a.origins, b.origins);
                         if a.data_type != b.data_type {
@@ -529,6 +540,7 @@ impl Cx<'_> {
                 Shape {
                     columns: rel.columns,
                     complete: rel.complete,
+                    positional: rel.positional,
                 }
             }
             _ => Shape::default(),
@@ -544,12 +556,7 @@ impl Cx<'_> {
                 .rev()
                 .find(|(n, _)| n.eq_ignore_ascii_case(single))
         {
-            return Rel {
-                name,
-                base: None,
-                columns: shape.columns.clone(),
-                complete: shape.complete,
-            };
+            return Rel::of_shape(name, shape.clone());
         }
         match self.tables.table(parts) {
             Some(t) => Rel {
@@ -569,6 +576,7 @@ impl Cx<'_> {
                     .collect(),
                 base: Some(t.node),
                 complete: t.complete,
+                positional: t.complete,
             },
             None => Rel::opaque(name),
         }
@@ -607,15 +615,13 @@ impl Cx<'_> {
                 if *lateral {
                     self.quiet -= 1;
                 }
-                let mut rel = Rel {
-                    name: alias
+                let mut rel = Rel::of_shape(
+                    alias
                         .as_ref()
                         .map(|a| ident_name(&a.name))
                         .unwrap_or_default(),
-                    base: None,
-                    columns: shape.columns,
-                    complete: shape.complete,
-                };
+                    shape,
+                );
                 if let Some(a) = alias {
                     rename_rel(&mut rel, a);
                 }
@@ -634,6 +640,7 @@ impl Cx<'_> {
                             name: ident_name(&a.name),
                             base: None,
                             complete: inner.iter().all(|r| r.complete),
+                            positional: inner.iter().all(|r| r.positional),
                             columns: inner.into_iter().flat_map(|r| r.columns).collect(),
                         };
                         rename_rel(&mut rel, a);
@@ -736,6 +743,7 @@ impl Cx<'_> {
         let mut shape = Shape {
             columns: Vec::new(),
             complete: true,
+            positional: true,
         };
         for item in &s.projection {
             match item {
@@ -746,23 +754,26 @@ impl Cx<'_> {
                         Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
                         _ => None,
                     };
-                    match name {
-                        Some(name) if !opaque => {
-                            shape.columns.push(OutColumn {
-                                name,
-                                data_type: ty,
-                                origins,
-                            });
-                        }
-                        // Each warehouse names an unaliased expression its
-                        // own way: the set of names is not known.
-                        _ => shape.complete = false,
+                    if opaque {
+                        shape.complete = false;
+                        shape.positional = false;
                     }
+                    // Each warehouse names an unaliased expression its own
+                    // way: its name is not known, its position is.
+                    if name.is_none() {
+                        shape.complete = false;
+                    }
+                    shape.columns.push(OutColumn {
+                        name: name.unwrap_or_default(),
+                        data_type: ty,
+                        origins,
+                    });
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
                     let (origins, ty, opaque) = self.expr(expr, &scope);
                     if opaque {
                         shape.complete = false;
+                        shape.positional = false;
                     }
                     let col = OutColumn {
                         name: alias.value.clone(),
@@ -776,6 +787,7 @@ impl Cx<'_> {
                     let rels: Vec<&Rel> = scope.rels.iter().collect();
                     let expanded = self.expand(&rels, &scope.using, opts, &scope);
                     shape.complete &= expanded.complete;
+                    shape.positional &= expanded.positional;
                     shape.columns.extend(expanded.columns);
                 }
                 SelectItem::QualifiedWildcard(kind, opts) => {
@@ -794,14 +806,19 @@ impl Cx<'_> {
                         Some(rel) => {
                             let expanded = self.expand(&[rel], &[], opts, &scope);
                             shape.complete &= expanded.complete;
+                            shape.positional &= expanded.positional;
                             shape.columns.extend(expanded.columns);
                         }
-                        None => shape.complete = false,
+                        None => {
+                            shape.complete = false;
+                            shape.positional = false;
+                        }
                     }
                 }
                 SelectItem::ExprWithAliases { expr, .. } => {
                     self.expr(expr, &scope);
                     shape.complete = false;
+                    shape.positional = false;
                 }
             }
         }
@@ -865,6 +882,7 @@ impl Cx<'_> {
         let mut out = Shape {
             columns: Vec::new(),
             complete: rels.iter().all(|r| r.complete),
+            positional: rels.iter().all(|r| r.positional),
         };
         for r in rels {
             for c in &r.columns {
@@ -883,6 +901,7 @@ impl Cx<'_> {
         }
         if opts.opt_ilike.is_some() {
             out.complete = false;
+            out.positional = false;
             out.columns.clear();
         }
         let mut excluded: Vec<String> = Vec::new();
@@ -924,6 +943,7 @@ impl Cx<'_> {
         }
         if opts.opt_alias.is_some() {
             out.complete = false;
+            out.positional = false;
         }
         out
     }
@@ -1141,8 +1161,13 @@ fn apply_exclude(cols: &mut Vec<OutColumn>, excluded: Vec<String>) {
 }
 
 fn rename_positionally(shape: &mut Shape, names: impl Iterator<Item = String>) {
+    let mut renamed = false;
     for (c, n) in shape.columns.iter_mut().zip(names) {
         c.name = n;
+        renamed = true;
+    }
+    if renamed && shape.positional {
+        shape.complete = shape.columns.iter().all(|c| !c.name.is_empty());
     }
 }
 
@@ -1151,7 +1176,7 @@ fn rename_rel(rel: &mut Rel, alias: &sqlparser::ast::TableAlias) {
     if alias.columns.is_empty() {
         return;
     }
-    if !rel.complete {
+    if !rel.positional {
         // Positions of unknown columns cannot be matched to the names.
         rel.base = None;
         rel.columns = alias
@@ -1168,4 +1193,5 @@ fn rename_rel(rel: &mut Rel, alias: &sqlparser::ast::TableAlias) {
     for (c, n) in rel.columns.iter_mut().zip(&alias.columns) {
         c.name = n.name.value.clone();
     }
+    rel.complete = rel.columns.iter().all(|c| !c.name.is_empty());
 }
