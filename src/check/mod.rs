@@ -169,19 +169,18 @@ pub fn check(
         };
         let mut ds = Vec::new();
         if let Some(p) = parsed.get(id) {
-            match &p.result {
-                Err(d) => ds.push(d.clone()),
-                Ok(_) => {
-                    if let Some(unknown) = inference.unknown_columns.get(id) {
-                        for u in unknown {
-                            ds.push(unknown_column(project, n, &p.rendered, u));
-                        }
+            if let Err(d) = &p.result {
+                ds.push(d.clone());
+            } else {
+                if let Some(unknown) = inference.unknown_columns.get(id) {
+                    for u in unknown {
+                        ds.push(unknown_column(project, n, &p.rendered, u));
                     }
-                    if let Some(shape) = inference.inferred.get(id)
-                        && shape.complete
-                    {
-                        check_columns(project, n, shape, tests_of.get(id.as_str()), &mut ds);
-                    }
+                }
+                if let Some(shape) = inference.inferred.get(id)
+                    && shape.complete
+                {
+                    check_columns(project, n, shape, tests_of.get(id.as_str()), &mut ds);
                 }
             }
         }

@@ -100,7 +100,7 @@ pub enum CheckFormat {
     Github,
     /// One JSON object on stdout
     Json,
-    /// A JUnit XML report on stdout, one test case per model
+    /// A `JUnit` XML report on stdout, one test case per model
     Junit,
 }
 

@@ -152,7 +152,7 @@ fn failure_text(diags: &[&Diag]) -> String {
         .join("\n")
 }
 
-/// A JUnit report: one test case per checked model, and one for problems of
+/// A `JUnit` report: one test case per checked model, and one for problems of
 /// the project as a whole.
 fn junit(early: &Diags, report: Option<&Report>) -> String {
     let mut cases = String::new();
@@ -243,31 +243,28 @@ pub(super) fn lineage_command(g: &GlobalArgs, a: &LineageArgs, printer: &Printer
         Some(Ok(c)) => Some(c),
         None => None,
     };
-    let (node, column) = match find_node(&loaded.project, &a.node) {
-        Some(id) => (id, None),
-        None => match a
-            .node
-            .rsplit_once('.')
-            .and_then(|(n, c)| find_node(&loaded.project, n).map(|id| (id, c.to_owned())))
-        {
-            Some((id, c)) => (id, Some(c)),
-            None => {
-                let names = loaded
-                    .project
-                    .nodes
-                    .values()
-                    .filter(|n| n.resource_type == ResourceType::Model)
-                    .map(|n| n.name.as_str());
-                let mut d = Diag::error(
-                    "XF0720",
-                    format!("`{}` is not a model, seed, snapshot or source", a.node),
-                );
-                if let Some(best) = crate::diagnostics::closest(&a.node, names) {
-                    d = d.with_help(format!("did you mean `{best}`?"));
-                }
-                return super::fail(printer, &Diags(vec![d]));
-            }
-        },
+    let found = find_node(&loaded.project, &a.node)
+        .map(|id| (id, None))
+        .or_else(|| {
+            a.node
+                .rsplit_once('.')
+                .and_then(|(n, c)| find_node(&loaded.project, n).map(|id| (id, Some(c.to_owned()))))
+        });
+    let Some((node, column)) = found else {
+        let names = loaded
+            .project
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == ResourceType::Model)
+            .map(|n| n.name.as_str());
+        let mut d = Diag::error(
+            "XF0720",
+            format!("`{}` is not a model, seed, snapshot or source", a.node),
+        );
+        if let Some(best) = crate::diagnostics::closest(&a.node, names) {
+            d = d.with_help(format!("did you mean `{best}`?"));
+        }
+        return super::fail(printer, &Diags(vec![d]));
     };
     let ids: Vec<String> = loaded.project.nodes.keys().cloned().collect();
     let report = crate::check::check(

@@ -287,10 +287,10 @@ fn seed_columns(project: &Project, n: &Node) -> Option<Vec<ColumnDef>> {
 /// Infers the columns and lineage of every node, in `order` (topological).
 /// `parsed` holds the parsed SQL of the models that parsed; others are
 /// unknown.
-pub fn infer(
+pub fn infer<S: std::hash::BuildHasher>(
     project: &Project,
     order: &[String],
-    parsed: &HashMap<String, Vec<Statement>>,
+    parsed: &HashMap<String, Vec<Statement>, S>,
     catalog: Option<&Catalog>,
 ) -> Inference {
     let index = RelationIndex::new(project);
@@ -309,7 +309,7 @@ pub fn infer(
             },
             ResourceType::Seed => match from_catalog {
                 Some(cols) => declared(cols.clone()),
-                None => seed_columns(project, n).map_or_else(Shape::default, |c| declared(c)),
+                None => seed_columns(project, n).map_or_else(Shape::default, declared),
             },
             ResourceType::Snapshot => {
                 from_catalog.map_or_else(Shape::default, |c| declared(c.clone()))

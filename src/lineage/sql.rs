@@ -166,7 +166,7 @@ struct Scope<'a> {
     /// Columns joined with `using (...)` (lower case): unqualified, they are
     /// not ambiguous.
     using: Vec<String>,
-    /// Output aliases of the select list, which DuckDB and Snowflake let
+    /// Output aliases of the select list, which `DuckDB` and Snowflake let
     /// later items, `where`, `group by`, `having`, `qualify` and `order by` use.
     aliases: Vec<OutColumn>,
     parent: Option<&'a Scope<'a>>,
@@ -336,15 +336,13 @@ impl Visitor for Refs {
                 .any(|p| p.eq_ignore_ascii_case(name))
         };
         match expr {
-            Expr::Identifier(i) => {
-                if !is_param(self, &i.value) {
-                    self.columns.push(vec![i.clone()]);
-                }
+            Expr::Identifier(i) if !is_param(self, &i.value) => {
+                self.columns.push(vec![i.clone()]);
             }
-            Expr::CompoundIdentifier(parts) => {
-                if parts.first().is_some_and(|p| !is_param(self, &p.value)) {
-                    self.columns.push(parts.clone());
-                }
+            Expr::CompoundIdentifier(parts)
+                if parts.first().is_some_and(|p| !is_param(self, &p.value)) =>
+            {
+                self.columns.push(parts.clone());
             }
             Expr::Lambda(l) => {
                 self.lambda_params
@@ -633,7 +631,7 @@ impl Cx<'_> {
             } => {
                 let mut inner = Vec::new();
                 let mut using = Vec::new();
-                self.from_item(table_with_joins, outer, &mut inner, &mut using);
+                self.joined(table_with_joins, outer, &mut inner, &mut using);
                 match alias {
                     Some(a) => {
                         let mut rel = Rel {
@@ -670,7 +668,7 @@ impl Cx<'_> {
         }
     }
 
-    fn from_item(
+    fn joined(
         &mut self,
         twj: &TableWithJoins,
         outer: Option<&Scope<'_>>,
@@ -716,7 +714,7 @@ impl Cx<'_> {
         let mut rels = Vec::new();
         let mut using = Vec::new();
         for twj in &s.from {
-            self.from_item(twj, outer, &mut rels, &mut using);
+            self.joined(twj, outer, &mut rels, &mut using);
         }
         if !s.lateral_views.is_empty() {
             rels.push(Rel::opaque(String::new()));
@@ -802,17 +800,14 @@ impl Cx<'_> {
                             }),
                         SelectItemQualifiedWildcardKind::Expr(_) => None,
                     };
-                    match rel {
-                        Some(rel) => {
-                            let expanded = self.expand(&[rel], &[], opts, &scope);
-                            shape.complete &= expanded.complete;
-                            shape.positional &= expanded.positional;
-                            shape.columns.extend(expanded.columns);
-                        }
-                        None => {
-                            shape.complete = false;
-                            shape.positional = false;
-                        }
+                    if let Some(rel) = rel {
+                        let expanded = self.expand(&[rel], &[], opts, &scope);
+                        shape.complete &= expanded.complete;
+                        shape.positional &= expanded.positional;
+                        shape.columns.extend(expanded.columns);
+                    } else {
+                        shape.complete = false;
+                        shape.positional = false;
                     }
                 }
                 SelectItem::ExprWithAliases { expr, .. } => {
@@ -865,7 +860,7 @@ impl Cx<'_> {
             }
         }
         if let Some(ex) = &s.exclude {
-            apply_exclude(&mut shape.columns, exclude_names(ex));
+            apply_exclude(&mut shape.columns, &exclude_names(ex));
         }
         shape
     }
@@ -912,7 +907,7 @@ impl Cx<'_> {
             excluded.push(ex.first_element.value.clone());
             excluded.extend(ex.additional_elements.iter().map(|i| i.value.clone()));
         }
-        apply_exclude(&mut out.columns, excluded);
+        apply_exclude(&mut out.columns, &excluded);
         if let Some(rep) = &opts.opt_replace {
             for el in &rep.items {
                 let (origins, ty, _) = self.expr(&el.expr, scope);
@@ -937,7 +932,7 @@ impl Cx<'_> {
                     .iter_mut()
                     .find(|c| c.name.eq_ignore_ascii_case(&i.ident.value))
                 {
-                    c.name = i.alias.value.clone();
+                    c.name.clone_from(&i.alias.value);
                 }
             }
         }
@@ -975,7 +970,7 @@ impl Cx<'_> {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => refs
                 .columns
                 .first()
-                .and_then(|p| self.column_type(p, scope)),
+                .and_then(|p| Self::column_type(p, scope)),
             _ => None,
         };
         if !bare {
@@ -984,13 +979,12 @@ impl Cx<'_> {
         (origins, ty, refs.opaque)
     }
 
-    fn column_type(&self, parts: &[Ident], scope: &Scope<'_>) -> Option<String> {
+    fn column_type(parts: &[Ident], scope: &Scope<'_>) -> Option<String> {
         let col = match parts {
             [c] => scope
                 .rels
                 .iter()
-                .filter_map(|r| r.find(&c.value))
-                .next()
+                .find_map(|r| r.find(&c.value))
                 .or_else(|| {
                     scope
                         .aliases
@@ -1153,7 +1147,7 @@ fn exclude_names(ex: &sqlparser::ast::ExcludeSelectItem) -> Vec<String> {
         .collect()
 }
 
-fn apply_exclude(cols: &mut Vec<OutColumn>, excluded: Vec<String>) {
+fn apply_exclude(cols: &mut Vec<OutColumn>, excluded: &[String]) {
     if excluded.is_empty() {
         return;
     }
@@ -1191,7 +1185,7 @@ fn rename_rel(rel: &mut Rel, alias: &sqlparser::ast::TableAlias) {
         return;
     }
     for (c, n) in rel.columns.iter_mut().zip(&alias.columns) {
-        c.name = n.name.value.clone();
+        c.name.clone_from(&n.name.value);
     }
     rel.complete = rel.columns.iter().all(|c| !c.name.is_empty());
 }

@@ -84,7 +84,7 @@ fn all_dialects() -> Vec<(&'static str, Box<dyn Dialect>)> {
     ]
 }
 
-/// The same lineage in DuckDB, Postgres and Snowflake.
+/// The same lineage in `DuckDB`, Postgres and Snowflake.
 fn assert_everywhere(sql: &str, expected: &str) {
     for (name, d) in all_dialects() {
         assert_eq!(lineage(d.as_ref(), sql), expected, "dialect {name}: {sql}");

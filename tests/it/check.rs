@@ -36,7 +36,10 @@ fn check_formats_for_ci() {
 #[test]
 fn check_selection_checks_only_the_selected_models() {
     let dir = copy_project(&fixture("errors/err_check_unknown_column"));
-    let out = xform(dir.path(), &["check", "--select", "fine", "--format", "json"]);
+    let out = xform(
+        dir.path(),
+        &["check", "--select", "fine", "--format", "json"],
+    );
     assert_eq!(out.code, 0, "{}", out.stdout);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v["models_checked"], 1);
@@ -77,14 +80,34 @@ fn lineage_of_models_and_columns() {
     let mut text = String::new();
     for args in [
         vec!["lineage", "customer_lifetime_value"],
-        vec!["lineage", "customer_lifetime_value.lifetime_value", "--upstream"],
+        vec![
+            "lineage",
+            "customer_lifetime_value.lifetime_value",
+            "--upstream",
+        ],
         vec!["lineage", "raw_customers.first_name", "--downstream"],
-        vec!["lineage", "silver_sales.amount", "--downstream", "--format", "dot"],
-        vec!["lineage", "silver_customers.email", "--upstream", "--format", "json"],
+        vec![
+            "lineage",
+            "silver_sales.amount",
+            "--downstream",
+            "--format",
+            "dot",
+        ],
+        vec![
+            "lineage",
+            "silver_customers.email",
+            "--upstream",
+            "--format",
+            "json",
+        ],
     ] {
         let out = xform(dir.path(), &args);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        text.push_str(&format!("$ xform {}\n{}\n", args.join(" "), out.stdout.trim_end()));
+        text.push_str(&format!(
+            "$ xform {}\n{}\n",
+            args.join(" "),
+            out.stdout.trim_end()
+        ));
     }
     settings().bind(|| insta::assert_snapshot!(text));
 }
@@ -95,8 +118,16 @@ fn lineage_of_an_unknown_node_suggests_one() {
     let out = xform(dir.path(), &["lineage", "silver_sale"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("XF0720"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean `silver_sales`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `silver_sales`?"),
+        "{}",
+        out.stderr
+    );
     let out = xform(dir.path(), &["lineage", "silver_sales.amout"]);
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("did you mean `amount`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `amount`?"),
+        "{}",
+        out.stderr
+    );
 }
