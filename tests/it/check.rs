@@ -1,6 +1,8 @@
 //! `xform check` and `xform lineage` on whole projects: no false positives
 //! on valid projects, every output format, lineage through the DAG.
 
+use std::fmt::Write as _;
+
 use crate::support::{copy_project, fixture, repo, settings, xform};
 
 fn example() -> tempfile::TempDir {
@@ -28,7 +30,7 @@ fn check_formats_for_ci() {
     for format in ["github", "json", "junit"] {
         let out = xform(dir.path(), &["check", "--format", format]);
         assert_eq!(out.code, 1, "{}", out.stderr);
-        text.push_str(&format!("--- {format}\n{}\n", out.stdout.trim_end()));
+        let _ = writeln!(text, "--- {format}\n{}", out.stdout.trim_end());
     }
     settings().bind(|| insta::assert_snapshot!(text));
 }
