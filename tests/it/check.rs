@@ -105,11 +105,12 @@ fn lineage_of_models_and_columns() {
     ] {
         let out = xform(dir.path(), &args);
         assert_eq!(out.code, 0, "{}", out.stderr);
-        text.push_str(&format!(
-            "$ xform {}\n{}\n",
+        let _ = writeln!(
+            text,
+            "$ xform {}\n{}",
             args.join(" "),
             out.stdout.trim_end()
-        ));
+        );
     }
     settings().bind(|| insta::assert_snapshot!(text));
 }
