@@ -117,6 +117,7 @@ pub fn check(
         .filter(|id| project.nodes.get(*id).is_some_and(is_sql_model))
         .cloned()
         .collect();
+    let t0 = std::time::Instant::now();
     let render_ids = needed(project, dag, &selected);
     let (compiler, diags) = Compiler::new(project, renderer, &render_ids);
     let kind = project.target.kind.clone();
@@ -140,15 +141,23 @@ pub fn check(
             (id.clone(), parsed)
         })
         .collect();
+    tracing::debug!(
+        "rendered and parsed {} models in {:?}",
+        parsed.len(),
+        t0.elapsed()
+    );
+    let t1 = std::time::Instant::now();
     let order = dag
         .topo_order()
         .unwrap_or_else(|| project.nodes.keys().cloned().collect());
-    let statements: HashMap<String, Vec<Statement>> = parsed
-        .iter()
-        .filter_map(|(id, p)| p.result.as_ref().ok().map(|s| (id.clone(), s.clone())))
-        .collect();
+    let statements = |id: &str| {
+        parsed
+            .get(id)
+            .and_then(|p| p.result.as_ref().ok())
+            .map(Vec::as_slice)
+    };
     let inference = lineage::infer(project, &order, &statements, catalog);
-    drop(statements);
+    tracing::debug!("inferred columns in {:?}", t1.elapsed());
 
     let mut tests_of: HashMap<&str, Vec<&Node>> = HashMap::new();
     for n in project.nodes.values() {

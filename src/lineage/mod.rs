@@ -285,12 +285,12 @@ fn seed_columns(project: &Project, n: &Node) -> Option<Vec<ColumnDef>> {
 }
 
 /// Infers the columns and lineage of every node, in `order` (topological).
-/// `parsed` holds the parsed SQL of the models that parsed; others are
+/// `parsed` gives the parsed SQL of the models that parsed; others are
 /// unknown.
-pub fn infer<S: std::hash::BuildHasher>(
+pub fn infer<'a>(
     project: &Project,
     order: &[String],
-    parsed: &HashMap<String, Vec<Statement>, S>,
+    parsed: &dyn Fn(&str) -> Option<&'a [Statement]>,
     catalog: Option<&Catalog>,
 ) -> Inference {
     let index = RelationIndex::new(project);
@@ -315,7 +315,7 @@ pub fn infer<S: std::hash::BuildHasher>(
                 from_catalog.map_or_else(Shape::default, |c| declared(c.clone()))
             }
             ResourceType::Model => {
-                let mut shape = match parsed.get(id) {
+                let mut shape = match parsed(id) {
                     Some(stmts) => {
                         let known = Known {
                             index: &index,
