@@ -391,23 +391,48 @@ fn check_columns(
         None => d.with_help(format!("the model produces {}", list(&produced))),
     };
     let enforced = lineage::contract_enforced(n);
+    let tested: Vec<(&Node, &str)> = tests
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| tested_column(t).map(|c| (*t, c)))
+        .collect();
     for (key, c) in &n.columns {
         if has(&c.name) {
             continue;
         }
-        let msg = if enforced {
-            format!(
-                "model `{}` has an enforced contract declaring column `{}`, which its query does not produce",
-                n.name, c.name
+        let is_tested = tested
+            .iter()
+            .any(|(_, col)| col.eq_ignore_ascii_case(&c.name));
+        // A column that is only documented breaks nothing that runs, so it
+        // is a warning; a test on it or a contract would fail in the
+        // warehouse.
+        let d = if enforced {
+            Diag::error(
+                "XF0705",
+                format!(
+                    "model `{}` has an enforced contract declaring column `{}`, which its query does not produce",
+                    n.name, c.name
+                ),
+            )
+        } else if is_tested {
+            Diag::error(
+                "XF0703",
+                format!(
+                    "column `{}` is documented and tested for model `{}`, which does not produce it",
+                    c.name, n.name
+                ),
             )
         } else {
-            format!(
-                "column `{}` is documented for model `{}`, which does not produce it",
-                c.name, n.name
+            Diag::warning(
+                "XF0703",
+                format!(
+                    "column `{}` is documented for model `{}`, which does not produce it",
+                    c.name, n.name
+                ),
             )
         };
-        let code = if enforced { "XF0705" } else { "XF0703" };
-        let mut d = Diag::error(code, msg);
+        let mut d = d;
         if let Some((src, off, len)) = yaml_place(project, n, key) {
             d = d.with_source(src).with_label(off, len, "declared here");
         }
@@ -471,25 +496,13 @@ fn check_columns(
             }
         }
     }
-    for t in tests.map(Vec::as_slice).unwrap_or_default() {
-        let Some(info) = &t.test else { continue };
-        let Some(col) = info.column_name.as_deref().or_else(|| {
-            info.metadata
-                .as_ref()
-                .and_then(|m| m.kwargs.get("column_name"))
-                .and_then(serde_json::Value::as_str)
-        }) else {
-            continue;
-        };
-        let bare = col.trim_matches(|c| c == '"' || c == '`');
-        if !bare.chars().all(|c| c.is_alphanumeric() || c == '_') || has(bare) {
-            continue;
-        }
-        if n.columns
-            .values()
-            .any(|c| c.name.eq_ignore_ascii_case(bare))
+    for (t, bare) in tested {
+        if has(bare)
+            || n.columns
+                .values()
+                .any(|c| c.name.eq_ignore_ascii_case(bare))
         {
-            // Already reported as a documented column.
+            // Produced, or already reported as a documented column.
             continue;
         }
         let mut d = Diag::error(
@@ -508,6 +521,20 @@ fn check_columns(
         }
         out.push(suggest(d, bare));
     }
+}
+
+/// The plain column a data test is on, when it names one (not an
+/// expression).
+fn tested_column(t: &Node) -> Option<&str> {
+    let info = t.test.as_ref()?;
+    let col = info.column_name.as_deref().or_else(|| {
+        info.metadata
+            .as_ref()
+            .and_then(|m| m.kwargs.get("column_name"))
+            .and_then(serde_json::Value::as_str)
+    })?;
+    let bare = col.trim_matches(|c| c == '"' || c == '`');
+    (!bare.is_empty() && bare.chars().all(|c| c.is_alphanumeric() || c == '_')).then_some(bare)
 }
 
 /// A type name reduced to a family the warehouses agree on, or `None` when
