@@ -103,6 +103,15 @@ fn needed(project: &Project, dag: &Dag, selected: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// How to check.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    pub catalog: Option<&'a Catalog>,
+    /// Also warn about style: `select *` in marts, unused CTEs, models
+    /// without a description or tests.
+    pub lints: bool,
+}
+
 /// Checks the selected models. `selected` may hold any node ids; models are
 /// checked, the rest ignored.
 pub fn check(
@@ -110,8 +119,9 @@ pub fn check(
     renderer: &Renderer,
     dag: &Dag,
     selected: &[String],
-    catalog: Option<&Catalog>,
+    opts: Options<'_>,
 ) -> Report {
+    let catalog = opts.catalog;
     let selected: Vec<String> = selected
         .iter()
         .filter(|id| project.nodes.get(*id).is_some_and(is_sql_model))
@@ -191,6 +201,16 @@ pub fn check(
                 {
                     check_columns(project, n, shape, tests_of.get(id.as_str()), &mut ds);
                 }
+                if opts.lints {
+                    lint(
+                        project,
+                        n,
+                        p,
+                        &inference,
+                        tests_of.get(id.as_str()),
+                        &mut ds,
+                    );
+                }
             }
         }
         models.push(ModelReport {
@@ -204,6 +224,74 @@ pub fn check(
         diags,
         models,
         inference,
+    }
+}
+
+/// Style warnings (`--warn`).
+fn lint(
+    project: &Project,
+    n: &Node,
+    p: &Parsed,
+    inference: &Inference,
+    tests: Option<&Vec<&Node>>,
+    out: &mut Vec<Diag>,
+) {
+    let source = || model_source(project, n);
+    let place = |d: Diag, line: u64, col: u64, label: &str| match locate(
+        n,
+        &p.rendered,
+        usize::try_from(line).unwrap_or(0),
+        usize::try_from(col).unwrap_or(0),
+    ) {
+        Some((offset, len, _)) => d.with_source(source()).with_label(offset, len, label),
+        None => d.with_source(source()).with_label(n.raw_offset, 1, label),
+    };
+    let is_mart = n.fqn.iter().any(|f| f == "marts" || f == "mart");
+    if is_mart
+        && let Ok(stmts) = &p.result
+        && let Some(Statement::Query(q)) = stmts.last()
+        && let sqlparser::ast::SetExpr::Select(s) = q.body.as_ref()
+    {
+        for item in &s.projection {
+            let opts = match item {
+                sqlparser::ast::SelectItem::Wildcard(o)
+                | sqlparser::ast::SelectItem::QualifiedWildcard(_, o) => o,
+                _ => continue,
+            };
+            let at = opts.wildcard_token.0.span.start;
+            let d = Diag::warning("XF0730", format!("mart model `{}` selects `*`", n.name))
+                .with_help(
+                    "list the columns, so that a change upstream cannot change the mart silently",
+                );
+            out.push(place(d, at.line, at.column, "here"));
+        }
+    }
+    for cte in inference
+        .unused_ctes
+        .get(&n.unique_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let d = Diag::warning(
+            "XF0731",
+            format!("CTE `{}` of model `{}` is never used", cte.name, n.name),
+        );
+        out.push(place(d, cte.line, cte.column, "defined here"));
+    }
+    if n.description.trim().is_empty() {
+        out.push(
+            Diag::warning("XF0732", format!("model `{}` has no description", n.name))
+                .with_source(source())
+                .with_label(n.raw_offset, 1, "")
+                .with_help("describe it in a properties YAML file"),
+        );
+    }
+    if tests.is_none_or(Vec::is_empty) {
+        out.push(
+            Diag::warning("XF0733", format!("model `{}` has no data tests", n.name))
+                .with_source(source())
+                .with_label(n.raw_offset, 1, ""),
+        );
     }
 }
 

@@ -114,6 +114,9 @@ pub struct CheckArgs {
     /// A `catalog.json` from a previous run, for the columns of sources, seeds and snapshots
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Also warn about `select *` in marts, unused CTEs, models without description or tests
+    #[arg(long)]
+    pub warn: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,7 +33,10 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
         &loaded.renderer,
         &loaded.dag,
         &ids,
-        catalog.as_ref(),
+        crate::check::Options {
+            catalog: catalog.as_ref(),
+            lints: a.warn,
+        },
     );
     let outcome = emit(a.format, printer, &loaded.diags, Some(&report));
     if a.format == CheckFormat::Human && matches!(outcome, Outcome::Ok) {
@@ -272,7 +275,10 @@ pub(super) fn lineage_command(g: &GlobalArgs, a: &LineageArgs, printer: &Printer
         &loaded.renderer,
         &loaded.dag,
         &ids,
-        catalog.as_ref(),
+        crate::check::Options {
+            catalog: catalog.as_ref(),
+            lints: false,
+        },
     );
     let graph = &report.inference.graph;
     let dirs: Vec<Direction> = match (a.upstream, a.downstream) {

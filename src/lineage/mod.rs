@@ -25,7 +25,7 @@ use sqlparser::ast::Statement;
 use crate::node::{Node, ResourceType};
 use crate::project::Project;
 
-pub use sql::{Analysis, OutColumn, Shape, TableColumns, Tables, UnknownColumn};
+pub use sql::{Analysis, OutColumn, Shape, TableColumns, Tables, UnknownColumn, UnusedCte};
 
 /// A column name and its type when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -138,6 +138,8 @@ pub struct Inference {
     pub graph: LineageGraph,
     /// Column references that cannot exist, per node.
     pub unknown_columns: HashMap<String, Vec<UnknownColumn>>,
+    /// CTEs nothing reads, per node.
+    pub unused_ctes: HashMap<String, Vec<UnusedCte>>,
     /// The columns each model's query produces, before an enforced
     /// contract's declared columns stand in for an incomplete set.
     pub inferred: HashMap<String, Shape>,
@@ -325,6 +327,9 @@ pub fn infer<'a>(
                         if !analysis.unknown_columns.is_empty() {
                             out.unknown_columns
                                 .insert(id.clone(), analysis.unknown_columns);
+                        }
+                        if !analysis.unused_ctes.is_empty() {
+                            out.unused_ctes.insert(id.clone(), analysis.unused_ctes);
                         }
                         analysis.shape
                     }

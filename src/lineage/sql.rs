@@ -71,11 +71,20 @@ pub struct UnknownColumn {
     pub candidates: Vec<String>,
 }
 
+/// A CTE nothing reads, at its name's 1-based line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusedCte {
+    pub name: String,
+    pub line: u64,
+    pub column: u64,
+}
+
 /// What [`analyze`] finds in one statement.
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
     pub shape: Shape,
     pub unknown_columns: Vec<UnknownColumn>,
+    pub unused_ctes: Vec<UnusedCte>,
 }
 
 /// Analyses the last query statement of `statements`.
@@ -90,6 +99,7 @@ pub fn analyze(statements: &[Statement], tables: &dyn Tables) -> Analysis {
         tables,
         ctes: Vec::new(),
         unknown: Vec::new(),
+        unused: Vec::new(),
         quiet: 0,
         depth: 0,
     };
@@ -97,6 +107,7 @@ pub fn analyze(statements: &[Statement], tables: &dyn Tables) -> Analysis {
     Analysis {
         shape,
         unknown_columns: cx.unknown,
+        unused_ctes: cx.unused,
     }
 }
 
@@ -185,11 +196,18 @@ impl Scope<'_> {
     }
 }
 
+struct Cte {
+    name: Ident,
+    shape: Shape,
+    used: std::cell::Cell<bool>,
+}
+
 struct Cx<'t> {
     tables: &'t dyn Tables,
     /// CTEs in scope, innermost last.
-    ctes: Vec<(String, Shape)>,
+    ctes: Vec<Cte>,
     unknown: Vec<UnknownColumn>,
+    unused: Vec<UnusedCte>,
     /// While positive, unresolved references are not reported (lateral
     /// subqueries, where siblings are visible in ways not modelled).
     quiet: usize,
@@ -420,11 +438,15 @@ impl Cx<'_> {
         let before = self.ctes.len();
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
-                let name = ident_name(&cte.alias.name);
+                let name = cte.alias.name.clone();
                 if with.recursive {
                     // The recursive part reads the CTE itself: known only
                     // by the names its alias declares.
-                    self.ctes.push((name.clone(), Shape::default()));
+                    self.ctes.push(Cte {
+                        name: name.clone(),
+                        shape: Shape::default(),
+                        used: std::cell::Cell::new(true),
+                    });
                 }
                 let mut shape = self.query(&cte.query, outer);
                 rename_positionally(
@@ -434,7 +456,11 @@ impl Cx<'_> {
                 if with.recursive {
                     self.ctes.pop();
                 }
-                self.ctes.push((name, shape));
+                self.ctes.push(Cte {
+                    name,
+                    shape,
+                    used: std::cell::Cell::new(false),
+                });
             }
         }
         let shape = match q.body.as_ref() {
@@ -450,7 +476,15 @@ impl Cx<'_> {
                 shape
             }
         };
-        self.ctes.truncate(before);
+        for cte in self.ctes.drain(before..) {
+            if !cte.used.get() {
+                self.unused.push(UnusedCte {
+                    name: cte.name.value.clone(),
+                    line: cte.name.span.start.line,
+                    column: cte.name.span.start.column,
+                });
+            }
+        }
         self.depth -= 1;
         shape
     }
@@ -548,13 +582,14 @@ impl Cx<'_> {
     /// A named relation: a CTE, a node, or something unknown.
     fn table_rel(&self, parts: &[String], name: String) -> Rel {
         if let [single] = parts
-            && let Some((_, shape)) = self
+            && let Some(cte) = self
                 .ctes
                 .iter()
                 .rev()
-                .find(|(n, _)| n.eq_ignore_ascii_case(single))
+                .find(|c| c.name.value.eq_ignore_ascii_case(single))
         {
-            return Rel::of_shape(name, shape.clone());
+            cte.used.set(true);
+            return Rel::of_shape(name, cte.shape.clone());
         }
         match self.tables.table(parts) {
             Some(t) => Rel {

@@ -344,3 +344,15 @@ fn deep_nesting_is_cut_off_without_overflow() {
         "{got}"
     );
 }
+
+#[test]
+fn unused_ctes_are_found_where_defined() {
+    let sql = "with a as (select 1 as x),\n  b as (select id from orders),\n  c as (select id from b)\nselect * from c";
+    let stmts = Parser::parse_sql(&DuckDbDialect {}, sql).unwrap_or_default();
+    let found: Vec<String> = analyze(&stmts, &Fixture)
+        .unused_ctes
+        .iter()
+        .map(|c| format!("{}@{}:{}", c.name, c.line, c.column))
+        .collect();
+    assert_eq!(found, ["a@1:6"]);
+}

@@ -134,3 +134,27 @@ fn lineage_of_an_unknown_node_suggests_one() {
         out.stderr
     );
 }
+
+#[test]
+fn warn_adds_style_warnings_without_failing() {
+    let dir = example();
+    std::fs::create_dir_all(dir.path().join("models/marts")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("models/marts/everything.sql"),
+        "with unused as (select 1 as x)\nselect * from {{ ref('silver_customers') }}\n",
+    )
+    .expect("write model");
+    let out = xform(
+        dir.path(),
+        &[
+            "check",
+            "--warn",
+            "--select",
+            "everything",
+            "--format",
+            "github",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    settings().bind(|| insta::assert_snapshot!(out.stdout));
+}
