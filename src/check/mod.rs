@@ -253,10 +253,10 @@ fn lint(
         && let sqlparser::ast::SetExpr::Select(s) = q.body.as_ref()
     {
         for item in &s.projection {
-            let opts = match item {
-                sqlparser::ast::SelectItem::Wildcard(o)
-                | sqlparser::ast::SelectItem::QualifiedWildcard(_, o) => o,
-                _ => continue,
+            let (sqlparser::ast::SelectItem::Wildcard(opts)
+            | sqlparser::ast::SelectItem::QualifiedWildcard(_, opts)) = item
+            else {
+                continue;
             };
             let at = opts.wildcard_token.0.span.start;
             let d = Diag::warning("XF0730", format!("mart model `{}` selects `*`", n.name))
