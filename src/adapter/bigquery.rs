@@ -19,7 +19,7 @@ impl Adapter for BigQuery {
     fn quote_char(&self) -> char {
         '`'
     }
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
-        Box::new(sqlparser::dialect::BigQueryDialect {})
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        Some(Box::new(sqlparser::dialect::BigQueryDialect {}))
     }
 }

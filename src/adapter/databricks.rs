@@ -25,7 +25,7 @@ impl Adapter for Databricks {
     fn default_quote_policy(&self) -> (bool, bool, bool) {
         (false, false, false)
     }
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
-        Box::new(sqlparser::dialect::DatabricksDialect {})
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        Some(Box::new(sqlparser::dialect::DatabricksDialect {}))
     }
 }

@@ -14,7 +14,7 @@ impl Adapter for Postgres {
     fn internal_package(&self) -> &'static str {
         "dbt_postgres"
     }
-    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
-        Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        Some(Box::new(sqlparser::dialect::PostgreSqlDialect {}))
     }
 }

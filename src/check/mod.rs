@@ -297,10 +297,9 @@ fn lint(
 
 /// Parses a model's rendered SQL in the target's dialect.
 fn parse(project: &Project, n: &Node, kind: &str, sql: &str) -> Result<Vec<Statement>, Diag> {
-    let Some(adapter) = crate::adapter::for_kind(kind) else {
+    let Some(dialect) = crate::adapter::for_kind(kind).and_then(|a| a.sql_dialect()) else {
         return Ok(Vec::new());
     };
-    let dialect = adapter.sql_dialect();
     Parser::new(dialect.as_ref())
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
