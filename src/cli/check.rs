@@ -12,21 +12,22 @@ use crate::node::ResourceType;
 
 pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) -> Outcome {
     let t0 = Instant::now();
+    let prefix = repo_prefix(g);
     let loaded = match super::load(g, true) {
         Ok(l) => l,
-        Err(d) => return emit(a.format, printer, &d, None),
+        Err(d) => return emit(a.format, &prefix, printer, &d, None),
     };
     if loaded.diags.has_errors() {
-        return emit(a.format, printer, &loaded.diags, None);
+        return emit(a.format, &prefix, printer, &loaded.diags, None);
     }
     let catalog = match a.catalog.as_deref().map(crate::check::read_catalog) {
-        Some(Err(d)) => return emit(a.format, printer, &Diags(vec![d]), None),
+        Some(Err(d)) => return emit(a.format, &prefix, printer, &Diags(vec![d]), None),
         Some(Ok(c)) => Some(c),
         None => None,
     };
     let ids = match super::select_nodes(&loaded, &a.select, &[]) {
         Ok(ids) => ids,
-        Err(d) => return emit(a.format, printer, &Diags(vec![d]), None),
+        Err(d) => return emit(a.format, &prefix, printer, &Diags(vec![d]), None),
     };
     let report = crate::check::check(
         &loaded.project,
@@ -38,7 +39,7 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
             lints: a.warn,
         },
     );
-    let outcome = emit(a.format, printer, &loaded.diags, Some(&report));
+    let outcome = emit(a.format, &prefix, printer, &loaded.diags, Some(&report));
     if a.format == CheckFormat::Human && matches!(outcome, Outcome::Ok) {
         printer.info(&format!(
             "Checked {} model{} in {:.2}s: no errors",
@@ -53,7 +54,30 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
 
 /// Prints the diagnostics of a check in `format`; user error when any is an
 /// error.
-fn emit(format: CheckFormat, printer: &Printer, early: &Diags, report: Option<&Report>) -> Outcome {
+/// The project folder relative to the root of its git repository: GitHub
+/// wants annotation paths relative to the repository.
+fn repo_prefix(g: &GlobalArgs) -> String {
+    let dir = g
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let Ok(dir) = dir.canonicalize() else {
+        return String::new();
+    };
+    dir.ancestors()
+        .find(|a| a.join(".git").exists())
+        .and_then(|root| dir.strip_prefix(root).ok())
+        .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default()
+}
+
+fn emit(
+    format: CheckFormat,
+    prefix: &str,
+    printer: &Printer,
+    early: &Diags,
+    report: Option<&Report>,
+) -> Outcome {
     let all: Vec<&Diag> = early
         .0
         .iter()
@@ -68,7 +92,7 @@ fn emit(format: CheckFormat, printer: &Printer, early: &Diags, report: Option<&R
         }
         CheckFormat::Github => {
             for d in &all {
-                printer.data(&github_annotation(d));
+                printer.data(&github_annotation(d, prefix));
             }
         }
         CheckFormat::Json => {
@@ -105,7 +129,7 @@ fn diag_json(d: &Diag) -> serde_json::Value {
 }
 
 /// A GitHub Actions workflow command (`::error file=...::message`).
-fn github_annotation(d: &Diag) -> String {
+fn github_annotation(d: &Diag, prefix: &str) -> String {
     fn data(s: &str) -> String {
         s.replace('%', "%25")
             .replace('\r', "%0D")
@@ -119,6 +143,11 @@ fn github_annotation(d: &Diag) -> String {
     if let Some((file, line, col)) = d.location() {
         props.insert(0, format!("col={col}"));
         props.insert(0, format!("line={line}"));
+        let file = if prefix.is_empty() || std::path::Path::new(&file).is_absolute() {
+            file
+        } else {
+            format!("{prefix}/{file}")
+        };
         props.insert(0, format!("file={}", prop(&file)));
     }
     let mut msg = d.message.clone();

@@ -897,6 +897,11 @@ impl Cx<'_> {
         if let Some(ex) = &s.exclude {
             apply_exclude(&mut shape.columns, &exclude_names(ex));
         }
+        if s.value_table_mode.is_some() {
+            // BigQuery's `select as struct`: one column of another shape.
+            shape.complete = false;
+            shape.positional = false;
+        }
         shape
     }
 
