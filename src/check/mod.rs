@@ -110,6 +110,9 @@ pub struct Options<'a> {
     /// Also warn about style: `select *` in marts, unused CTEs, models
     /// without a description or tests.
     pub lints: bool,
+    /// Parse as this adapter type parses rather than the target's (for CI
+    /// without a `profiles.yml`).
+    pub dialect: Option<&'a str>,
 }
 
 /// Checks the selected models. `selected` may hold any node ids; models are
@@ -130,7 +133,9 @@ pub fn check(
     let t0 = std::time::Instant::now();
     let render_ids = needed(project, dag, &selected);
     let (compiler, diags) = Compiler::new(project, renderer, &render_ids);
-    let kind = project.target.kind.clone();
+    let kind = opts
+        .dialect
+        .map_or_else(|| project.target.kind.clone(), str::to_owned);
     let parsed: HashMap<String, Parsed> = render_ids
         .par_iter()
         .filter_map(|id| project.nodes.get(id).map(|n| (id, n)))

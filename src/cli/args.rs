@@ -117,6 +117,9 @@ pub struct CheckArgs {
     /// Also warn about `select *` in marts, unused CTEs, models without description or tests
     #[arg(long)]
     pub warn: bool,
+    /// Parse SQL as this adapter type does instead of the target's (e.g. without a profiles.yml)
+    #[arg(long, value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(crate::adapter::KNOWN_KINDS))]
+    pub dialect: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

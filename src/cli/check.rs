@@ -37,6 +37,7 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
         crate::check::Options {
             catalog: catalog.as_ref(),
             lints: a.warn,
+            dialect: a.dialect.as_deref(),
         },
     );
     let outcome = emit(a.format, &prefix, printer, &loaded.diags, Some(&report));
@@ -307,6 +308,7 @@ pub(super) fn lineage_command(g: &GlobalArgs, a: &LineageArgs, printer: &Printer
         crate::check::Options {
             catalog: catalog.as_ref(),
             lints: false,
+            dialect: None,
         },
     );
     let graph = &report.inference.graph;

@@ -158,3 +158,32 @@ fn warn_adds_style_warnings_without_failing() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     settings().bind(|| insta::assert_snapshot!(out.stdout));
 }
+
+#[test]
+fn dialect_flag_parses_as_another_warehouse() {
+    let dir = copy_project(&fixture("errors/err_check_syntax_duckdb"));
+    let models = |args: &[&str]| -> Vec<String> {
+        let out = xform(dir.path(), args);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        v["diagnostics"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|d| d["file"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // A trailing comma in the select list is DuckDB, not Postgres.
+    assert_eq!(
+        models(&["check", "--format", "json"]),
+        ["models/orders.sql", "models/percent.sql"]
+    );
+    assert_eq!(
+        models(&["check", "--format", "json", "--dialect", "postgres"]),
+        [
+            "models/orders.sql",
+            "models/percent.sql",
+            "models/trailing_comma_is_fine.sql"
+        ]
+    );
+}
