@@ -7,12 +7,14 @@
 
 pub mod adapter;
 pub mod artifacts;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
 pub mod execute;
 pub mod graph;
 pub mod jinja;
+pub mod lineage;
 pub mod node;
 pub mod project;
 pub mod span;

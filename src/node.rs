@@ -192,6 +192,9 @@ pub struct Column {
     pub constraints: Vec<Value>,
     pub quote: Option<bool>,
     pub tags: Vec<String>,
+    /// Where the column's `name:` is written in properties YAML.
+    #[serde(skip)]
+    pub span: Option<SourceSpan>,
 }
 
 impl Column {
@@ -204,6 +207,7 @@ impl Column {
             constraints: Vec::new(),
             quote: None,
             tags: Vec::new(),
+            span: None,
         }
     }
 }

@@ -20,6 +20,9 @@ impl Adapter for DuckDb {
     fn internal_package(&self) -> &'static str {
         "dbt_duckdb"
     }
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        Some(Box::new(sqlparser::dialect::DuckDbDialect {}))
+    }
     fn open(&self, target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
         Self::open_target(target)
     }

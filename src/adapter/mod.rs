@@ -5,8 +5,11 @@
 //! Invariant: nothing outside `adapter/` opens a connection, and the compile
 //! phase never does I/O against a warehouse.
 
+pub mod bigquery;
+pub mod databricks;
 pub mod duckdb;
 pub mod postgres;
+pub mod snowflake;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,9 +32,15 @@ pub trait Adapter: Send + Sync {
     /// `dbt` namespace (dbt ships them as `dbt_duckdb`, `dbt_postgres`).
     fn internal_package(&self) -> &'static str;
 
+    /// The character identifiers are quoted with.
+    fn quote_char(&self) -> char {
+        '"'
+    }
+
     /// Quotes one identifier.
     fn quote(&self, identifier: &str) -> String {
-        format!("\"{}\"", identifier.replace('"', "\"\""))
+        let q = self.quote_char();
+        format!("{q}{}{q}", identifier.replace(q, &format!("{q}{q}")))
     }
 
     /// Default quoting of relation parts when `quoting:` says nothing:
@@ -126,6 +135,14 @@ pub trait Adapter: Send + Sync {
             SeedType::Timestamp => "timestamp without time zone",
             SeedType::Text => "text",
         }
+    }
+
+    /// The SQL dialect `xform check` and lineage parse compiled models in,
+    /// or `None` when sqlparser has none for this warehouse: its models are
+    /// then not parsed, and their columns are unknown (never a false syntax
+    /// error).
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        None
     }
 }
 
@@ -239,12 +256,22 @@ pub fn for_kind(kind: &str) -> Option<Box<dyn Adapter>> {
     match kind {
         "duckdb" => Some(Box::new(duckdb::DuckDb)),
         "postgres" => Some(Box::new(postgres::Postgres)),
+        "snowflake" => Some(Box::new(snowflake::Snowflake)),
+        "bigquery" => Some(Box::new(bigquery::BigQuery)),
+        "databricks" | "spark" => Some(Box::new(databricks::Databricks)),
         _ => None,
     }
 }
 
 /// The adapter types xform can compile for.
-pub const KNOWN_KINDS: &[&str] = &["duckdb", "postgres"];
+pub const KNOWN_KINDS: &[&str] = &[
+    "duckdb",
+    "postgres",
+    "snowflake",
+    "bigquery",
+    "databricks",
+    "spark",
+];
 
 /// The database and schema a target writes to when the model does not say.
 pub fn default_database_schema(
@@ -255,6 +282,18 @@ pub fn default_database_schema(
     let get = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
     match kind {
         "duckdb" => duckdb::database_and_schema(fields, profile_dir),
+        "bigquery" => (
+            get("project")
+                .or_else(|| get("database"))
+                .unwrap_or_default(),
+            get("dataset").or_else(|| get("schema")).unwrap_or_default(),
+        ),
+        "databricks" | "spark" => (
+            get("catalog")
+                .or_else(|| get("database"))
+                .unwrap_or_default(),
+            get("schema").unwrap_or_default(),
+        ),
         _ => (
             get("dbname")
                 .or_else(|| get("database"))

@@ -32,6 +32,10 @@ impl Adapter for Postgres {
     fn internal_package(&self) -> &'static str {
         "dbt_postgres"
     }
+    fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
+        Some(Box::new(sqlparser::dialect::PostgreSqlDialect {}))
+    }
+
     fn open(&self, target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
         let params = Params::from_fields(&target.fields)?;
         let tls = tls_connector()?;

@@ -86,6 +86,66 @@ pub enum Command {
     Retry(RunArgs),
     /// Call a macro against the warehouse, e.g. `run-operation grant_select --args '{role: bi}'`
     RunOperation(RunOperationArgs),
+    /// Validate the selected models without a warehouse: compile, parse the SQL, check columns
+    Check(CheckArgs),
+    /// Print the lineage of a model or of one of its columns
+    Lineage(LineageArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// Diagnostics with code frames
+    Human,
+    /// GitHub Actions workflow annotations on stdout
+    Github,
+    /// One JSON object on stdout
+    Json,
+    /// A `JUnit` XML report on stdout, one test case per model
+    Junit,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// A `catalog.json` from a previous run, for the columns of sources, seeds and snapshots
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Also warn about `select *` in marts, unused CTEs, models without description or tests
+    #[arg(long)]
+    pub warn: bool,
+    /// Parse SQL as this adapter type does instead of the target's (e.g. without a profiles.yml)
+    #[arg(long, value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(crate::adapter::KNOWN_KINDS))]
+    pub dialect: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineageFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Args, Debug)]
+pub struct LineageArgs {
+    /// A model, seed, snapshot or source (`source_name.table`), optionally with `.column`
+    #[arg(value_name = "NODE[.COLUMN]")]
+    pub node: String,
+    /// Only what it derives from
+    #[arg(long, conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// Only what derives from it
+    #[arg(long)]
+    pub downstream: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+    pub format: LineageFormat,
+    /// A `catalog.json` from a previous run, for the columns of sources, seeds and snapshots
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -4,6 +4,7 @@
 //! (progress, summaries, diagnostics) goes to stderr.
 
 mod args;
+mod check;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -446,6 +447,8 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             }
         }
         Command::Show(a) => Ok(show_command(g, a, printer)),
+        Command::Check(a) => Ok(check::check_command(g, a, printer)),
+        Command::Lineage(a) => Ok(check::lineage_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {

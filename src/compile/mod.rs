@@ -544,6 +544,7 @@ pub fn relation_for(project: &Project, node: &Node) -> Relation {
     let adapter = crate::adapter::for_kind(&project.target.kind);
     if let Some(a) = &adapter {
         r.quote = a.default_quote_policy();
+        r.quote_char = a.quote_char();
     }
     let mut apply = |m: &Map<String, serde_json::Value>| {
         if let Some(b) = m.get("database").and_then(serde_json::Value::as_bool) {

@@ -206,7 +206,7 @@ fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) 
     }
 }
 
-fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
+fn columns_of(file: &YamlFile, entry: &Yaml) -> indexmap::IndexMap<String, Column> {
     let mut out = indexmap::IndexMap::new();
     for c in entry
         .get("columns")
@@ -218,6 +218,7 @@ fn columns_of(entry: &Yaml) -> indexmap::IndexMap<String, Column> {
             continue;
         }
         let mut col = Column::named(&name);
+        col.span = c.get("name").map(|n| file.span(n));
         col.description = str_of(c.get("description"));
         col.meta = map_of(c.get("meta"));
         let cfg = map_of(c.get("config"));
@@ -380,7 +381,7 @@ fn patch_nodes(
         }
         node.patch_path = Some(format!("{}://{}", file.package, file.rel));
         node.description = str_of(entry.get("description"));
-        node.columns = columns_of(entry);
+        node.columns = columns_of(file, entry);
         let cfg = entry_config(entry);
         // YAML configs sit between the project file and `config()`: keep
         // them apart until the parse phase merges all three.
@@ -837,7 +838,7 @@ fn add_sources(
             fqn.push(table.clone());
             node.fqn = fqn;
             node.description = str_of(t.get("description"));
-            node.columns = columns_of(t);
+            node.columns = columns_of(file, t);
             let mut cfg = match project.packages.get(&file.package) {
                 Some(p) => {
                     super::project_config(p, &project.packages, ResourceType::Source, &node.fqn)

@@ -2,6 +2,7 @@
 //! `xform` binary on fixture projects (copied to temp folders) and compare
 //! against dbt-core when it is available.
 
+mod check;
 mod cli;
 mod compile;
 mod dbt_compat;
