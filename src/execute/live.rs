@@ -429,16 +429,7 @@ impl Live for NodeLive {
         let (d, s, i) = parts(relation);
         let sql = self.shared.adapter.columns_sql(d, s, i);
         let (_, table) = self.with_conn(|w| self.run(w, &sql, true))?;
-        Ok(table
-            .rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(ColumnInfo {
-                    name: row.first()?.as_str()?.to_owned(),
-                    data_type: row.get(1)?.as_str()?.to_owned(),
-                })
-            })
-            .collect())
+        Ok(column_rows(table))
     }
 
     fn query_columns(&self, sql: &str) -> Result<Vec<ColumnInfo>, String> {
@@ -475,16 +466,7 @@ impl Live for NodeLive {
                 out.and_then(|t| dropped.map(|_| t))
             }
         })?;
-        Ok(table
-            .rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(ColumnInfo {
-                    name: row.first()?.as_str()?.to_owned(),
-                    data_type: row.get(1)?.as_str()?.to_owned(),
-                })
-            })
-            .collect())
+        Ok(column_rows(table))
     }
 
     fn cache_added(&self, relation: &Relation) {
@@ -525,4 +507,18 @@ impl Live for NodeLive {
         }
         (self.info)(key, args)
     }
+}
+
+/// Rows of (name, type), as the adapters' column queries return them.
+fn column_rows(table: Table) -> Vec<ColumnInfo> {
+    table
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(ColumnInfo {
+                name: row.first()?.as_str()?.to_owned(),
+                data_type: row.get(1)?.as_str()?.to_owned(),
+            })
+        })
+        .collect()
 }
