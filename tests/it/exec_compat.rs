@@ -956,6 +956,7 @@ cases! {
         data_tests,
         incremental,
         merge_bad_keys,
+        microbatch,
         models,
         on_schema_change,
         seeds,
@@ -963,9 +964,7 @@ cases! {
         snapshot_timestamp,
         unit_tests,
     ],
-    duckdb_only: [
-        microbatch => "the fixture aliases refs (`{{ ref('events') }} as e`), which dbt-postgres cannot filter per batch either",
-    ],
+    duckdb_only: [],
     pending: [],
 }
 

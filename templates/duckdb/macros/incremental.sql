@@ -22,3 +22,12 @@
     alter table {{ tmp.render() }} rename to {{ adapter.quote(relation.identifier) }}
   {%- endcall %}
 {%- endmacro %}
+
+{#- dbt-duckdb: a batch replaces its event_time window, and a unique_key is
+    refused (it would suggest an upsert that does not happen). -#}
+{% macro duckdb__get_incremental_microbatch_sql(arg_dict) %}
+  {%- if arg_dict["unique_key"] -%}
+    {{ exceptions.raise_compiler_error("microbatch on DuckDB replaces each batch's `event_time` window (delete+insert) and does not upsert on keys, so `" ~ this.identifier ~ "` cannot set `unique_key`: remove it, or use incremental_strategy='merge' (dbt-duckdb refuses it too)") }}
+  {%- endif -%}
+  {{ return(default__get_incremental_microbatch_sql(arg_dict)) }}
+{% endmacro %}

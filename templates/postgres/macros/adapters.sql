@@ -9,6 +9,17 @@
   {%- endif -%}
 {% endmacro %}
 
+{#- dbt-postgres: each batch is merged on the unique_key (required), so rows
+    of a batch window that vanished upstream stay, as they do in dbt. The
+    batch is checked first like any merge: NULL or repeated keys are refused. -#}
+{% macro postgres__get_incremental_microbatch_sql(arg_dict) %}
+  {%- if not arg_dict["unique_key"] -%}
+    {{ exceptions.raise_compiler_error("microbatch on Postgres merges each batch on its `unique_key`, and `" ~ this.identifier ~ "` has none: set `unique_key` in its config (dbt-postgres requires it too)") }}
+  {%- endif -%}
+  {{ xform_check_unique_key(arg_dict["temp_relation"], arg_dict["unique_key"]) }}
+  {{ return(get_incremental_merge_sql(arg_dict)) }}
+{% endmacro %}
+
 {#- A temporary table lives in the session's own schema, named without
     database or schema. -#}
 {% macro postgres__make_snapshot_staging_relation(target_relation) -%}
