@@ -183,13 +183,72 @@ pub struct ExposureInfo {
     pub url: Option<String>,
 }
 
+/// The kinds of contract constraints dbt knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstraintKind {
+    Check,
+    NotNull,
+    Unique,
+    PrimaryKey,
+    ForeignKey,
+    Custom,
+}
+
+impl ConstraintKind {
+    pub const ALL: [&'static str; 6] = [
+        "check",
+        "not_null",
+        "unique",
+        "primary_key",
+        "foreign_key",
+        "custom",
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "check" => Self::Check,
+            "not_null" => Self::NotNull,
+            "unique" => Self::Unique,
+            "primary_key" => Self::PrimaryKey,
+            "foreign_key" => Self::ForeignKey,
+            "custom" => Self::Custom,
+            _ => return None,
+        })
+    }
+}
+
+/// A contract constraint on a column, or on the model (`columns` set).
+/// Serialized in the manifest's shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct Constraint {
+    #[serde(rename = "type")]
+    pub kind: ConstraintKind,
+    pub name: Option<String>,
+    pub expression: Option<String>,
+    pub warn_unenforced: bool,
+    pub warn_unsupported: bool,
+    /// A foreign key's parent as written: `ref('x')` or `source('s', 't')`.
+    pub to: Option<String>,
+    pub to_columns: Vec<String>,
+    /// Model-level constraints only: the columns it spans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// `to` resolved to the parent's relation by the parse phase.
+    #[serde(skip)]
+    pub to_relation: Option<String>,
+    /// Where `to:` is written, for errors about it.
+    #[serde(skip)]
+    pub to_span: Option<SourceSpan>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Column {
     pub name: String,
     pub description: String,
     pub meta: Map<String, Value>,
     pub data_type: Option<String>,
-    pub constraints: Vec<Value>,
+    pub constraints: Vec<Constraint>,
     pub quote: Option<bool>,
     pub tags: Vec<String>,
     /// Where the column's `name:` is written in properties YAML.
@@ -327,6 +386,8 @@ pub struct Node {
     pub yaml_config: Map<String, Value>,
     pub description: String,
     pub columns: IndexMap<String, Column>,
+    /// Model-level contract constraints.
+    pub constraints: Vec<Constraint>,
     pub meta: Map<String, Value>,
     pub tags: Vec<String>,
     pub patch_path: Option<String>,
@@ -372,6 +433,7 @@ impl Node {
             yaml_config: Map::new(),
             description: String::new(),
             columns: IndexMap::new(),
+            constraints: Vec::new(),
             meta: Map::new(),
             tags: Vec::new(),
             patch_path: None,

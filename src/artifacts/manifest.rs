@@ -64,8 +64,8 @@ fn contract_json(node: &Node) -> Value {
     json!({"enforced": enforced, "alias_types": true, "checksum": null})
 }
 
-/// dbt's inferred primary key of each model: a `primary_key` column
-/// constraint, else columns with both `unique` and `not_null` tests, else
+/// dbt's inferred primary key of each model: a model-level `primary_key`
+/// constraint, else a `primary_key` column constraint, else columns with both `unique` and `not_null` tests, else
 /// columns with a `unique` (or `unique_combination_of_columns`) test.
 fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
     let mut unique: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -95,17 +95,20 @@ fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
         if n.resource_type != ResourceType::Model {
             continue;
         }
-        let constrained: Vec<String> = n
-            .columns
-            .values()
-            .filter(|c| {
-                c.constraints
-                    .iter()
-                    .any(|k| k.get("type").and_then(Value::as_str) == Some("primary_key"))
-            })
-            .map(|c| c.name.clone())
-            .take(1)
-            .collect();
+        let is_pk = |k: &crate::node::Constraint| k.kind == crate::node::ConstraintKind::PrimaryKey;
+        let model_pk = n
+            .constraints
+            .iter()
+            .find(|k| is_pk(k))
+            .and_then(|k| k.columns.clone());
+        let constrained: Vec<String> = model_pk.unwrap_or_else(|| {
+            n.columns
+                .values()
+                .filter(|c| c.constraints.iter().any(is_pk))
+                .map(|c| c.name.clone())
+                .take(1)
+                .collect()
+        });
         let id = n.unique_id.as_str();
         let uniq = unique.get(id).cloned().unwrap_or_default();
         let nn = not_null.get(id).cloned().unwrap_or_default();
@@ -315,7 +318,7 @@ impl Serialize for NodeOut<'_> {
                         .get("access")
                         .unwrap_or(&Value::String("protected".into())),
                 )?;
-                m.serialize_entry("constraints", &[(); 0])?;
+                m.serialize_entry("constraints", &node.constraints)?;
                 m.serialize_entry("version", &node.version)?;
                 m.serialize_entry("latest_version", &node.latest_version)?;
                 m.serialize_entry("deprecation_date", &Value::Null)?;

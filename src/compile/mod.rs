@@ -454,6 +454,7 @@ fn settle(
     node.unrendered_config = unrendered;
     node.refs.clone_from(&recorded.refs);
     node.sources.clone_from(&recorded.sources);
+    add_constraint_parents(node);
     node.depends_on_macros.clone_from(&recorded.macros);
     if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
         let pkg = meta.namespace.clone().unwrap_or_else(|| "dbt".to_owned());
@@ -750,6 +751,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     project.nodes = nodes;
     check_relation_collisions(project, diags);
     resolve_dependencies(project, diags);
+    resolve_constraint_targets(project);
     resolve_unit_tests(project, diags);
     let dag = Dag::build(&project.nodes);
     for cycle in dag.cycles() {
@@ -918,6 +920,85 @@ fn check_relation_collisions(project: &Project, diags: &mut Diags) {
                 );
             }
             diags.push(d);
+        }
+    }
+}
+
+fn foreign_keys_mut(node: &mut Node) -> impl Iterator<Item = &mut crate::node::Constraint> {
+    node.constraints
+        .iter_mut()
+        .chain(
+            node.columns
+                .values_mut()
+                .flat_map(|c| c.constraints.iter_mut()),
+        )
+        .filter(|c| c.kind == crate::node::ConstraintKind::ForeignKey && c.to.is_some())
+}
+
+/// A foreign key's `to: ref('x')` (or `source(...)`) makes `x` a parent of
+/// the model, as in dbt: it is built first, and its relation is what the
+/// constraint references.
+fn add_constraint_parents(node: &mut Node) {
+    use crate::project::constraints::{ToTarget, parse_to};
+    let targets: Vec<ToTarget> = foreign_keys_mut(node)
+        .filter_map(|c| c.to.as_deref().and_then(parse_to))
+        .collect();
+    for t in targets {
+        match t {
+            ToTarget::Ref(call) => {
+                if !node.refs.contains(&call) {
+                    node.refs.push(call);
+                }
+            }
+            ToTarget::Source(s, t) => {
+                let pair = [s, t];
+                if !node.sources.contains(&pair) {
+                    node.sources.push(pair);
+                }
+            }
+        }
+    }
+}
+
+/// Fills in the relation each foreign key's `to:` names (refs that do not
+/// resolve were reported with the model's other refs).
+fn resolve_constraint_targets(project: &mut Project) {
+    use crate::project::constraints::{ToTarget, parse_to};
+    let has_fk = |n: &Node| {
+        n.constraints
+            .iter()
+            .chain(n.columns.values().flat_map(|c| c.constraints.iter()))
+            .any(|c| c.to.is_some())
+    };
+    if !project.nodes.values().any(has_fk) {
+        return;
+    }
+    let lookup = Lookup::new(project);
+    let mut updates: Vec<(String, Vec<Option<String>>)> = Vec::new();
+    for node in project.nodes.values() {
+        let fks = node
+            .constraints
+            .iter()
+            .chain(node.columns.values().flat_map(|c| c.constraints.iter()))
+            .filter(|c| c.kind == crate::node::ConstraintKind::ForeignKey && c.to.is_some());
+        let rels: Vec<Option<String>> = fks
+            .map(|c| {
+                let uid = match parse_to(c.to.as_deref()?)? {
+                    ToTarget::Ref(call) => lookup.find_ref(&node.package_name, &call)?,
+                    ToTarget::Source(s, t) => lookup.find_source(&node.package_name, &s, &t)?,
+                };
+                project.nodes.get(uid)?.relation_name.clone()
+            })
+            .collect();
+        if !rels.is_empty() {
+            updates.push((node.unique_id.clone(), rels));
+        }
+    }
+    for (uid, rels) in updates {
+        if let Some(n) = project.nodes.get_mut(&uid) {
+            for (c, rel) in foreign_keys_mut(n).zip(rels) {
+                c.to_relation = rel;
+            }
         }
     }
 }
@@ -1110,6 +1191,25 @@ fn located(project: &Project, node: &Node, d: Diag, func: &str, name: &str) -> D
     let src = project.source_text(&node.abs_path);
     if let Some((off, len)) = find_call(project, node, func, name) {
         return d.with_source(src).with_label(off, len, "referenced here");
+    }
+    // A foreign key's `to:` in properties YAML.
+    let fk = node
+        .constraints
+        .iter()
+        .chain(node.columns.values().flat_map(|c| c.constraints.iter()))
+        .filter_map(|c| Some((c.to.as_deref()?, c.to_span.as_ref()?)))
+        .find(|(to, _)| {
+            matches!(crate::project::constraints::parse_to(to),
+                Some(crate::project::constraints::ToTarget::Ref(r)) if func == "ref" && r.name == name)
+                || matches!(crate::project::constraints::parse_to(to),
+                    Some(crate::project::constraints::ToTarget::Source(_, t)) if func == "source" && t == name)
+        });
+    if let Some((_, span)) = fk {
+        return d.with_source(project.source_text(&span.file)).with_label(
+            span.offset,
+            span.len,
+            "the foreign key's parent",
+        );
     }
     match &node.span {
         Some(s) => d

@@ -1486,34 +1486,26 @@ fn info_fn(
                 Ok(Value::from(crate::adapter::quote_literal(&s)))
             }
             "contract_columns" => {
+                use crate::project::constraints::render_column;
                 let cols: Vec<serde_json::Value> = node
                     .columns
                     .values()
                     .map(|c| {
                         let name = if c.quote == Some(true) { shared.adapter.quote(&c.name) } else { c.name.clone() };
-                        let constraints: Vec<String> = c
-                            .constraints
-                            .iter()
-                            .filter_map(|k| match k.get("type").and_then(serde_json::Value::as_str) {
-                                Some("not_null") => Some("not null".to_owned()),
-                                Some("unique") => Some("unique".to_owned()),
-                                Some("primary_key") => Some("primary key".to_owned()),
-                                Some("check") => k
-                                    .get("expression")
-                                    .and_then(serde_json::Value::as_str)
-                                    .map(|e| format!("check ({e})")),
-                                // As dbt renders a column's foreign key from its expression.
-                                Some("foreign_key") => k
-                                    .get("expression")
-                                    .and_then(serde_json::Value::as_str)
-                                    .map(|e| format!("references {e}")),
-                                _ => None,
-                            })
-                            .collect();
+                        let constraints: Vec<String> =
+                            c.constraints.iter().filter_map(render_column).collect();
                         serde_json::json!({"name": name, "data_type": c.data_type, "constraints": constraints})
                     })
                     .collect();
                 Ok(Value::from_serialize(cols))
+            }
+            "contract_model_constraints" => {
+                let rendered: Vec<String> = node
+                    .constraints
+                    .iter()
+                    .filter_map(crate::project::constraints::render_model)
+                    .collect();
+                Ok(Value::from_serialize(rendered))
             }
             other => Err(format!(
                 "`adapter.xform('{other}')` is not a known xform fact"

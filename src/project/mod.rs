@@ -8,6 +8,7 @@
 
 pub mod blocks;
 pub mod config;
+pub mod constraints;
 pub mod dbt_project;
 pub mod profiles;
 pub mod properties;

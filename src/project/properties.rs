@@ -206,7 +206,11 @@ fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) 
     }
 }
 
-fn columns_of(file: &YamlFile, entry: &Yaml) -> indexmap::IndexMap<String, Column> {
+fn columns_of(
+    file: &YamlFile,
+    entry: &Yaml,
+    diags: &mut Diags,
+) -> indexmap::IndexMap<String, Column> {
     let mut out = indexmap::IndexMap::new();
     for c in entry
         .get("columns")
@@ -228,8 +232,8 @@ fn columns_of(file: &YamlFile, entry: &Yaml) -> indexmap::IndexMap<String, Colum
             }
         }
         col.data_type = c.get("data_type").and_then(Yaml::as_str).map(str::to_owned);
-        if let Some(Value::Array(cs)) = c.get("constraints").map(Yaml::to_json) {
-            col.constraints = cs;
+        if let Some(cs) = c.get("constraints") {
+            col.constraints = super::constraints::read(file, cs, false, diags);
         }
         col.quote = match c.get("quote").map(Yaml::to_json) {
             Some(Value::Bool(b)) => Some(b),
@@ -381,7 +385,28 @@ fn patch_nodes(
         }
         node.patch_path = Some(format!("{}://{}", file.package, file.rel));
         node.description = str_of(entry.get("description"));
-        node.columns = columns_of(file, entry);
+        node.columns = columns_of(file, entry, diags);
+        if let Some(cs) = entry.get("constraints") {
+            node.constraints = super::constraints::read(file, cs, true, diags);
+        }
+        let column_pks: Vec<&str> = node
+            .columns
+            .values()
+            .filter(|c| {
+                c.constraints
+                    .iter()
+                    .any(|k| k.kind == crate::node::ConstraintKind::PrimaryKey)
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        super::constraints::check_primary_keys(
+            file,
+            name_y.unwrap_or(entry),
+            &name,
+            &column_pks,
+            &node.constraints,
+            diags,
+        );
         let cfg = entry_config(entry);
         // YAML configs sit between the project file and `config()`: keep
         // them apart until the parse phase merges all three.
@@ -838,7 +863,7 @@ fn add_sources(
             fqn.push(table.clone());
             node.fqn = fqn;
             node.description = str_of(t.get("description"));
-            node.columns = columns_of(file, t);
+            node.columns = columns_of(file, t, diags);
             let mut cfg = match project.packages.get(&file.package) {
                 Some(p) => {
                     super::project_config(p, &project.packages, ResourceType::Source, &node.fqn)

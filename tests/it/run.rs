@@ -693,6 +693,59 @@ fn an_enforced_contract_is_checked_before_anything_is_built() {
 }
 
 #[test]
+fn model_level_constraints_are_created_and_enforced() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/lines.sql",
+        "{{ config(materialized='table') }}\nselect 1 as order_id, 1 as line_no, 5 as qty union all select 1, 2, 7",
+    );
+    write(
+        d,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: lines\n    config: {contract: {enforced: true}}\n    constraints:\n      - {type: primary_key, columns: [order_id, line_no]}\n      - {type: check, name: positive_qty, expression: qty > 0}\n    columns:\n      - {name: order_id, data_type: int}\n      - {name: line_no, data_type: int}\n      - {name: qty, data_type: int}\n",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        rows(
+            d,
+            "select constraint_type, array_to_string(constraint_column_names, ',') from duckdb_constraints() where table_name = 'lines' and constraint_type in ('PRIMARY KEY', 'CHECK') order by 1"
+        ),
+        ["CHECK|qty", "PRIMARY KEY|order_id,line_no"]
+    );
+    // A repeated key breaks the primary key: the rebuild fails, old rows stay.
+    write(
+        d,
+        "models/lines.sql",
+        "{{ config(materialized='table') }}\nselect 1 as order_id, 1 as line_no, 5 as qty union all select 1, 1, 7",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("onstraint"), "{}", out.stderr);
+    assert_eq!(rows(d, "select count(*) from lines"), ["BigInt(2)"]);
+    // Two column-level primary keys are refused at parse time, as in dbt.
+    write(
+        d,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: lines\n    columns:\n      - {name: order_id, constraints: [{type: primary_key}]}\n      - {name: line_no, constraints: [{type: primary_key}]}\n      - {name: qty, constraints: [{type: not_nul}]}\n",
+    );
+    let out = xform(d, &["parse"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    for needle in [
+        "XF0154",
+        "primary key constraint on 2 columns (order_id, line_no)",
+        "XF0152",
+        "unknown constraint type `not_nul`",
+        "did you mean `not_null`?",
+        "s.yml:",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}\n{}", out.stderr);
+    }
+}
+
+#[test]
 fn persist_docs_comments_relations_and_columns() {
     let p = project();
     let d = p.path();

@@ -439,7 +439,14 @@ fn postgres_contract_constraints_are_in_the_table_and_docs_become_comments() {
     write(
         d,
         "models/schema.yml",
-        "version: 2\nmodels:\n  - name: parent\n    description: \"Parents, one row each\"\n    columns:\n      - name: id\n        data_type: integer\n        description: \"The parent's id\"\n        constraints: [{type: not_null}, {type: primary_key}]\n      - name: name\n        data_type: text\n        constraints: [{type: unique}, {type: check, expression: \"length(name) > 0\"}]\n  - name: child\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: primary_key}]\n      - name: parent_id\n        data_type: integer\n        constraints: [{type: foreign_key, expression: \"analytics.parent (id)\"}]\n",
+        "version: 2\nmodels:\n  - name: parent\n    description: \"Parents, one row each\"\n    columns:\n      - name: id\n        data_type: integer\n        description: \"The parent's id\"\n        constraints: [{type: not_null}, {type: primary_key}]\n      - name: name\n        data_type: text\n        constraints: [{type: unique}, {type: check, expression: \"length(name) > 0\"}]\n  - name: child\n    columns:\n      - name: id\n        data_type: integer\n        constraints: [{type: primary_key}]\n      - name: parent_id\n        data_type: integer\n        constraints: [{type: foreign_key, expression: \"analytics.parent (id)\"}]\n  - name: line\n    constraints:\n      - {type: primary_key, columns: [parent_id, line_no]}\n      - {type: foreign_key, name: line_parent_fk, columns: [parent_id], to: \"ref('parent')\", to_columns: [id]}\n      - {type: check, name: positive_qty, expression: \"qty > 0\"}\n    columns:\n      - {name: parent_id, data_type: integer}\n      - {name: line_no, data_type: integer}\n      - {name: qty, data_type: integer, constraints: [{type: not_null}]}\n",
+    );
+    // No ref in its SQL: the foreign key's `to: ref('parent')` makes parent
+    // its parent, built first.
+    write(
+        d,
+        "models/line.sql",
+        "{{ config(materialized='table', contract={'enforced': true}) }}\nselect 1 as parent_id, 1 as line_no, 5 as qty union all select 1, 2, 7",
     );
     let out = xform(d, &["run"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -466,6 +473,46 @@ fn postgres_contract_constraints_are_in_the_table_and_docs_become_comments() {
             "f|FOREIGN KEY (parent_id) REFERENCES analytics.parent(id)",
             "p|PRIMARY KEY (id)"
         ]
+    );
+    assert_eq!(
+        constraints("line"),
+        [
+            "c|CHECK ((qty > 0))",
+            "f|FOREIGN KEY (parent_id) REFERENCES analytics.parent(id)",
+            "p|PRIMARY KEY (parent_id, line_no)"
+        ]
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "select conname from pg_constraint where conrelid = 'analytics.line'::regclass and contype in ('c', 'f') order by 1"
+        ),
+        ["line_parent_fk", "positive_qty"]
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "select attname from pg_attribute where attrelid = 'analytics.line'::regclass and attnotnull and attnum > 0 order by 1"
+        ),
+        ["line_no", "parent_id", "qty"]
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let line = &manifest["nodes"]["model.p.line"];
+    assert_eq!(
+        line["depends_on"]["nodes"],
+        serde_json::json!(["model.p.parent"])
+    );
+    assert_eq!(
+        line["primary_key"],
+        serde_json::json!(["parent_id", "line_no"])
+    );
+    assert_eq!(line["constraints"][1]["to"], "ref('parent')");
+    assert_eq!(
+        line["constraints"][1]["to_columns"],
+        serde_json::json!(["id"])
     );
     assert_eq!(
         rows(

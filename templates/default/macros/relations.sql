@@ -179,11 +179,17 @@
   select {% for c in columns %}cast(null as {{ c.data_type }}) as {{ c.name }}{{ ", " if not loop.last }}{% endfor %}
 {%- endmacro %}
 
+{#- The columns of an enforced contract with their constraints, then the
+    model-level constraints (multi-column keys, checks, foreign keys). -#}
 {% macro get_table_columns_and_constraints() -%}
   {%- set cols = adapter.xform('contract_columns') -%}
+  {%- set model_constraints = adapter.xform('contract_model_constraints') -%}
   (
   {%- for c in cols %}
-    {{ c.name }} {{ c.data_type }}{% for k in c.constraints %} {{ k }}{% endfor %}{{ "," if not loop.last }}
+    {{ c.name }} {{ c.data_type }}{% for k in c.constraints %} {{ k }}{% endfor %}{{ "," if not loop.last or model_constraints }}
+  {%- endfor %}
+  {%- for k in model_constraints %}
+    {{ k }}{{ "," if not loop.last }}
   {%- endfor %}
   )
 {%- endmacro %}
