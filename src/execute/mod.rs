@@ -131,10 +131,41 @@ static CANCELLERS: Mutex<Vec<Canceller>> = Mutex::new(Vec::new());
 /// transactions are rolled back, so nothing half-built is left.
 pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
+    cancel_running();
+}
+
+/// Cancels the statements running on every worker's connection, without
+/// stopping the run as Ctrl-C does (`--fail-fast` stops it itself).
+fn cancel_running() {
     if let Ok(c) = CANCELLERS.lock() {
         for cancel in c.iter() {
             cancel();
         }
+    }
+}
+
+fn fail_fast_message(first: &str) -> String {
+    format!("Skipping due to fail_fast: `{first}` failed")
+}
+
+/// A node that did not run.
+fn skipped_result(project: &Project, id: &str, message: Option<String>) -> NodeResult {
+    let now = chrono::Utc::now();
+    NodeResult {
+        unique_id: id.to_owned(),
+        status: Status::Skipped,
+        message,
+        failures: None,
+        started: now,
+        compile_done: now,
+        completed: now,
+        execution_time: 0.0,
+        thread: 0,
+        compiled_code: None,
+        relation_name: project.nodes.get(id).and_then(|n| n.relation_name.clone()),
+        rows_affected: None,
+        diag: None,
+        run_path: None,
     }
 }
 
@@ -419,6 +450,8 @@ pub fn run(
     let mut results: Vec<NodeResult> = Vec::with_capacity(total);
     let mut compiled = HashMap::new();
     let mut stopped = false;
+    // --fail-fast: the node whose failure stopped the run.
+    let mut fail_fast_by: Option<String> = None;
 
     std::thread::scope(|scope| -> Result<(), Diag> {
         for worker in 0..threads {
@@ -436,7 +469,9 @@ pub fn run(
         let mut done = 0usize;
         let mut skipped: HashSet<String> = HashSet::new();
         loop {
-            while !stopped && !INTERRUPTED.load(Ordering::SeqCst) {
+            // One job per idle worker: nothing waits in a queue, so a stop
+            // (--fail-fast, Ctrl-C) starts nothing more.
+            while running < threads && !stopped && !INTERRUPTED.load(Ordering::SeqCst) {
                 let Some(id) = ready.pop_front() else { break };
                 if skipped.contains(id) {
                     continue;
@@ -460,9 +495,25 @@ pub fn run(
             };
             running -= 1;
             done += 1;
+            let mut r = r;
+            if let Some(first) = &fail_fast_by
+                && r.status == Status::Error
+            {
+                // Cancelled because another node failed: skipped, as dbt says.
+                r.status = Status::Skipped;
+                r.message = Some(fail_fast_message(first));
+                r.diag = None;
+            }
             let failed = r.status.blocks();
-            if r.status == Status::Error && opts.fail_fast {
+            if matches!(r.status, Status::Error | Status::Fail)
+                && opts.fail_fast
+                && fail_fast_by.is_none()
+            {
                 stopped = true;
+                fail_fast_by = Some(r.unique_id.clone());
+                // Statements still running are cancelled; their transactions
+                // roll back, so their relations stay as they were.
+                cancel_running();
             }
             let id = r.unique_id.clone();
             if let Some(c) = &r.compiled_code {
@@ -477,26 +528,11 @@ pub fn run(
                 for &c in children.get(cur.as_str()).into_iter().flatten() {
                     if failed {
                         if skipped.insert(c.to_owned()) {
-                            let now = chrono::Utc::now();
-                            let s = NodeResult {
-                                unique_id: c.to_owned(),
-                                status: Status::Skipped,
-                                message: None,
-                                failures: None,
-                                started: now,
-                                compile_done: now,
-                                completed: now,
-                                execution_time: 0.0,
-                                thread: 0,
-                                compiled_code: None,
-                                relation_name: project
-                                    .nodes
-                                    .get(c)
-                                    .and_then(|n| n.relation_name.clone()),
-                                rows_affected: None,
-                                diag: None,
-                                run_path: None,
-                            };
+                            let s = skipped_result(
+                                project,
+                                c,
+                                fail_fast_by.as_deref().map(fail_fast_message),
+                            );
                             done += 1;
                             on_event(Event::Finished(&s, done, total));
                             results.push(s);
@@ -513,6 +549,20 @@ pub fn run(
             }
         }
         drop(job_tx);
+        // --fail-fast: what never started is skipped too, and says why.
+        if let Some(first) = &fail_fast_by {
+            let reported: HashSet<&str> = results.iter().map(|r| r.unique_id.as_str()).collect();
+            let rest: Vec<&String> = runnable
+                .iter()
+                .filter(|id| !reported.contains(id.as_str()))
+                .collect();
+            for id in rest {
+                let s = skipped_result(project, id, Some(fail_fast_message(first)));
+                done += 1;
+                on_event(Event::Finished(&s, done, total));
+                results.push(s);
+            }
+        }
         Ok(())
     })?;
     let schemas: Vec<Value> = schemas_of(project, &runnable)

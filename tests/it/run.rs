@@ -746,6 +746,62 @@ fn model_level_constraints_are_created_and_enforced() {
 }
 
 #[test]
+fn fail_fast_stops_at_the_first_failure_and_skips_the_rest() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "models/a_bad.sql",
+        "{{ config(materialized='table') }}\nselect error('boom') as x",
+    );
+    write(
+        d,
+        "models/b_ok.sql",
+        "{{ config(materialized='table') }}\nselect 1 as x",
+    );
+    write(d, "models/c_child.sql", "select * from {{ ref('b_ok') }}");
+    let out = xform(d, &["run", "--fail-fast", "--threads", "1"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("boom"), "{}", out.stderr);
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results"),
+    )
+    .expect("json");
+    let got: Vec<String> = rr["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["unique_id"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "model.p.a_bad error",
+            "model.p.b_ok skipped",
+            "model.p.c_child skipped"
+        ]
+    );
+    assert_eq!(
+        rr["results"][1]["message"],
+        "Skipping due to fail_fast: `model.p.a_bad` failed"
+    );
+    // Nothing after the failure was built.
+    assert_eq!(
+        rows(
+            d,
+            "select count(*) from information_schema.tables where table_name = 'b_ok'"
+        ),
+        ["BigInt(0)"]
+    );
+}
+
+#[test]
 fn persist_docs_comments_relations_and_columns() {
     let p = project();
     let d = p.path();

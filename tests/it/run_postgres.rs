@@ -632,3 +632,101 @@ fn postgres_ctrl_c_cancels_the_running_statement_and_keeps_the_old_table() {
     .expect("json");
     assert_eq!(rr["results"][0]["status"], "error");
 }
+
+#[test]
+fn postgres_fail_fast_cancels_running_statements_and_skips_the_rest() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_fail_fast");
+    let p = project(&db);
+    let d = p.path();
+    write(
+        d,
+        "models/slow.sql",
+        "{{ config(materialized='table') }}\nselect g as i from generate_series(1, 10) g, pg_sleep({{ var('sleep', 0) }})",
+    );
+    write(
+        d,
+        "models/after_slow.sql",
+        "select * from {{ ref('slow') }}",
+    );
+    assert_eq!(xform(d, &["run"]).code, 0);
+    // `bad` fails only once `slow`'s rebuild is running on the other thread
+    // (its pre-hook waits for it), so the order is fixed, not timed.
+    write(
+        d,
+        "models/bad.sql",
+        "{{ config(materialized='table', pre_hook=\"do $$ begin while (select count(*) from pg_stat_activity where query like '%pg_sleep(36' || '00)%' and pid <> pg_backend_pid()) = 0 loop perform pg_sleep(0.05); perform pg_stat_clear_snapshot(); end loop; end $$\") }}\nselect 1 / 0 as x",
+    );
+    write(d, "models/later.sql", "select * from {{ ref('bad') }}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args([
+            "run",
+            "--fail-fast",
+            "--threads",
+            "2",
+            "--vars",
+            "{sleep: 3600}",
+        ])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // A hang guard, not a timing: without the cancel the run takes an hour.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut child = child;
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("--fail-fast did not cancel the running statement");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("division by zero"), "{stderr}");
+    // The cancelled rebuild rolled back: the old rows, and nothing left over.
+    assert_eq!(rows(&db, "select count(*) from analytics.slow"), ["10"]);
+    assert_eq!(
+        rows(
+            &db,
+            "select count(*) from pg_tables where schemaname = 'analytics' and tablename like '%dbt%'"
+        ),
+        ["0"]
+    );
+    let rr: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results written"),
+    )
+    .expect("json");
+    let mut statuses: Vec<String> = rr["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["unique_id"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default(),
+                r["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            "model.p.after_slow skipped Skipping due to fail_fast: `model.p.bad` failed",
+            "model.p.bad error database error in model `bad` (models/bad.sql)",
+            "model.p.later skipped Skipping due to fail_fast: `model.p.bad` failed",
+            "model.p.slow skipped Skipping due to fail_fast: `model.p.bad` failed",
+        ]
+    );
+}
