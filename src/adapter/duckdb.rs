@@ -186,7 +186,11 @@ struct DuckDbConnection {
 fn db_err(e: duckdb::Error) -> DbError {
     let message = e.to_string();
     let cancelled = message.contains("INTERRUPT") || message.contains("Interrupted");
-    DbError { message, cancelled }
+    DbError {
+        message,
+        cancelled,
+        connection_lost: false,
+    }
 }
 
 impl Connection for DuckDbConnection {

@@ -202,6 +202,11 @@ pub trait Connection: Send {
 
     /// A handle that cancels the running statement from another thread.
     fn canceller(&self) -> Box<dyn Fn() + Send + Sync>;
+
+    /// Whether the connection is gone for good (a new one is needed).
+    fn is_lost(&self) -> bool {
+        false
+    }
 }
 
 /// What a statement reports.
@@ -232,6 +237,9 @@ pub struct DbError {
     pub message: String,
     /// The statement was cancelled (Ctrl-C).
     pub cancelled: bool,
+    /// The connection died (server restart, terminated backend, network):
+    /// the statement's transaction is gone and the connection is unusable.
+    pub connection_lost: bool,
 }
 
 impl DbError {
@@ -239,6 +247,7 @@ impl DbError {
         Self {
             message: message.into(),
             cancelled: false,
+            connection_lost: false,
         }
     }
 }

@@ -354,8 +354,28 @@ struct PgConnection {
 /// A statement error with the server's message, detail and hint.
 fn db_err(e: &postgres::Error) -> DbError {
     let Some(db) = e.as_db_error() else {
+        if e.is_closed() || e.to_string().contains("connection") {
+            return DbError {
+                message: format!("the connection to the Postgres server was lost ({e})"),
+                cancelled: false,
+                connection_lost: true,
+            };
+        }
         return DbError::new(format!("Postgres: {e}"));
     };
+    // Class 08 (connection exception) and the server shutting a backend
+    // down (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+    let code = db.code().code();
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+        return DbError {
+            message: format!(
+                "the connection to the Postgres server was lost: {}",
+                db.message()
+            ),
+            cancelled: false,
+            connection_lost: true,
+        };
+    }
     let mut message = db.message().to_owned();
     if let Some(d) = db.detail() {
         message.push_str("\nDETAIL: ");
@@ -368,6 +388,7 @@ fn db_err(e: &postgres::Error) -> DbError {
     DbError {
         message,
         cancelled: *db.code() == SqlState::QUERY_CANCELED,
+        connection_lost: false,
     }
 }
 
@@ -449,6 +470,10 @@ impl Connection for PgConnection {
         Box::new(move || {
             let _ = token.cancel_query(tls.clone());
         })
+    }
+
+    fn is_lost(&self) -> bool {
+        self.client.is_closed()
     }
 }
 

@@ -243,6 +243,9 @@ impl Shared {
 pub struct WorkerConn {
     pub conn: Box<dyn Connection>,
     pub in_transaction: bool,
+    /// A statement found the connection dead; the worker opens a new one
+    /// before its next node.
+    pub lost: bool,
 }
 
 /// Answers `adapter.xform(key, args...)`.
@@ -305,6 +308,10 @@ impl NodeLive {
             Err(e) => {
                 if let Ok(mut le) = self.last_error.lock() {
                     *le = Some((e.message.clone(), sql.to_owned()));
+                }
+                if e.connection_lost {
+                    w.lost = true;
+                    w.in_transaction = false;
                 }
                 Err(e)
             }

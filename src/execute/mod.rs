@@ -350,6 +350,7 @@ fn connect(shared: &live::Shared) -> Result<Arc<Mutex<WorkerConn>>, Diag> {
     Ok(Arc::new(Mutex::new(WorkerConn {
         conn,
         in_transaction: false,
+        lost: false,
     })))
 }
 
@@ -853,6 +854,7 @@ impl Runner<'_> {
         let wc = Arc::new(Mutex::new(WorkerConn {
             conn,
             in_transaction: false,
+            lost: false,
         }));
         loop {
             let job = match jobs.lock() {
@@ -860,10 +862,48 @@ impl Runner<'_> {
                 Err(_) => return,
             };
             let Ok(id) = job else { return };
+            // A connection lost during an earlier node is replaced, so one
+            // dropped connection fails only the node that was using it.
+            if let Some(d) = self.reconnect_if_lost(&wc) {
+                let r = self.failed(&id, chrono::Utc::now(), worker, d);
+                if results.send(r).is_err() {
+                    return;
+                }
+                continue;
+            }
             let r = self.run_node(&id, worker, &wc);
             if results.send(r).is_err() {
                 return;
             }
+        }
+    }
+
+    /// Opens a new connection for a worker whose connection died.
+    fn reconnect_if_lost(&self, wc: &Mutex<WorkerConn>) -> Option<Diag> {
+        let mut w = wc.lock().ok()?;
+        if !w.lost && !w.conn.is_lost() {
+            return None;
+        }
+        match self.shared.warehouse.connect() {
+            Ok(conn) => {
+                if let Ok(mut c) = CANCELLERS.lock() {
+                    c.push(Arc::from(conn.canceller()));
+                }
+                w.conn = conn;
+                w.in_transaction = false;
+                w.lost = false;
+                None
+            }
+            Err(e) => Some(
+                Diag::error(
+                    "XF0521",
+                    format!(
+                        "the connection to the warehouse was lost and cannot be opened again: {}",
+                        e.message
+                    ),
+                )
+                .with_help("when the warehouse is back, `xform retry` runs the failed and skipped nodes again"),
+            ),
         }
     }
 
@@ -1246,6 +1286,23 @@ impl Runner<'_> {
             ResourceType::Snapshot => "snapshot",
             _ => "model",
         };
+        if nl.worker.lock().is_ok_and(|w| w.lost) {
+            // Not the SQL's fault: say so, and what is safe to do next.
+            return Some(
+                Diag::error(
+                    "XF0521",
+                    format!(
+                        "lost the connection to the warehouse while building {what} `{}` ({})\n  {}",
+                        node.name,
+                        node.original_file_path,
+                        msg.trim()
+                    ),
+                )
+                .with_help(
+                    "its transaction was rolled back by the server, so its relation is as it was before; the rest of the run went on with a new connection. `xform retry` runs the failed and skipped nodes again",
+                ),
+            );
+        }
         let mut d = Diag::error(
             "XF0520",
             format!(

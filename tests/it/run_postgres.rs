@@ -730,3 +730,74 @@ fn postgres_fail_fast_cancels_running_statements_and_skips_the_rest() {
         ]
     );
 }
+
+#[test]
+fn postgres_dropped_connection_is_reported_as_such_and_retry_finishes_the_run() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_dropped");
+    let p = project(&db);
+    let d = p.path();
+    write(
+        d,
+        "models/a_slow.sql",
+        "{{ config(materialized='table') }}\nselect g as i from generate_series(1, 10) g, pg_sleep({{ env_var('XF_SLEEP', '0') }})",
+    );
+    write(d, "models/a_child.sql", "select * from {{ ref('a_slow') }}");
+    write(
+        d,
+        "models/b_other.sql",
+        "{{ config(materialized='table') }}\nselect 1 as x",
+    );
+    assert_eq!(xform(d, &["run", "--select", "a_slow"]).code, 0);
+    // One thread: b_other runs after a_slow on the same worker, which must
+    // open a new connection once its own is gone.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(["run", "--threads", "1"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .env("XF_SLEEP", "3600")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The server drops the backend running the rebuild once it is running.
+    let kill = format!(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '{}' and query like '%pg_sleep(36' || '00)%' and pid <> pg_backend_pid()",
+        db.name
+    );
+    let mut dropped = false;
+    for _ in 0..1200 {
+        if rows(&db, &kill) == ["1"] {
+            dropped = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(dropped, "the rebuild never started:\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "XF0521",
+        "lost the connection to the warehouse while building model `a_slow`",
+        "xform retry",
+    ] {
+        assert!(stderr.contains(needle), "{needle}\n{stderr}");
+    }
+    assert!(!stderr.contains("XF0520"), "{stderr}");
+    // The rebuild rolled back; the independent model ran on a new connection.
+    assert_eq!(rows(&db, "select count(*) from analytics.a_slow"), ["10"]);
+    assert_eq!(rows(&db, "select x from analytics.b_other"), ["1"]);
+    let rr = std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results");
+    assert!(
+        rr.contains("\"status\": \"error\"") || rr.contains("\"status\":\"error\""),
+        "{rr}"
+    );
+    // Retry runs the failed model and the child it skipped, and nothing else.
+    let out = xform(d, &["retry"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("TOTAL=2"), "{all}");
+    assert_eq!(rows(&db, "select count(*) from analytics.a_child"), ["10"]);
+}
