@@ -801,3 +801,55 @@ fn postgres_dropped_connection_is_reported_as_such_and_retry_finishes_the_run() 
     assert!(all.contains("TOTAL=2"), "{all}");
     assert_eq!(rows(&db, "select count(*) from analytics.a_child"), ["10"]);
 }
+
+#[test]
+fn postgres_role_search_path_application_name_and_keepalives_apply_to_every_connection() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_session");
+    // Roles are cluster-wide: one per database, so parallel runs never share.
+    let role = format!("{}_builder", db.name);
+    rows(&db, &format!("drop role if exists \"{role}\""));
+    rows(&db, &format!("create role \"{role}\""));
+    rows(
+        &db,
+        &format!(
+            "grant \"{role}\" to current_user; grant create on database \"{}\" to \"{role}\"",
+            db.name
+        ),
+    );
+    let p = project(&db);
+    let d = p.path();
+    let profiles = std::fs::read_to_string(d.join("profiles.yml")).expect("profiles");
+    write(
+        d,
+        "profiles.yml",
+        &format!(
+            "{profiles}      role: {role}\n      search_path: analytics, public\n      application_name: nightly-build\n      keepalives_idle: 30\n"
+        ),
+    );
+    write(
+        d,
+        "models/session.sql",
+        "{{ config(materialized='table') }}\nselect current_user::text as who, current_setting('search_path') as search_path, current_setting('application_name') as app",
+    );
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        rows(&db, "select who, search_path, app from analytics.session"),
+        [format!("{role}|analytics, public|nightly-build")]
+    );
+    // Built as the role: it owns the schema and the table.
+    assert_eq!(
+        rows(
+            &db,
+            "select tableowner from pg_tables where schemaname = 'analytics' and tablename = 'session'"
+        ),
+        [role.clone()]
+    );
+    let out = xform(d, &["debug"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    rows(
+        &db,
+        &format!("drop owned by \"{role}\"; drop role \"{role}\""),
+    );
+}
