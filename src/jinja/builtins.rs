@@ -702,6 +702,28 @@ impl Object for AdapterObj {
                 Ok(Value::from(shared.adapter.quote(&s)))
             }
             "type" => Ok(Value::from(shared.adapter.kind())),
+            // dbt: `quote_as_configured(name, 'database'|'schema'|'identifier')`
+            // follows the project's `quoting:`.
+            "quote_as_configured" if args.get(1).and_then(Value::as_str).is_some() => {
+                let s = args.first().map(ToString::to_string).unwrap_or_default();
+                let (db, schema, ident) = shared.quoting;
+                let quote = match args.get(1).and_then(Value::as_str) {
+                    Some("database") => db,
+                    Some("schema") => schema,
+                    Some("identifier") => ident,
+                    Some(other) => {
+                        return Err(err(format!(
+                            "adapter.quote_as_configured: the quote key must be `database`, `schema` or `identifier`, not `{other}`"
+                        )));
+                    }
+                    None => true,
+                };
+                Ok(Value::from(if quote {
+                    shared.adapter.quote(&s)
+                } else {
+                    s
+                }))
+            }
             "quote_as_configured" | "quote_seed_column" => {
                 let s = args.first().map(ToString::to_string).unwrap_or_default();
                 let quote = args

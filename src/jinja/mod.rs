@@ -51,6 +51,9 @@ pub struct Shared {
     pub run_started_at: chrono::DateTime<chrono::Utc>,
     pub flags: Value,
     pub docs: HashMap<(String, String), String>,
+    /// Whether database, schema and identifier names are quoted: the
+    /// adapter's default under the project's `quoting:`.
+    pub quoting: (bool, bool, bool),
 }
 
 #[derive(Clone, Debug)]
@@ -200,6 +203,16 @@ impl Renderer {
             .collect();
         let mut packages: HashSet<String> = project.packages.keys().cloned().collect();
         packages.insert("dbt".to_owned());
+        let mut quoting = adapter.default_quote_policy();
+        if let Some(root) = project.root_package() {
+            let q = &root.file.quoting;
+            let get = |k: &str, d: bool| q.get(k).and_then(serde_json::Value::as_bool).unwrap_or(d);
+            quoting = (
+                get("database", quoting.0),
+                get("schema", quoting.1),
+                get("identifier", quoting.2),
+            );
+        }
         let shared = Shared {
             root: project.root.clone(),
             target: Value::from_serialize(project.target.context_value()),
@@ -216,6 +229,7 @@ impl Renderer {
                 "EMPTY": false, "INTROSPECT": true, "PARTIAL_PARSE": false,
             })),
             docs,
+            quoting,
         };
         Ok(Self {
             env,

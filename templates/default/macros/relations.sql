@@ -61,7 +61,7 @@
 
 {% macro default__rename_relation(from_relation, to_relation) -%}
   {%- call statement('rename_relation') -%}
-    alter {{ from_relation.type or 'table' }} {{ from_relation.render() }} rename to {{ adapter.quote(to_relation.identifier) }}
+    alter {{ from_relation.type or 'table' }} {{ from_relation.render() }} rename to {{ to_relation.include(database=False, schema=False).render() }}
   {%- endcall -%}
 {%- endmacro %}
 

@@ -19,7 +19,7 @@
       select {% for c in keep %}{{ c }}, {% endfor %}cast({{ adapter.quote(column_name) }} as {{ new_column_type }}) as {{ adapter.quote(column_name) }}
       from {{ relation.render() }};
     drop table {{ relation.render() }};
-    alter table {{ tmp.render() }} rename to {{ adapter.quote(relation.identifier) }}
+    alter table {{ tmp.render() }} rename to {{ relation.include(database=False, schema=False).render() }}
   {%- endcall %}
 {%- endmacro %}
 

@@ -36,7 +36,7 @@
 
 {% macro postgres__rename_relation(from_relation, to_relation) -%}
   {%- call statement('rename_relation') -%}
-    alter {{ 'materialized view' if from_relation.type == 'materialized_view' else (from_relation.type or 'table') }} {{ from_relation.render() }} rename to {{ adapter.quote(to_relation.identifier) }}
+    alter {{ 'materialized view' if from_relation.type == 'materialized_view' else (from_relation.type or 'table') }} {{ from_relation.render() }} rename to {{ to_relation.include(database=False, schema=False).render() }}
   {%- endcall -%}
 {%- endmacro %}
 
