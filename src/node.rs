@@ -11,6 +11,14 @@ use serde_json::{Map, Value};
 
 use crate::span::SourceSpan;
 
+/// The hasher of maps keyed by ids and names: foldhash, several times
+/// cheaper than std's `SipHash` on short keys (keys come from the user's own
+/// project, so flooding resistance buys nothing here).
+pub type FastState = foldhash::fast::RandomState;
+
+/// Nodes by `unique_id`, in load order.
+pub type NodeMap = IndexMap<String, Node, FastState>;
+
 /// What kind of resource a node is, spelled as dbt spells it in `unique_id`s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

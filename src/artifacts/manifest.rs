@@ -544,15 +544,15 @@ impl NodesOf<'_> {
         // Waves bound the memory held by serialized but unwritten chunks
         // (small waves let the allocator reuse the same buffers).
         for wave in rows.chunks(2048) {
-            let chunks: Vec<Result<Vec<u8>, serde_json::Error>> = wave
+            let chunks: Vec<Result<Vec<u8>, super::json::Error>> = wave
                 .par_chunks(512)
                 .map(|chunk| {
                     let mut buf = Vec::with_capacity(chunk.len() * 3072);
                     for n in chunk {
                         buf.push(b',');
-                        serde_json::to_writer(&mut buf, &n.unique_id)?;
+                        super::json::write_str(&mut buf, &n.unique_id);
                         buf.push(b':');
-                        serde_json::to_writer(
+                        super::json::to_vec_into(
                             &mut buf,
                             &NodeOut {
                                 node: n,
@@ -598,7 +598,7 @@ impl Manifest<'_> {
             if !first {
                 w.write_all(b",")?;
             }
-            serde_json::to_writer(&mut *w, key).map_err(std::io::Error::other)?;
+            super::json::to_writer(&mut *w, key)?;
             w.write_all(b":")?;
             v.write_json(w)
         };
@@ -660,7 +660,7 @@ mod erased {
 
     impl Json for serde_json::Value {
         fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-            serde_json::to_writer(w, self).map_err(std::io::Error::other)
+            crate::artifacts::json::to_writer(w, self)
         }
     }
 

@@ -1,4 +1,5 @@
 //! Files under `target/` that other tools read: `manifest.json` (dbt v12).
 
+pub mod json;
 pub mod manifest;
 pub mod run_results;

@@ -458,11 +458,12 @@ fn settle(
     node.depends_on_macros.clone_from(&recorded.macros);
     if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
         let pkg = meta.namespace.clone().unwrap_or_else(|| "dbt".to_owned());
+        let wanted = format!("test_{}", meta.name);
         let test_macro = project
             .macros
             .values()
             .find(|m| {
-                m.name == format!("test_{}", meta.name)
+                m.name == wanted
                     && (m.package_name == pkg
                         || (meta.namespace.is_none()
                             && (m.package_name == node.package_name

@@ -12,8 +12,6 @@ use petgraph::Direction;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::node::Node;
-
 /// Edges point from a parent to the nodes that depend on it.
 #[derive(Debug, Default)]
 pub struct Dag {
@@ -24,7 +22,7 @@ pub struct Dag {
 impl Dag {
     /// Builds the graph. Dependencies on unknown ids are ignored here: the
     /// parse phase already reported them.
-    pub fn build(nodes: &IndexMap<String, Node>) -> Self {
+    pub fn build(nodes: &crate::node::NodeMap) -> Self {
         let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
         let mut index = HashMap::with_capacity(nodes.len());
         for id in nodes.keys() {

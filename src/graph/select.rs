@@ -1240,7 +1240,7 @@ impl Bits {
 }
 
 struct Ctx<'a> {
-    nodes: &'a IndexMap<String, Node>,
+    nodes: &'a crate::node::NodeMap,
     parents: Vec<Vec<usize>>,
     children: Vec<Vec<usize>>,
     universe: Bits,
@@ -1297,7 +1297,7 @@ fn path_segments(p: &str) -> Vec<&str> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(nodes: &'a IndexMap<String, Node>, dag: &Dag, default_mode: IndirectSelection) -> Self {
+    fn new(nodes: &'a crate::node::NodeMap, dag: &Dag, default_mode: IndirectSelection) -> Self {
         let n = nodes.len();
         let mut parents = vec![Vec::new(); n];
         let mut children = vec![Vec::new(); n];
@@ -1673,7 +1673,7 @@ impl<'a> Ctx<'a> {
 
 /// The ids selected by the command line, in `nodes` order.
 pub fn select(
-    nodes: &IndexMap<String, Node>,
+    nodes: &crate::node::NodeMap,
     dag: &Dag,
     selectors: &Selectors,
     opts: &SelectOptions,
@@ -1817,7 +1817,7 @@ mod tests {
     /// `assert_positive(orders`, singular), expr(customers, `dbt_utils`),
     /// unit test on orders; plus a seed, versioned models, a package model
     /// and a macro.
-    fn project() -> IndexMap<String, Node> {
+    fn project() -> crate::node::NodeMap {
         let mut v = Vec::new();
         v.push(source("orders"));
         v.push(source("customers"));

@@ -94,11 +94,11 @@ pub struct Project {
     pub packages: IndexMap<String, Package>,
     pub target: Target,
     pub cli_vars: Map<String, Value>,
-    pub nodes: IndexMap<String, Node>,
+    pub nodes: crate::node::NodeMap,
     /// Nodes turned off with `enabled: false`, by unique id.
-    pub disabled: IndexMap<String, Vec<Node>>,
-    pub macros: IndexMap<String, MacroDef>,
-    pub docs: IndexMap<String, DocBlock>,
+    pub disabled: IndexMap<String, Vec<Node>, crate::node::FastState>,
+    pub macros: IndexMap<String, MacroDef, crate::node::FastState>,
+    pub docs: IndexMap<String, DocBlock, crate::node::FastState>,
     /// The parsed `selectors.yml`, or `Null`.
     pub selectors: Value,
     pub groups: IndexMap<String, Value>,
@@ -168,6 +168,41 @@ fn rel_string(p: &Path) -> String {
         .join("/")
 }
 
+/// The files under `dir`, children sorted by name and folders entered where
+/// they sort (the order walkdir's `sort_by_file_name` gives), following
+/// symbolic links; `seen` holds the folders being listed, so a link back up
+/// the tree is not followed again. Names are compared as bytes once each,
+/// not re-derived from paths at every comparison.
+fn list_files(dir: &Path, seen: &mut Vec<PathBuf>, out: &mut Vec<PathBuf>) {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if seen.contains(&real) {
+        return;
+    }
+    seen.push(real);
+    let mut entries: Vec<(std::ffi::OsString, PathBuf, bool)> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let mut ft = e.file_type().ok()?;
+            if ft.is_symlink() {
+                ft = std::fs::metadata(e.path()).ok()?.file_type();
+            }
+            (ft.is_dir() || ft.is_file()).then(|| (e.file_name(), e.path(), ft.is_dir()))
+        })
+        .collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, path, is_dir) in entries {
+        if is_dir {
+            list_files(&path, seen, out);
+        } else {
+            out.push(path);
+        }
+    }
+    seen.pop();
+}
+
 /// Lists the files of one package by kind.
 fn discover(pkg: &Package) -> Vec<FoundFile> {
     let f = &pkg.file;
@@ -175,24 +210,19 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
     // Each folder is listed once (models/ holds SQL, YAML and Markdown), in
     // path order: children sorted by name, depth first, which is the order of
     // sorting whole paths by component without comparing paths.
-    let mut listed: HashMap<String, Vec<walkdir::DirEntry>> = HashMap::new();
+    let mut listed: HashMap<String, Vec<PathBuf>> = HashMap::new();
     let mut walk = |roots: &[String], exts: &[&str], kind: FileKind, skip_generic: bool| {
         for root in roots {
             let base = pkg.dir.join(root);
             let entries = listed.entry(root.clone()).or_insert_with(|| {
-                if !base.is_dir() {
-                    return Vec::new();
+                let mut files = Vec::new();
+                if base.is_dir() {
+                    list_files(&base, &mut Vec::new(), &mut files);
                 }
-                walkdir::WalkDir::new(&base)
-                    .follow_links(true)
-                    .sort_by_file_name()
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_file())
-                    .collect()
+                files
             });
-            for e in entries.iter() {
-                let p = e.path();
+            for p in entries.iter() {
+                let p = p.as_path();
                 let Some(ext) = p.extension().and_then(|x| x.to_str()) else {
                     continue;
                 };
@@ -363,10 +393,10 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         packages,
         target,
         cli_vars: opts.cli_vars.clone(),
-        nodes: IndexMap::new(),
-        disabled: IndexMap::new(),
-        macros: IndexMap::new(),
-        docs: IndexMap::new(),
+        nodes: IndexMap::default(),
+        disabled: IndexMap::default(),
+        macros: IndexMap::default(),
+        docs: IndexMap::default(),
         selectors: Value::Null,
         groups: IndexMap::new(),
         sources: HashMap::new(),
@@ -482,11 +512,17 @@ struct Loaded {
 pub fn sha256_hex(text: &str) -> String {
     let mut h = Sha256::new();
     h.update(text.as_bytes());
-    let digest = h.finalize();
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
+    lower_hex(&h.finalize())
+}
+
+/// Bytes as lower-case hex, without `format!` per byte (checksums of every
+/// file and test are hex-encoded while parsing).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
 }

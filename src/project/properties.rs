@@ -57,12 +57,7 @@ impl YamlFile {
 pub fn md5_hex(text: &str) -> String {
     let mut h = Md5::new();
     h.update(text.as_bytes());
-    h.finalize()
-        .iter()
-        .fold(String::with_capacity(32), |mut s, b| {
-            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
-            s
-        })
+    super::lower_hex(&h.finalize())
 }
 
 fn str_of(y: Option<&Yaml>) -> String {

@@ -1,0 +1,650 @@
+//! Compact JSON for the artifacts, byte for byte what `serde_json::to_writer`
+//! writes, but with a string escaper that skips eight clean bytes at a time.
+//! Strings are most of a manifest (raw and compiled SQL, descriptions,
+//! paths), and `serde_json`'s byte-at-a-time scan was its largest single cost.
+//! Numbers and the rest are written as `serde_json` writes them.
+
+use serde::ser::{self, Serialize};
+
+/// Appends `value` as compact JSON to `out`.
+pub fn to_vec_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    value.serialize(&mut Writer { out })
+}
+
+/// Writes `value` as compact JSON.
+pub fn to_writer<T: Serialize + ?Sized>(
+    w: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    to_vec_into(&mut buf, value).map_err(std::io::Error::other)?;
+    w.write_all(&buf)
+}
+
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
+
+/// What each ASCII byte needs: 0 nothing, `u` a `\u00XX` escape, otherwise
+/// the letter after the backslash.
+const ESCAPE: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of the word is a control character, `"` or `\`. Bytes
+/// of multi-byte UTF-8 characters (high bit set) never match.
+#[inline]
+const fn needs_escape(w: u64) -> bool {
+    const QUOTES: u64 = ONES * 0x22;
+    const BACKSLASHES: u64 = ONES * 0x5c;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let quote = (w ^ QUOTES).wrapping_sub(ONES) & !(w ^ QUOTES);
+    let backslash = (w ^ BACKSLASHES).wrapping_sub(ONES) & !(w ^ BACKSLASHES);
+    (below_space | quote | backslash) & HIGHS != 0
+}
+
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time; the last few padded with spaces, which need
+        // no escape, so short strings take one or two steps.
+        let n = (bytes.len() - i).min(8);
+        let mut word = [b' '; 8];
+        if n == 8 {
+            word.copy_from_slice(&bytes[i..i + 8]);
+        } else {
+            for (w, b) in word.iter_mut().zip(&bytes[i..i + n]) {
+                *w = *b;
+            }
+        }
+        if needs_escape(u64::from_le_bytes(word)) {
+            for (j, &b) in bytes.iter().enumerate().skip(i).take(n) {
+                let esc = ESCAPE.get(usize::from(b)).copied().unwrap_or(0);
+                if esc == 0 {
+                    continue;
+                }
+                out.extend_from_slice(&bytes[start..j]);
+                if esc == b'u' {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 0x0f)]);
+                } else {
+                    out.push(b'\\');
+                    out.push(esc);
+                }
+                start = j + 1;
+            }
+        }
+        i += n;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Writer<'_> {
+    fn int(&mut self, v: impl itoa::Integer) {
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    fn float<F: Serialize>(&mut self, v: F) -> Result<(), Error> {
+        // serde_json's own formatting (and `null` for NaN and infinities).
+        serde_json::to_writer(&mut *self.out, &v).map_err(|e| Error(e.to_string()))
+    }
+}
+
+/// A sequence or map being written; `first` drops the leading comma.
+pub struct Compound<'a, 'b> {
+    w: &'b mut Writer<'a>,
+    first: bool,
+    /// Closes an extra `}` (enum variants wrapped as `{"Variant": ...}`).
+    wrapped: bool,
+}
+
+impl Compound<'_, '_> {
+    fn comma(&mut self) {
+        if self.first {
+            self.first = false;
+        } else {
+            self.w.out.push(b',');
+        }
+    }
+}
+
+impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a, 'b>;
+    type SerializeTuple = Compound<'a, 'b>;
+    type SerializeTupleStruct = Compound<'a, 'b>;
+    type SerializeTupleVariant = Compound<'a, 'b>;
+    type SerializeMap = Compound<'a, 'b>;
+    type SerializeStruct = Compound<'a, 'b>;
+    type SerializeStructVariant = Compound<'a, 'b>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.int(v);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.float(v)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        write_str(self.out, v.encode_utf8(&mut [0u8; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        use ser::SerializeSeq;
+        let mut seq = self.serialize_seq(Some(v.len()))?;
+        for b in v {
+            seq.serialize_element(b)?;
+        }
+        seq.end()
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        write_str(self.out, variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        value.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
+        self.out.push(b'[');
+        Ok(Compound {
+            w: self,
+            first: true,
+            wrapped: false,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'b>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, 'b>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a, 'b>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.extend_from_slice(b":[");
+        Ok(Compound {
+            w: self,
+            first: true,
+            wrapped: true,
+        })
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
+        self.out.push(b'{');
+        Ok(Compound {
+            w: self,
+            first: true,
+            wrapped: false,
+        })
+    }
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a, 'b>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.extend_from_slice(b":{");
+        Ok(Compound {
+            w: self,
+            first: true,
+            wrapped: true,
+        })
+    }
+}
+
+impl Compound<'_, '_> {
+    fn close(self, bracket: u8) {
+        self.w.out.push(bracket);
+        if self.wrapped {
+            self.w.out.push(b'}');
+        }
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.comma();
+        value.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close(b']');
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        self.comma();
+        key.serialize(KeyWriter { out: self.w.out })
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.w.out.push(b':');
+        value.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.close(b'}');
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        ser::SerializeMap::serialize_entry(self, key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeMap::end(self)
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        ser::SerializeMap::serialize_entry(self, key, value)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeMap::end(self)
+    }
+}
+
+/// Map keys: strings, and numbers, booleans and chars quoted, as `serde_json`
+/// writes them; anything else is an error.
+struct KeyWriter<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl KeyWriter<'_> {
+    #[allow(clippy::unnecessary_wraps)] // every serializer method returns a Result
+    fn quoted(self, text: &str) -> Result<(), Error> {
+        write_str(self.out, text);
+        Ok(())
+    }
+}
+
+fn key_error() -> Error {
+    Error("key must be a string".to_owned())
+}
+
+impl ser::Serializer for KeyWriter<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.quoted(v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.quoted(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.quoted(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        self.quoted(itoa::Buffer::new().format(v))
+    }
+    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.quoted(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), Error> {
+        Err(key_error())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(key_error())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(key_error())
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(key_error())
+    }
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStruct, Error> {
+        Err(key_error())
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(key_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn same_as_serde_json(v: &serde_json::Value) {
+        let mut ours = Vec::new();
+        to_vec_into(&mut ours, v).expect("serialize");
+        let theirs = serde_json::to_vec(v).expect("serde_json");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs)
+        );
+    }
+
+    #[test]
+    fn strings_escape_exactly_as_serde_json_does() {
+        // Every ASCII character, at every offset within and across words.
+        let ascii: String = (0u8..128).map(char::from).collect();
+        for shift in 0..9 {
+            let s = format!("{}{ascii}{ascii}", "x".repeat(shift));
+            same_as_serde_json(&json!(s));
+        }
+        for s in [
+            "",
+            "\"",
+            "\\",
+            "plain text of some length, no escapes at all here",
+            "select *\nfrom \"db\".\"main\".\"t\"\twhere a = 'x\\y'",
+            "é ü — 中文 😀 \u{2028}\u{2029}\u{7f}",
+            "\u{1}\u{1f}\u{0}end",
+            "12345678\"12345678",
+        ] {
+            same_as_serde_json(&json!(s));
+        }
+    }
+
+    #[test]
+    fn documents_are_byte_identical_to_serde_json() {
+        let doc = json!({
+            "nodes": {"model.p.a": {
+                "raw_code": "select 1\n-- \"quoted\"",
+                "checksum": {"name": "sha256", "checksum": "ab"},
+                "columns": {}, "tags": ["x", "y"], "meta": {"n": 1.5, "big": 1e300,
+                "neg": -0.0, "small": 1e-7, "int": -42, "u": 18_446_744_073_709_551_615_u64},
+                "config": {"enabled": true, "alias": null, "nested": [[1, 2], []]},
+            }},
+            "empty": [],
+        });
+        same_as_serde_json(&doc);
+        let mut with_keys = std::collections::BTreeMap::new();
+        with_keys.insert(3, "three");
+        let mut ours = Vec::new();
+        to_vec_into(&mut ours, &with_keys).expect("numeric keys");
+        assert_eq!(ours, serde_json::to_vec(&with_keys).expect("serde_json"));
+    }
+}
