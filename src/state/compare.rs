@@ -72,6 +72,9 @@ struct Analysis {
     new: HashSet<String>,
     modified: HashSet<String>,
     aspects: HashMap<Aspect, HashSet<String>>,
+    /// Said once, when a selector that depends on var values is used
+    /// with a state that cannot tell them.
+    vars_unknown: Option<Diag>,
 }
 
 /// Compares the project with a state; answers `state:` and `result:`.
@@ -81,6 +84,7 @@ pub struct Comparison<'a> {
     dag: &'a Dag,
     state: &'a State,
     analysis: OnceLock<Result<Analysis, Diag>>,
+    vars_warned: std::sync::atomic::AtomicBool,
     /// Warnings found while comparing (breaking contract changes, what a
     /// dbt state cannot tell), for the command to print.
     warnings: Mutex<Vec<Diag>>,
@@ -93,6 +97,18 @@ impl StateLookup for Comparison<'_> {
             .get_or_init(|| self.analyse())
             .as_ref()
             .map_err(Clone::clone)?;
+        let about_vars = matches!(
+            selector,
+            StateSelector::Modified(None | Some(Aspect::Vars)) | StateSelector::Unmodified
+        );
+        if about_vars
+            && let Some(d) = &a.vars_unknown
+            && !self
+                .vars_warned
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.warn(d.clone());
+        }
         Ok(match selector {
             StateSelector::New => a.new.clone(),
             StateSelector::Old => a.all.difference(&a.new).cloned().collect(),
@@ -208,15 +224,14 @@ fn old_contract(o: &OldNode) -> ContractShape {
     let columns = o
         .columns
         .values()
-        .filter_map(|c| {
-            let name = c.get("name").and_then(Value::as_str)?.to_owned();
-            let dt = c.get("data_type").and_then(as_text);
-            let cs = c
-                .get("constraints")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(constraint_key).collect())
-                .unwrap_or_default();
-            Some((name, (dt, cs)))
+        .map(|c| {
+            (
+                c.name.clone(),
+                (
+                    c.data_type.clone(),
+                    c.constraints.iter().map(constraint_key).collect(),
+                ),
+            )
         })
         .collect();
     ContractShape {
@@ -392,6 +407,7 @@ impl<'a> Comparison<'a> {
             dag,
             state,
             analysis: OnceLock::new(),
+            vars_warned: std::sync::atomic::AtomicBool::new(false),
             warnings: Mutex::new(Vec::new()),
         }
     }
@@ -518,7 +534,7 @@ impl<'a> Comparison<'a> {
             }
         }
         if vars_unknown {
-            self.warn(
+            a.vars_unknown = Some(
                 Diag::warning(
                     "XF0348",
                     format!(
@@ -753,12 +769,11 @@ impl<'a> Comparison<'a> {
         if !same_config {
             found.push(Aspect::Configs);
         }
-        let old_cols = declared_columns(o.columns.values().filter_map(|c| {
-            Some((
-                c.get("name")?.as_str()?.to_owned(),
-                c.get("data_type").and_then(as_text),
-            ))
-        }));
+        let old_cols = declared_columns(
+            o.columns
+                .values()
+                .map(|c| (c.name.clone(), c.data_type.clone())),
+        );
         let new_cols = declared_columns(
             n.columns
                 .values()
@@ -783,16 +798,12 @@ impl<'a> Comparison<'a> {
         if !same_config {
             found.push(Aspect::Configs);
         }
-        let deps = |v: &Value| -> HashSet<String> {
-            v.get("nodes")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let new_deps: HashSet<&str> = key("depends_on")
+            .get("nodes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let old_deps: HashSet<&str> = o.depends_on.nodes.iter().map(String::as_str).collect();
         o.fqn == n.fqn
             && o.kind == *key("type")
             && o.owner == *key("owner")
@@ -800,7 +811,7 @@ impl<'a> Comparison<'a> {
             && o.url == *key("url")
             && o.description.as_deref().unwrap_or_default() == n.description
             && o.label == *key("label")
-            && deps(&o.depends_on) == deps(key("depends_on"))
+            && old_deps == new_deps
             && same_config
     }
 }
@@ -829,12 +840,7 @@ fn same_persisted_description(n: &Node, o: &OldNode) -> bool {
         let old: BTreeMap<&str, &str> = o
             .columns
             .iter()
-            .map(|(k, c)| {
-                (
-                    k.as_str(),
-                    c.get("description").and_then(Value::as_str).unwrap_or(""),
-                )
-            })
+            .map(|(k, c)| (k.as_str(), c.description.as_deref().unwrap_or("")))
             .collect();
         let new: BTreeMap<&str, &str> = n
             .columns

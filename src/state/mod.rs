@@ -49,15 +49,15 @@ pub struct OldNode {
     pub fqn: Vec<String>,
     pub raw_code: Option<String>,
     pub checksum: Value,
-    pub config: Map<String, Value>,
+    pub config: OldConfig,
     pub unrendered_config: Map<String, Value>,
     pub description: Option<String>,
-    pub columns: Map<String, Value>,
+    pub columns: indexmap::IndexMap<String, OldColumn>,
     pub contract: Value,
     pub latest_version: Value,
     pub access: Value,
     pub version: Value,
-    pub depends_on: Value,
+    pub depends_on: OldDependsOn,
     // Sources.
     pub unrendered_schema: Option<String>,
     pub unrendered_database: Option<String>,
@@ -80,13 +80,33 @@ pub struct OldNode {
     pub versions: Value,
 }
 
+/// The one effective config the comparisons read (the rest is skipped
+/// while reading, which keeps a large state small in memory).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OldConfig {
+    pub materialized: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OldColumn {
+    pub name: String,
+    pub description: Option<String>,
+    pub data_type: Option<String>,
+    pub constraints: Vec<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OldDependsOn {
+    pub nodes: Vec<String>,
+}
+
 impl OldNode {
     /// `config.materialized`, or `view` when the manifest does not say.
     pub fn materialized(&self) -> &str {
-        self.config
-            .get("materialized")
-            .and_then(Value::as_str)
-            .unwrap_or("view")
+        self.config.materialized.as_deref().unwrap_or("view")
     }
 }
 

@@ -6,6 +6,7 @@
 //! (except where dbt is known to be wrong: a config that differs only by
 //! target, a changed var value, a renamed source column).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -99,7 +100,10 @@ fn project(db: &Path) -> tempfile::TempDir {
     write(
         d,
         "models/schema.yml",
-        "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: id\n        data_tests: [unique]\n  - name: env_yaml\n    config:\n      meta:\n        env: \"{{ target.name }}\"\n  - name: cfg\n    config:\n      materialized: view\n  - name: documented\n    description: One row.\n    config:\n      persist_docs:\n        relation: true\n  - name: contracted\n    columns:\n      - name: id\n        data_type: integer\n      - name: code\n        data_type: varchar\n",
+        "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: id\n        data_tests: [unique]\n  - name: env_yaml\n    config:\n      meta:\n        env: \"{{ target.name }}\"\n  - name: cfg\n    config:\n      materialized: view\n  - name: documented\n    description: One row.\n    config:\n      persist_docs:\n        relation: true\n  - name: contracted\n    columns:\n      - name: id\n        data_type: integer\n      - name: code\n        data_type: varchar\n\
+         unit_tests:\n  - name: stg_orders_passes_rows\n    model: stg_orders\n    given:\n\
+         \x20     - input: ref('raw_orders')\n        rows:\n          - {id: 1, customer_id: 1, amount: 5}\n\
+         \x20   expect:\n      rows:\n        - {id: 1, customer_id: 1, amount: 5}\n",
     );
     dir
 }
@@ -270,9 +274,14 @@ fn each_aspect_selects_exactly_its_change() {
     change_everything(d);
     let vars = ["--vars", "{min_amount: 5}"];
     let cases: &[(&str, &[&str])] = &[
+        // The unit test of stg_orders joins it (eager indirect selection).
         (
             "state:modified.body",
-            &["shop.staging.stg_orders", "shop.new_model"],
+            &[
+                "shop.staging.stg_orders",
+                "shop.new_model",
+                "unit_test:shop.stg_orders_passes_rows",
+            ],
         ),
         ("state:modified.configs", &["shop.cfg", "shop.new_model"]),
         (
@@ -315,6 +324,7 @@ fn each_aspect_selects_exactly_its_change() {
                 "shop.staging.stg_orders",
                 "source:shop.staging.raw.customers",
                 "shop.unique_orders_id",
+                "unit_test:shop.stg_orders_passes_rows",
             ],
         ),
     ];
@@ -607,7 +617,13 @@ fn result_selects_what_failed_or_was_skipped() {
     assert_eq!(ls("result:error"), ["shop.broken"]);
     assert_eq!(ls("result:skipped"), ["shop.after_broken"]);
     assert_eq!(ls("result:error+"), ["shop.after_broken", "shop.broken"]);
-    assert_eq!(ls("result:pass"), ["shop.unique_orders_id"]);
+    assert_eq!(
+        ls("result:pass"),
+        [
+            "shop.unique_orders_id",
+            "unit_test:shop.stg_orders_passes_rows"
+        ]
+    );
     // Fixed, the failures and what they blocked build again.
     write(
         d,
@@ -714,4 +730,159 @@ fn state_problems_are_clear_errors() {
         .expect("run xform");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("XF0341"));
+}
+
+/// On Postgres too: deferred parents are read from the prod schema, and a
+/// clone is a view on the prod relation.
+#[test]
+fn defer_and_clone_on_postgres() {
+    let Some(url) = crate::support::pg_url() else {
+        return;
+    };
+    let db = crate::support::PgDatabase::create(&url, "state_defer_clone");
+    let env = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(
+        d,
+        "dbt_project.yml",
+        "name: shop\nversion: '1.0'\nprofile: shop\nmodels:\n  shop:\n    +materialized: table\n",
+    );
+    let output = |schema: &str| {
+        format!(
+            "    {schema}:\n      type: postgres\n      host: {}\n      port: {}\n      user: {}\n      password: '{}'\n      dbname: {}\n      schema: {schema}\n      threads: 2\n",
+            env("XFORM_TEST_PG_HOST"),
+            env("XFORM_TEST_PG_PORT"),
+            env("XFORM_TEST_PG_USER"),
+            env("XFORM_TEST_PG_PASSWORD"),
+            db.name
+        )
+    };
+    write(
+        d,
+        "profiles.yml",
+        &format!(
+            "shop:\n  target: dev\n  outputs:\n{}{}",
+            output("prod"),
+            output("dev")
+        ),
+    );
+    write(d, "seeds/raw_orders.csv", "id,amount\n1,10\n2,20\n3,30\n");
+    write(
+        d,
+        "models/orders.sql",
+        "select * from {{ ref('raw_orders') }} where amount > 10\n",
+    );
+    write(
+        d,
+        "models/big_orders.sql",
+        "select id, amount * 2 as amount2 from {{ ref('orders') }}\n",
+    );
+    let out = xform(d, &["build", "--target", "prod"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let outside = tempfile::tempdir().expect("temp dir");
+    let state = outside.path().join("prod_state");
+    copy_dir(&d.join("target"), &state);
+    let state = state.display().to_string();
+    let out = xform(
+        d,
+        &["run", "-s", "big_orders", "--defer", "--state", &state],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = |sql: &str| -> Vec<String> {
+        db.rows(sql)
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|c| c.unwrap_or_else(|| "NULL".to_owned()))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    assert_eq!(
+        rows("select id, amount2 from dev.big_orders order by id"),
+        ["2|40", "3|60"]
+    );
+    let out = xform(
+        d,
+        &["clone", "-s", "orders", "raw_orders", "--state", &state],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        rows(
+            "select table_name, table_type from information_schema.tables where table_schema = 'dev' order by 1"
+        ),
+        ["big_orders|BASE TABLE", "orders|VIEW", "raw_orders|VIEW"]
+    );
+    assert_eq!(
+        rows("select id, amount from dev.orders order by id"),
+        ["2|20", "3|30"]
+    );
+}
+
+/// `retry` re-runs what failed with the state and deferral of that run.
+#[test]
+fn retry_keeps_the_state_and_deferral_of_the_run() {
+    let prod = Prod::build();
+    let d = prod.dir();
+    let state = prod.state_arg();
+    edit(
+        d,
+        "models/marts/orders.sql",
+        "o.amount, c.name",
+        "o.amount, c.nope",
+    );
+    let out = xform(
+        d,
+        &[
+            "run",
+            "-s",
+            "orders",
+            "big_orders",
+            "--defer",
+            "--state",
+            &state,
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    edit(d, "models/marts/orders.sql", "c.nope", "c.name");
+    // The staging models exist only in prod: without --defer this fails.
+    let out = xform(d, &["retry"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("TOTAL=2"), "{}", out.stderr);
+    assert_eq!(prod.rows("select count(*) from dev.big_orders"), ["3"]);
+}
+
+/// Seeds over 1 MiB, whose manifest checksum dbt leaves out, are compared
+/// by a hash of the whole file.
+#[test]
+fn large_seeds_are_compared_by_contents() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    let project = project(&outside.path().join("shop.duckdb"));
+    let d = project.path();
+    let mut csv = String::from("id,label\n");
+    for i in 0..70_000 {
+        let _ = writeln!(csv, "{i},label number {i}");
+    }
+    assert!(csv.len() > 1 << 20);
+    write(d, "seeds/big.csv", &csv);
+    let out = xform(d, &["parse", "--target", "prod"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let state = outside.path().join("prod_state");
+    copy_dir(&d.join("target"), &state);
+    let state = state.display().to_string();
+    let ls = |select: &str| {
+        let out = xform(d, &["ls", "-s", select, "--state", &state]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(ls("state:modified"), Vec::<String>::new());
+    edit(
+        d,
+        "seeds/big.csv",
+        "35000,label number 35000",
+        "35000,label number 35001",
+    );
+    assert_eq!(ls("state:modified.body"), ["shop.big"]);
 }
