@@ -89,6 +89,16 @@ fn project(db: &Path) -> tempfile::TempDir {
         "{{ config(materialized=('table' if target.name == 'prod' else 'view')) }}\nselect 1 as x\n",
     );
     write(d, "models/env_yaml.sql", "select 1 as x\n");
+    write(
+        d,
+        "macros/fmt.sql",
+        "{% macro fmt(x) %}{{ return(adapter.dispatch('fmt')(x)) }}{% endmacro %}\n\n{% macro default__fmt(x) %}round({{ x }}, 2){% endmacro %}\n",
+    );
+    write(
+        d,
+        "models/dispatched.sql",
+        "select {{ fmt('1.234') }} as v\n",
+    );
     write(d, "models/cfg.sql", "select 1 as c\n");
     write(d, "models/aliased.sql", "select 1 as a\n");
     write(d, "models/documented.sql", "select 1 as id\n");
@@ -226,6 +236,13 @@ fn change_everything(d: &Path) {
         "({{ x }} * {{ n }})",
         "({{ n }} * {{ x }})",
     );
+    // macros: reached through adapter.dispatch
+    edit(
+        d,
+        "macros/fmt.sql",
+        "round({{ x }}, 2)",
+        "round({{ x }}, 3)",
+    );
     // sources: a column renamed in the source's YAML
     edit(
         d,
@@ -296,7 +313,10 @@ fn each_aspect_selects_exactly_its_change() {
             "state:modified.contract",
             &["shop.contracted", "shop.new_model"],
         ),
-        ("state:modified.macros", &["shop.marts.big_orders"]),
+        (
+            "state:modified.macros",
+            &["shop.dispatched", "shop.marts.big_orders"],
+        ),
         // The data test of orders joins it (eager indirect selection).
         (
             "state:modified.vars",
@@ -316,6 +336,7 @@ fn each_aspect_selects_exactly_its_change() {
                 "shop.aliased",
                 "shop.cfg",
                 "shop.contracted",
+                "shop.dispatched",
                 "shop.documented",
                 "shop.marts.big_orders",
                 "shop.marts.orders",
@@ -362,7 +383,7 @@ fn each_aspect_selects_exactly_its_change() {
     write(
         d,
         "selectors.yml",
-        "selectors:\n  - name: changed\n    definition:\n      method: state\n      value: modified.macros\n      children: true\n",
+        "selectors:\n  - name: changed\n    definition:\n      method: state\n      value: modified.macros\n      children: true\n      exclude:\n        - dispatched\n",
     );
     let state = prod.state_arg();
     let out = xform(d, &["ls", "--selector", "changed", "--state", &state]);
@@ -460,6 +481,14 @@ fn defer_reads_unbuilt_parents_from_prod() {
     let prod = Prod::build();
     let d = prod.dir();
     let state = prod.state_arg();
+    // A unit test takes its input's column types from the deferred relation.
+    let out = xform(d, &["test", "-s", "test_type:unit"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let out = xform(
+        d,
+        &["test", "-s", "test_type:unit", "--defer", "--state", &state],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
     // Without --defer, dev has no orders to read.
     let out = xform(d, &["run", "-s", "big_orders"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
