@@ -131,7 +131,7 @@ pub enum Command {
     Retry(RunArgs),
     /// Create the selected models, seeds and snapshots of the --state environment in this target
     /// (a zero-copy clone where the warehouse has one, a view on the state's relation otherwise)
-    Clone(RunArgs),
+    Clone(CloneArgs),
     /// Call a macro against the warehouse, e.g. `run-operation grant_select --args '{role: bi}'`
     RunOperation(RunOperationArgs),
     /// Validate the selected models without a warehouse: compile, parse the SQL, check columns
@@ -230,6 +230,15 @@ pub struct RunArgs {
     /// Microbatch: event time to stop at (exclusive)
     #[arg(long)]
     pub event_time_end: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CloneArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Replace relations that already exist in this target
+    #[arg(long, short = 'f')]
+    pub full_refresh: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

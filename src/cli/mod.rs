@@ -512,7 +512,14 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Build(a) => run_command(g, a, printer, "build", None),
         Command::Snapshot(a) => run_command(g, a, printer, "snapshot", None),
         Command::Retry(a) => retry_command(g, a, printer),
-        Command::Clone(a) => run_command(g, a, printer, "clone", None),
+        Command::Clone(c) => {
+            let a = args::RunArgs {
+                select: c.select.clone(),
+                full_refresh: c.full_refresh,
+                ..args::RunArgs::default()
+            };
+            run_command(g, &a, printer, "clone", None)
+        }
         Command::RunOperation(a) => {
             let args = match parse_vars(a.args.as_deref()) {
                 Ok(m) => m,
