@@ -18,5 +18,6 @@ pub mod lineage;
 pub mod node;
 pub mod project;
 pub mod span;
+pub mod state;
 pub mod value;
 pub mod yaml;

@@ -181,6 +181,17 @@ impl UnitOverrides {
     }
 }
 
+/// How a node was written beyond its file text, as its parse render saw
+/// it: what comparing it with an earlier run (`state:modified`) needs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParseFacts {
+    /// Config keys the node's own `config()` call sets (canonical names).
+    pub config_call_keys: Vec<String>,
+    /// `var()` values read while the node was parsed (its template and the
+    /// macros it called), by name; the first read wins.
+    pub vars: Vec<(String, Value)>,
+}
+
 /// Extra facts for exposures.
 #[derive(Clone, Debug, Default)]
 pub struct ExposureInfo {
@@ -419,6 +430,8 @@ pub struct Node {
     pub latest_version: Option<String>,
     /// Doc blocks used in the description (`doc.<package>.<name>`).
     pub doc_blocks: Vec<String>,
+    /// Set by the parse phase when the node calls `config()` or `var()`.
+    pub facts: Option<Box<ParseFacts>>,
 }
 
 impl Node {
@@ -462,6 +475,7 @@ impl Node {
             version: None,
             latest_version: None,
             doc_blocks: Vec::new(),
+            facts: None,
         }
     }
 

@@ -344,7 +344,7 @@ impl Serialize for NodeOut<'_> {
     }
 }
 
-fn source_json(node: &Node) -> Value {
+pub fn source_json(node: &Node) -> Value {
     let s = node.source.clone().unwrap_or_default();
     let quoting = json!({
         "database": s.quoting.get("database").cloned(),
@@ -393,7 +393,7 @@ fn source_json(node: &Node) -> Value {
 }
 
 /// dbt always lists these four keys in a source's unrendered config.
-fn source_unrendered(node: &Node) -> Value {
+pub fn source_unrendered(node: &Node) -> Value {
     let mut m = Map::new();
     m.insert("loaded_at_field".into(), Value::Null);
     m.insert("loaded_at_query".into(), Value::Null);
@@ -405,7 +405,7 @@ fn source_unrendered(node: &Node) -> Value {
     Value::Object(m)
 }
 
-fn exposure_json(node: &Node) -> Value {
+pub fn exposure_json(node: &Node) -> Value {
     let e = node.exposure.clone().unwrap_or_default();
     let owner = match &e.owner {
         Value::Object(o) => json!({"email": o.get("email"), "name": o.get("name")}),
@@ -438,7 +438,7 @@ fn exposure_json(node: &Node) -> Value {
 }
 
 /// A unit test as dbt's manifest describes it (`UnitTestDefinition`).
-fn unit_test_json(node: &Node) -> Value {
+pub fn unit_test_json(node: &Node) -> Value {
     let raw = node.unit.as_ref().map_or(Value::Null, |u| u.raw.clone());
     let part = |v: Option<&Value>| {
         let v = v.cloned().unwrap_or(Value::Null);

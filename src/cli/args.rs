@@ -49,6 +49,51 @@ pub struct GlobalArgs {
     /// Disable colours (also `NO_COLOR=1`)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The artifacts of an earlier run (its target/ folder: `manifest.json`, `run_results.json`)
+    /// for `state:` and `result:` selection, --defer and clone (also `XFORM_STATE` or `DBT_STATE`)
+    #[arg(long, global = true, env = "XFORM_STATE", value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// The state to defer to, when it is not --state (also `DBT_DEFER_STATE`)
+    #[arg(long, global = true, env = "DBT_DEFER_STATE", value_name = "DIR")]
+    pub defer_state: Option<PathBuf>,
+    /// Refs to nodes that are not selected and not built in this target read the state's relations
+    /// (also `DBT_DEFER`)
+    #[arg(long, global = true, env = "DBT_DEFER", overrides_with = "no_defer")]
+    pub defer: bool,
+    /// Do not defer (overrides `DBT_DEFER`)
+    #[arg(long, global = true, overrides_with = "defer")]
+    pub no_defer: bool,
+    /// With --defer: refs to unselected nodes read the state's relations even where this target
+    /// has them (also `DBT_FAVOR_STATE`)
+    #[arg(
+        long,
+        global = true,
+        env = "DBT_FAVOR_STATE",
+        overrides_with = "no_favor_state"
+    )]
+    pub favor_state: bool,
+    /// Do not favor the state (overrides `DBT_FAVOR_STATE`)
+    #[arg(long, global = true, overrides_with = "favor_state")]
+    pub no_favor_state: bool,
+}
+
+impl GlobalArgs {
+    /// `--state`, else `XFORM_STATE` (through clap), else `DBT_STATE`.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.state.clone().or_else(|| {
+            std::env::var_os("DBT_STATE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+
+    pub fn defer_enabled(&self) -> bool {
+        self.defer && !self.no_defer
+    }
+
+    pub fn favor_state_enabled(&self) -> bool {
+        self.favor_state && !self.no_favor_state
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +129,9 @@ pub enum Command {
     Clean,
     /// Re-run the nodes that failed or were skipped in the last run
     Retry(RunArgs),
+    /// Create the selected models, seeds and snapshots of the --state environment in this target
+    /// (a zero-copy clone where the warehouse has one, a view on the state's relation otherwise)
+    Clone(CloneArgs),
     /// Call a macro against the warehouse, e.g. `run-operation grant_select --args '{role: bi}'`
     RunOperation(RunOperationArgs),
     /// Validate the selected models without a warehouse: compile, parse the SQL, check columns
@@ -182,6 +230,15 @@ pub struct RunArgs {
     /// Microbatch: event time to stop at (exclusive)
     #[arg(long)]
     pub event_time_end: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CloneArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Replace relations that already exist in this target
+    #[arg(long, short = 'f')]
+    pub full_refresh: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -25,7 +25,7 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
         Some(Ok(c)) => Some(c),
         None => None,
     };
-    let ids = match super::select_nodes(&loaded, &a.select, &[]) {
+    let ids = match super::select_nodes(&loaded, &a.select, &[], printer) {
         Ok(ids) => ids,
         Err(d) => return emit(a.format, &prefix, printer, &Diags(vec![d]), None),
     };

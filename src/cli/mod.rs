@@ -23,6 +23,7 @@ use crate::graph::select::{self, IndirectSelection, SelectOptions, Selectors};
 use crate::jinja::Renderer;
 use crate::node::ResourceType;
 use crate::project::{self, LoadOptions, Project};
+use crate::state::State;
 
 /// How a command ended.
 pub enum Outcome {
@@ -182,6 +183,10 @@ pub struct Loaded {
     pub dag: Dag,
     pub diags: Diags,
     pub started: chrono::DateTime<chrono::Utc>,
+    /// `--state`: the earlier run to compare with (read on first use).
+    pub state: Option<State>,
+    /// `--defer-state`: the earlier run to defer to, when not `state`.
+    pub defer_state: Option<State>,
 }
 
 fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
@@ -215,19 +220,75 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
     let t1 = Instant::now();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
     tracing::debug!("parse phase took {:?}", t1.elapsed());
+    let state = g.state_dir().map(|d| State::new(&d, &project.root_dir));
+    let defer_state = g
+        .defer_state
+        .as_ref()
+        .map(|d| State::new(d, &project.root_dir));
+    for st in state.iter().chain(defer_state.iter()) {
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a.canonicalize()
+                .ok()
+                .is_some_and(|a| b.canonicalize().ok() == Some(a))
+        };
+        if same(&st.dir, &project.target_path()) {
+            diags.push(
+                Diag::warning(
+                    "XF0351",
+                    format!(
+                        "the state folder `{}` is this project's target folder: commands that write artifacts replace the state they compare with",
+                        st.shown
+                    ),
+                )
+                .with_help("copy the artifacts of the run to compare with to another folder and pass that to --state"),
+            );
+        }
+    }
     Ok(Loaded {
         project,
         renderer,
         dag,
         diags,
         started,
+        state,
+        defer_state,
     })
+}
+
+/// `--defer`: the nodes whose refs may go to the state's relations.
+/// `selected` are the ids the command selected (they are never deferred).
+fn defer_plan(
+    g: &GlobalArgs,
+    loaded: &Loaded,
+    selected: &[String],
+) -> Result<Option<crate::execute::DeferPlan>, Diag> {
+    if !g.defer_enabled() {
+        return Ok(None);
+    }
+    let st = loaded
+        .defer_state
+        .as_ref()
+        .or(loaded.state.as_ref())
+        .ok_or_else(|| {
+            Diag::error(
+                "XF0346",
+                "--defer needs the artifacts of the run to defer to: pass --state <dir> or --defer-state <dir>",
+            )
+            .with_help("the folder must hold the manifest.json of a production run (its target/ folder)")
+        })?;
+    let manifest = st.manifest()?;
+    let selected: std::collections::HashSet<&str> = selected.iter().map(String::as_str).collect();
+    Ok(Some(crate::execute::DeferPlan {
+        candidates: crate::state::defer::candidates(&loaded.project, manifest, &selected),
+        favor_state: g.favor_state_enabled(),
+    }))
 }
 
 fn select_nodes(
     loaded: &Loaded,
     sel: &args::SelectArgs,
     default_types: &[ResourceType],
+    printer: &Printer,
 ) -> Result<Vec<String>, Diag> {
     let selectors = Selectors::parse(&loaded.project.selectors).map_err(|e| to_diag(&e))?;
     let resource_types: Vec<ResourceType> = sel
@@ -251,9 +312,22 @@ fn select_nodes(
             _ => IndirectSelection::Eager,
         },
         default_selector_allowed: true,
+        state: None,
     };
-    let chosen = select::select(&loaded.project.nodes, &loaded.dag, &selectors, &opts)
-        .map_err(|e| to_diag(&e))?;
+    let comparison = loaded.state.as_ref().map(|st| {
+        crate::state::compare::Comparison::new(&loaded.project, &loaded.renderer, &loaded.dag, st)
+    });
+    let opts = SelectOptions {
+        state: comparison.as_ref().map(|c| c as &dyn select::StateLookup),
+        ..opts
+    };
+    let chosen = select::select(&loaded.project.nodes, &loaded.dag, &selectors, &opts);
+    if let Some(c) = &comparison {
+        for w in c.take_warnings() {
+            printer.diag(&w);
+        }
+    }
+    let chosen = chosen.map_err(|e| to_diag(&e))?;
     Ok(chosen
         .into_iter()
         .filter(|id| {
@@ -266,6 +340,9 @@ fn select_nodes(
 
 fn to_diag(e: &select::SelectError) -> Diag {
     use miette::Diagnostic;
+    if let select::SelectError::State(d) = e {
+        return (**d).clone();
+    }
     let code = e.code().map(|c| c.to_string()).unwrap_or_default();
     let code: &'static str = match code.trim_start_matches("xform::") {
         "XF0301" => "XF0301",
@@ -349,11 +426,21 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 return Ok(compile_inline(&mut loaded, sql, printer));
             }
             let ts = Instant::now();
-            let ids = match select_nodes(&loaded, &c.select, &[]) {
+            let ids = match select_nodes(&loaded, &c.select, &[], printer) {
                 Ok(ids) => ids,
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
             tracing::debug!("selection took {:?}", ts.elapsed());
+            // Without a warehouse, deferral goes by the state manifest alone.
+            let compile_opts = match defer_plan(g, &loaded, &ids) {
+                Ok(plan) => crate::compile::CompileOptions {
+                    empty: false,
+                    deferred: plan
+                        .map(|p| crate::state::defer::all(p.candidates))
+                        .unwrap_or_default(),
+                },
+                Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+            };
             let ids: Vec<String> = ids
                 .into_iter()
                 .filter(|id| {
@@ -365,7 +452,12 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 })
                 .collect();
             let t1 = Instant::now();
-            let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, &ids);
+            let errs = crate::compile::compile_with(
+                &mut loaded.project,
+                &loaded.renderer,
+                &ids,
+                &compile_opts,
+            );
             tracing::debug!("compile phase took {:?}", t1.elapsed());
             printer.diags(&errs);
             let tw = Instant::now();
@@ -392,7 +484,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             if loaded.diags.has_errors() {
                 return Ok(fail_count(printer, &loaded.diags));
             }
-            let mut ids = match select_nodes(&loaded, &l.select, &[]) {
+            let mut ids = match select_nodes(&loaded, &l.select, &[], printer) {
                 Ok(ids) => ids,
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
@@ -420,6 +512,14 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Build(a) => run_command(g, a, printer, "build", None),
         Command::Snapshot(a) => run_command(g, a, printer, "snapshot", None),
         Command::Retry(a) => retry_command(g, a, printer),
+        Command::Clone(c) => {
+            let a = args::RunArgs {
+                select: c.select.clone(),
+                full_refresh: c.full_refresh,
+                ..args::RunArgs::default()
+            };
+            run_command(g, &a, printer, "clone", None)
+        }
         Command::RunOperation(a) => {
             let args = match parse_vars(a.args.as_deref()) {
                 Ok(m) => m,
@@ -522,6 +622,37 @@ fn fail_count(printer: &Printer, diags: &Diags) -> Outcome {
     Outcome::UserError
 }
 
+/// `clone`: the state's relation of each selected node (nodes the state
+/// does not have are left out, and their clone does nothing).
+fn clone_sources(
+    loaded: &Loaded,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, crate::jinja::relation::Relation>, Diag> {
+    let st = loaded
+        .defer_state
+        .as_ref()
+        .or(loaded.state.as_ref())
+        .ok_or_else(|| {
+            Diag::error(
+                "XF0352",
+                "`clone` needs the artifacts of the run to clone from: pass --state <dir>",
+            )
+            .with_help(
+                "the folder must hold the manifest.json of a production run (its target/ folder)",
+            )
+        })?;
+    let manifest = st.manifest()?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            let n = loaded.project.nodes.get(id)?;
+            let old = manifest.nodes.get(id)?;
+            let r = crate::state::defer::state_relation(&loaded.project, n, old)?;
+            Some((id.clone(), r))
+        })
+        .collect())
+}
+
 fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let inv = crate::artifacts::manifest::Invocation {
@@ -529,6 +660,7 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
         started_at: loaded.started,
     };
     crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
+    crate::state::sidecar::write(&loaded.project, &loaded.renderer.shared.invocation_id)?;
     tracing::debug!("wrote manifest in {:?}", t0.elapsed());
     Ok(())
 }
@@ -613,6 +745,11 @@ fn command_types(which: &str) -> &'static [ResourceType] {
         "run" => &[ResourceType::Model],
         "test" => &[ResourceType::Test, ResourceType::UnitTest],
         "snapshot" => &[ResourceType::Snapshot],
+        "clone" => &[
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+        ],
         _ => &[
             ResourceType::Model,
             ResourceType::Seed,
@@ -660,7 +797,23 @@ fn retry_command(g: &GlobalArgs, a: &args::RunArgs, printer: &Printer) -> anyhow
     }
     let mut a = a.clone();
     a.full_refresh |= doc["args"]["full_refresh"].as_bool().unwrap_or(false);
-    run_command(g, &a, printer, &which, Some(ids))
+    // Like dbt's retry: the state and deferral of the run being retried,
+    // unless given again.
+    let mut g = g.clone();
+    let prev = &doc["args"];
+    if g.state_dir().is_none() {
+        g.state = prev["state"].as_str().map(PathBuf::from);
+    }
+    if g.defer_state.is_none() {
+        g.defer_state = prev["defer_state"].as_str().map(PathBuf::from);
+    }
+    if !g.defer && !g.no_defer {
+        g.defer = prev["defer"].as_bool().unwrap_or(false);
+    }
+    if !g.favor_state && !g.no_favor_state {
+        g.favor_state = prev["favor_state"].as_bool().unwrap_or(false);
+    }
+    run_command(&g, &a, printer, &which, Some(ids))
 }
 
 /// `seed`, `run`, `test`, `snapshot` and `build`; `only` replaces the
@@ -698,10 +851,23 @@ fn run_command(
             .into_iter()
             .filter(|id| loaded.project.nodes.contains_key(id))
             .collect(),
-        None => match select_nodes(&loaded, &a.select, command_types(which)) {
+        None => match select_nodes(&loaded, &a.select, command_types(which), printer) {
             Ok(ids) => ids,
             Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
         },
+    };
+    // The state is read before this run's artifacts are written.
+    let defer = match defer_plan(g, &loaded, &ids) {
+        Ok(p) => p,
+        Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+    };
+    let clone = if which == "clone" {
+        match clone_sources(&loaded, &ids) {
+            Ok(c) => Some(c),
+            Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
+        }
+    } else {
+        None
     };
     write_manifest(&loaded)?;
     let threads = g.threads.unwrap_or(loaded.project.target.threads).max(1);
@@ -720,6 +886,8 @@ fn run_command(
         empty: a.empty,
         event_time_start: a.event_time_start.clone(),
         event_time_end: a.event_time_end.clone(),
+        defer,
+        clone,
     };
     let _ = ctrlc::set_handler(crate::execute::interrupt);
     let log = RunLog::open(&loaded.project);
@@ -735,7 +903,7 @@ fn run_command(
         }
         crate::execute::Event::Tick => bar.tick(),
         crate::execute::Event::Finished(r, pos, total) => {
-            let line = result_line(project, r, pos, total, width);
+            let line = result_line(project, r, pos, total, width, which == "clone");
             log.line(&line);
             if printer.json {
                 let ev = serde_json::json!({
@@ -776,7 +944,12 @@ fn run_command(
         out.elapsed,
         &loaded.renderer.shared.invocation_id,
         loaded.started,
-        &serde_json::json!({"which": which, "full_refresh": a.full_refresh, "select": a.select.select, "exclude": a.select.exclude}),
+        &serde_json::json!({
+            "which": which, "full_refresh": a.full_refresh,
+            "select": a.select.select, "exclude": a.select.exclude,
+            "state": g.state_dir(), "defer_state": g.defer_state,
+            "defer": g.defer_enabled(), "favor_state": g.favor_state_enabled(),
+        }),
     )?;
     Ok(finish_summary(printer, &loaded.project, &out, &log))
 }
@@ -826,6 +999,7 @@ fn result_line(
     i: usize,
     n: usize,
     width: usize,
+    clone: bool,
 ) -> String {
     use crate::execute::Status;
     let Some(node) = project.nodes.get(&r.unique_id) else {
@@ -841,6 +1015,23 @@ fn result_line(
     };
     let failures = r.failures.unwrap_or(0);
     let (desc, verdict) = match (r.status, node.resource_type) {
+        (Status::Success, rt) if clone => {
+            let kind = rt.as_str();
+            if r.message.as_deref() == Some("No-op") {
+                (
+                    format!(
+                        "NO-OP {kind} {} (exists, or not in the state)",
+                        node_label(node)
+                    ),
+                    "NO-OP".to_owned(),
+                )
+            } else {
+                (
+                    format!("OK cloned {kind} {}", node_label(node)),
+                    "OK".to_owned(),
+                )
+            }
+        }
         (Status::Success, ResourceType::Seed) => (
             format!("OK loaded {what}"),
             format!("INSERT {}", r.rows_affected.unwrap_or(0)),
@@ -1027,6 +1218,7 @@ fn show_command(g: &GlobalArgs, a: &args::ShowArgs, printer: &Printer) -> Outcom
                 ResourceType::Snapshot,
                 ResourceType::Analysis,
             ],
+            printer,
         ) {
             Ok(ids) => ids,
             Err(d) => return fail(printer, &Diags(vec![d])),
@@ -1056,7 +1248,17 @@ fn show_command(g: &GlobalArgs, a: &args::ShowArgs, printer: &Printer) -> Outcom
             }
         }
     };
-    let table = match crate::execute::preview(&loaded.project, &loaded.renderer, &id, a.limit) {
+    let defer = match defer_plan(g, &loaded, std::slice::from_ref(&id)) {
+        Ok(p) => p,
+        Err(d) => return fail(printer, &Diags(vec![d])),
+    };
+    let table = match crate::execute::preview(
+        &loaded.project,
+        &loaded.renderer,
+        &id,
+        a.limit,
+        defer.as_ref(),
+    ) {
         Ok(t) => t,
         Err(d) => return fail(printer, &Diags(vec![d])),
     };

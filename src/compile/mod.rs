@@ -402,6 +402,16 @@ fn settle(
     for (k, v) in yaml_cfg.iter().chain(recorded.config.iter()) {
         unrendered.insert(config::canonical_key(k).to_owned(), v.clone());
     }
+    if !recorded.config.is_empty() || !recorded.vars.is_empty() {
+        node.facts = Some(Box::new(crate::node::ParseFacts {
+            config_call_keys: recorded
+                .config
+                .keys()
+                .map(|k| config::canonical_key(k).to_owned())
+                .collect(),
+            vars: recorded.vars.clone(),
+        }));
+    }
     if rt == ResourceType::UnitTest {
         node.tags = effective
             .get("tags")
@@ -1479,22 +1489,44 @@ pub struct Compiler {
     static_tests: StaticTests,
     /// Ephemeral models, compiled before any node.
     ephemerals: ephemeral::Precompiled,
+    /// Refs sent to another environment's relations (`--defer`).
+    deferred: HashMap<String, Relation>,
+}
+
+/// How to compile beyond the project itself.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// `--empty`: refs and sources read zero rows.
+    pub empty: bool,
+    /// `--defer`: refs to these nodes resolve to these relations (of the
+    /// state's environment) instead of their own.
+    pub deferred: HashMap<String, Relation>,
 }
 
 impl Compiler {
     /// Prepares to compile `ids`; returns the diagnostics of ephemeral
     /// models that fail to compile.
     pub fn new(project: &Project, renderer: &Renderer, ids: &[String]) -> (Self, Diags) {
-        Self::with_options(project, renderer, ids, false)
+        Self::with_options(project, renderer, ids, &CompileOptions::default())
     }
 
-    /// As `new`; with `empty` (`--empty`), refs and sources read no rows.
+    /// The relation a ref to `node` reads: its own, or the state's when
+    /// deferred.
+    pub fn ref_relation(&self, project: &Project, node: &Node) -> Relation {
+        self.deferred
+            .get(&node.unique_id)
+            .cloned()
+            .unwrap_or_else(|| relation_for(project, node))
+    }
+
+    /// As `new`, with options (`--empty`, `--defer`).
     pub fn with_options(
         project: &Project,
         renderer: &Renderer,
         ids: &[String],
-        empty: bool,
+        opts: &CompileOptions,
     ) -> (Self, Diags) {
+        let empty = opts.empty;
         let mut relations = HashMap::new();
         let mut event_times = HashMap::new();
         for n in project.nodes.values() {
@@ -1507,6 +1539,10 @@ impl Compiler {
                 | ResourceType::Snapshot
                 | ResourceType::Source => (relation_for(project, n), false),
                 _ => continue,
+            };
+            let rel = match opts.deferred.get(&n.unique_id) {
+                Some(there) if !rel.1 => (there.clone(), false),
+                _ => rel,
             };
             relations.insert(n.unique_id.clone(), rel);
             if let Some(et) = n
@@ -1529,6 +1565,7 @@ impl Compiler {
             graph: graph_value(project, ids),
             static_tests: StaticTests::new(project),
             ephemerals: HashMap::new(),
+            deferred: opts.deferred.clone(),
         };
         let mut diags = Diags::default();
         let results: Vec<(String, CompileResult)> = project
@@ -1629,7 +1666,17 @@ impl Compiler {
 /// `compiled_code` and `extra_ctes`. Returns the diagnostics of nodes that
 /// failed; the others are still compiled.
 pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Diags {
-    let (compiler, mut diags) = Compiler::new(project, renderer, ids);
+    compile_with(project, renderer, ids, &CompileOptions::default())
+}
+
+/// As [`compile`], with options (`--defer`).
+pub fn compile_with(
+    project: &mut Project,
+    renderer: &Renderer,
+    ids: &[String],
+    opts: &CompileOptions,
+) -> Diags {
+    let (compiler, mut diags) = Compiler::with_options(project, renderer, ids, opts);
     let results: Vec<(String, CompileResult)> = {
         let p: &Project = project;
         ids.par_iter()

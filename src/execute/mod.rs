@@ -7,9 +7,13 @@
 //! marks everything downstream SKIP and the run goes on (or stops with
 //! `--fail-fast`).
 //!
+//! With `--defer`, refs to unselected nodes missing from the target resolve
+//! to the state's relations (`resolve_defer`); `clone` runs the `clone`
+//! materialization on each node with the state's relation.
+//!
 //! Invariant: `DuckDB` and Postgres calls are synchronous and happen on the
 //! worker threads only; the coordinating thread never waits on the
-//! warehouse except for the schema creation before the run.
+//! warehouse except for listing and creating schemas before the run.
 
 pub mod live;
 pub mod microbatch;
@@ -96,6 +100,52 @@ pub struct Options {
     /// Microbatch: `--event-time-start` and `--event-time-end`.
     pub event_time_start: Option<String>,
     pub event_time_end: Option<String>,
+    /// `--defer`: what refs may resolve to in the state's environment.
+    pub defer: Option<DeferPlan>,
+    /// `clone`: every node runs the `clone` materialization, from its
+    /// relation in the state's environment (absent: nothing to clone).
+    pub clone: Option<HashMap<String, Relation>>,
+}
+
+/// `--defer` for a run: the candidates, and whether the state wins even
+/// where the current target has the relation (`--favor-state`).
+#[derive(Clone, Debug, Default)]
+pub struct DeferPlan {
+    pub candidates: Vec<crate::state::defer::Deferral>,
+    pub favor_state: bool,
+}
+
+/// The deferrals that apply: with `--favor-state` all of them; otherwise
+/// those whose relation does not exist in the current target (each schema
+/// is listed once, into the relation cache the run uses).
+fn resolve_defer(
+    shared: &live::Shared,
+    plan: &DeferPlan,
+) -> Result<HashMap<String, Relation>, Diag> {
+    if plan.favor_state {
+        return Ok(crate::state::defer::all(plan.candidates.clone()));
+    }
+    let mut conn = shared
+        .warehouse
+        .connect()
+        .map_err(|e| Diag::error("XF0502", format!("cannot connect: {}", e.message)))?;
+    let mut out = HashMap::new();
+    for d in &plan.candidates {
+        let db = d.here.database.as_deref().unwrap_or_default();
+        let schema = d.here.schema.as_deref().unwrap_or_default();
+        shared
+            .ensure_listed(conn.as_mut(), db, schema)
+            .map_err(|e| {
+                Diag::error(
+                    "XF0503",
+                    format!("cannot list relations in `{db}.{schema}`: {}", e.message),
+                )
+            })?;
+        if !shared.contains(&d.here) {
+            out.insert(d.unique_id.clone(), d.there.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// What the scheduler reports while it runs.
@@ -386,8 +436,16 @@ pub fn run(
 ) -> Result<RunOutput, Diag> {
     let t0 = Instant::now();
     let shared = open_shared(project, true, opts.full_refresh)?;
+    let deferred = match &opts.defer {
+        Some(plan) => resolve_defer(&shared, plan)?,
+        None => HashMap::new(),
+    };
+    let compile_opts = crate::compile::CompileOptions {
+        empty: opts.empty,
+        deferred,
+    };
     let (compiler, eph_diags) =
-        crate::compile::Compiler::with_options(project, renderer, ids, opts.empty);
+        crate::compile::Compiler::with_options(project, renderer, ids, &compile_opts);
     if let Some(d) = eph_diags.0.into_iter().next() {
         return Err(d);
     }
@@ -398,6 +456,7 @@ pub fn run(
         compiler: &compiler,
         shared: Arc::clone(&shared),
         event_time: (opts.event_time_start.clone(), opts.event_time_end.clone()),
+        clone: opts.clone.as_ref(),
     };
     // Schemas first, once, on one connection.
     {
@@ -604,6 +663,7 @@ pub fn preview(
     renderer: &Renderer,
     id: &str,
     limit: usize,
+    defer: Option<&DeferPlan>,
 ) -> Result<crate::adapter::Table, Diag> {
     let node = project
         .nodes
@@ -619,7 +679,15 @@ pub fn preview(
     ));
     let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
     let ids = [id.to_owned()];
-    let (compiler, diags) = crate::compile::Compiler::new(project, renderer, &ids);
+    let compile_opts = crate::compile::CompileOptions {
+        empty: false,
+        deferred: match defer {
+            Some(plan) => resolve_defer(&shared, plan)?,
+            None => HashMap::new(),
+        },
+    };
+    let (compiler, diags) =
+        crate::compile::Compiler::with_options(project, renderer, &ids, &compile_opts);
     if let Some(d) = diags.0.into_iter().next() {
         return Err(d);
     }
@@ -814,6 +882,8 @@ struct Runner<'a> {
     shared: Arc<live::Shared>,
     /// `--event-time-start` and `--event-time-end`.
     event_time: (Option<String>, Option<String>),
+    /// `clone`: the state's relation of each node.
+    clone: Option<&'a HashMap<String, Relation>>,
 }
 
 impl Runner<'_> {
@@ -1111,14 +1181,24 @@ impl Runner<'_> {
             info: Box::new(info_fn(Arc::clone(&info_node), Arc::clone(&self.shared))),
         });
         let live_dyn: Arc<dyn crate::jinja::live::Live> = nl.clone();
-        // Compile with the warehouse at hand.
-        let (sql, ctes) = match self.compiler.compile_one(
-            self.renderer,
-            self.project,
-            &node,
-            Some(Arc::clone(&live_dyn)),
-            batch.map(|(_, s, e)| (s.clone(), e.clone())),
-        ) {
+        // Compile with the warehouse at hand; a clone reads the state's
+        // relation as it is.
+        let compiled = match self.clone {
+            Some(rels) => Ok((
+                rels.get(id)
+                    .map(|r| format!("select * from {}", r.render()))
+                    .unwrap_or_default(),
+                Vec::new(),
+            )),
+            None => self.compiler.compile_one(
+                self.renderer,
+                self.project,
+                &node,
+                Some(Arc::clone(&live_dyn)),
+                batch.map(|(_, s, e)| (s.clone(), e.clone())),
+            ),
+        };
+        let (sql, ctes) = match compiled {
             Ok(v) => v,
             Err(d) => {
                 let _ = nl.finish(false);
@@ -1141,7 +1221,11 @@ impl Runner<'_> {
             &sql,
         );
 
-        let mat = materialization_name(&node);
+        let mat = if self.clone.is_some() {
+            "clone".to_owned()
+        } else {
+            materialization_name(&node)
+        };
         let outcome = self.materialize(&node, &mat, &sql, &live_dyn, batch);
         let (result_value, main_sql, statement_results) = match outcome {
             Ok(v) => v,
@@ -1245,6 +1329,11 @@ impl Runner<'_> {
                         .unwrap_or("!= 0")
                 )),
             };
+        } else if self.clone.is_some() {
+            // dbt's words: the clone ran a statement, or found nothing to do.
+            if !statement_results.contains_key("main") {
+                message = Some("No-op".to_owned());
+            }
         } else if node.resource_type == ResourceType::Seed {
             rows_affected = result_value
                 .get_attr("rows")
@@ -1394,6 +1483,13 @@ impl Runner<'_> {
             .insert("database", Value::from(node.database.as_str()));
         ctx.locals
             .insert("schema", Value::from(node.schema.as_str()));
+        if let Some(rels) = self.clone {
+            ctx.locals.insert(
+                "defer_relation",
+                rels.get(&node.unique_id)
+                    .map_or(Value::from(()), |r| r.clone().into_value()),
+            );
+        }
         let ctx = Arc::new(ctx);
         let result = call_macro(self.renderer, &ctx, &name, &entry, &[]);
         let main_sql = ctx.main_sql.lock().ok().and_then(|m| m.clone());

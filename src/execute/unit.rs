@@ -241,7 +241,8 @@ impl Runner<'_> {
         };
         let entry = entry.clone();
         let mut ctx = NodeCtx::new(Arc::clone(shared), Phase::Compile, &test.package_name);
-        ctx.this = Some(crate::compile::relation_for(self.project, target));
+        // Deferred inputs take their types from the state's relation.
+        ctx.this = Some(self.compiler.ref_relation(self.project, target));
         ctx.model = Value::from_serialize(serde_json::json!({
             "name": target.name,
             "unique_id": target.unique_id,

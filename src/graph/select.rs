@@ -45,7 +45,7 @@ impl IndirectSelection {
 }
 
 /// What the command line asked for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct SelectOptions<'a> {
     pub select: &'a [String],
     pub exclude: &'a [String],
@@ -55,6 +55,97 @@ pub struct SelectOptions<'a> {
     pub indirect_selection: IndirectSelection,
     /// Whether a `default: true` selector applies when nothing is selected.
     pub default_selector_allowed: bool,
+    /// The artifacts of an earlier run (`--state`), for `state:` and `result:`.
+    pub state: Option<&'a dyn StateLookup>,
+}
+
+/// What a `state:` criterion asks of a node, compared with the state manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StateSelector {
+    /// Not in the state manifest.
+    New,
+    /// In the state manifest.
+    Old,
+    /// New, or different from its state counterpart in any aspect.
+    Modified(Option<Aspect>),
+    /// In the state manifest and not modified.
+    Unmodified,
+}
+
+/// One aspect of `state:modified.<aspect>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Aspect {
+    Body,
+    Configs,
+    Relation,
+    PersistedDescriptions,
+    Contract,
+    Macros,
+    /// xform: a `var()` the node reads has another value.
+    Vars,
+    /// xform: the columns of a source the node reads (or of the source itself) changed.
+    Sources,
+}
+
+impl StateSelector {
+    /// Every value `state:` accepts.
+    pub const NAMES: &'static [&'static str] = &[
+        "new",
+        "old",
+        "modified",
+        "unmodified",
+        "modified.body",
+        "modified.configs",
+        "modified.relation",
+        "modified.persisted_descriptions",
+        "modified.contract",
+        "modified.macros",
+        "modified.vars",
+        "modified.sources",
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "old" => Self::Old,
+            "modified" => Self::Modified(None),
+            "unmodified" => Self::Unmodified,
+            _ => Self::Modified(Some(match s.strip_prefix("modified.")? {
+                "body" => Aspect::Body,
+                "configs" => Aspect::Configs,
+                "relation" => Aspect::Relation,
+                "persisted_descriptions" => Aspect::PersistedDescriptions,
+                "contract" => Aspect::Contract,
+                "macros" => Aspect::Macros,
+                "vars" => Aspect::Vars,
+                "sources" => Aspect::Sources,
+                _ => return None,
+            })),
+        })
+    }
+}
+
+/// The statuses `result:` accepts, as `run_results.json` spells them.
+pub const RESULT_STATUSES: &[&str] = &[
+    "success",
+    "error",
+    "fail",
+    "warn",
+    "skipped",
+    "pass",
+    "runtime error",
+    "no-op",
+    "partial success",
+];
+
+/// The artifacts of an earlier run, answering `state:` and `result:`
+/// criteria. Errors are finished diagnostics (a missing or malformed
+/// artifact).
+pub trait StateLookup {
+    /// The unique ids that `state:<selector>` matches.
+    fn state(&self, selector: StateSelector) -> Result<HashSet<String>, crate::diagnostics::Diag>;
+    /// The unique ids whose status in the earlier run was `status`.
+    fn result(&self, status: &str) -> Result<HashSet<String>, crate::diagnostics::Diag>;
 }
 
 /// Errors in selection strings and `selectors.yml`.
@@ -103,10 +194,13 @@ pub enum SelectError {
     #[diagnostic(
         code(xform::XF0305),
         help(
-            "`state:`, `result:` and `source_status:` compare with the artifacts of an earlier run, which xform does not support yet"
+            "`state:` and `result:` compare with the artifacts of an earlier run: pass the folder holding its manifest.json (and run_results.json), e.g. `--state prod-artifacts/` (or set DBT_STATE)"
         )
     )]
     NeedsState { method: String, spec: String },
+    /// A problem with the state artifacts, already a diagnostic.
+    #[error("{}", .0.message)]
+    State(Box<crate::diagnostics::Diag>),
 }
 
 impl SelectError {
@@ -152,18 +246,6 @@ impl Spec {
             op,
             parts,
             indirect: None,
-        }
-    }
-
-    /// The first criterion that needs artifacts of an earlier run.
-    fn needs_state(&self) -> Option<(&'static str, &str)> {
-        match self {
-            Self::All => None,
-            Self::Criteria(c) => match c.matcher {
-                Matcher::NeedsState(m) => Some((m, c.raw.as_str())),
-                _ => None,
-            },
-            Self::Set { parts, .. } => parts.iter().find_map(Spec::needs_state),
         }
     }
 }
@@ -276,7 +358,9 @@ enum Matcher {
     Version(VersionSel),
     /// Methods for resources xform does not have (metrics, saved queries…).
     Nothing,
-    NeedsState(&'static str),
+    State(StateSelector),
+    Result(String),
+    SourceStatus,
 }
 
 // ---------------------------------------------------------------------------
@@ -760,9 +844,41 @@ fn build_matcher(spec: &str, method: Option<&str>, value: &str) -> Result<Matche
             _ => return Err(bad_value("`latest`, `prerelease`, `old` or `none`")),
         }),
         "metric" | "semantic_model" | "saved_query" => Matcher::Nothing,
-        "state" => Matcher::NeedsState("state"),
-        "result" => Matcher::NeedsState("result"),
-        _ => Matcher::NeedsState("source_status"),
+        "state" => {
+            let Some(sel) = StateSelector::parse(value) else {
+                let list = StateSelector::NAMES
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(SelectError::malformed(
+                    spec,
+                    format!("expected one of {list} after `state:`, found `{value}`"),
+                    closest(value, StateSelector::NAMES.iter().copied())
+                        .map(|c| format!("did you mean `state:{c}`?")),
+                ));
+            };
+            Matcher::State(sel)
+        }
+        "result" => {
+            if !RESULT_STATUSES.contains(&value) {
+                return Err(SelectError::malformed(
+                    spec,
+                    format!(
+                        "expected a run status ({}) after `result:`, found `{value}`",
+                        RESULT_STATUSES
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    closest(value, RESULT_STATUSES.iter().copied())
+                        .map(|c| format!("did you mean `result:{c}`?")),
+                ));
+            }
+            Matcher::Result(value.to_owned())
+        }
+        _ => Matcher::SourceStatus,
     })
 }
 
@@ -791,14 +907,7 @@ fn parse_cli(args: &[String]) -> Result<Spec, SelectError> {
 
 /// Checks a `--select`/`--exclude` string before any project work.
 pub fn parse_selection(s: &str) -> Result<(), SelectError> {
-    let spec = parse_cli(&[s.to_owned()])?;
-    match spec.needs_state() {
-        Some((method, raw)) => Err(SelectError::NeedsState {
-            method: method.to_owned(),
-            spec: raw.to_owned(),
-        }),
-        None => Ok(()),
-    }
+    parse_cli(&[s.to_owned()]).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------
@@ -1249,6 +1358,7 @@ struct Ctx<'a> {
     /// Latest version per (package, model name), where models do not say.
     latest: HashMap<(&'a str, &'a str), &'a str>,
     default_mode: IndirectSelection,
+    state: Option<&'a dyn StateLookup>,
 }
 
 fn cmp_versions(a: &str, b: &str) -> Ordering {
@@ -1297,7 +1407,12 @@ fn path_segments(p: &str) -> Vec<&str> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(nodes: &'a crate::node::NodeMap, dag: &Dag, default_mode: IndirectSelection) -> Self {
+    fn new(
+        nodes: &'a crate::node::NodeMap,
+        dag: &Dag,
+        default_mode: IndirectSelection,
+        state: Option<&'a dyn StateLookup>,
+    ) -> Self {
         let n = nodes.len();
         let mut parents = vec![Vec::new(); n];
         let mut children = vec![Vec::new(); n];
@@ -1347,6 +1462,7 @@ impl<'a> Ctx<'a> {
             root_package,
             latest,
             default_mode,
+            state,
         }
     }
 
@@ -1532,7 +1648,9 @@ impl<'a> Ctx<'a> {
                             .is_some_and(|f| f.matches(&effective_fqn(node), false)))
             }
             Matcher::Version(sel) => self.version_matches(node, *sel),
-            Matcher::Nothing | Matcher::NeedsState(_) => false,
+            Matcher::Nothing | Matcher::State(_) | Matcher::Result(_) | Matcher::SourceStatus => {
+                false
+            }
         }
     }
 
@@ -1635,16 +1753,51 @@ impl<'a> Ctx<'a> {
         acc
     }
 
-    fn eval_criteria(&self, c: &Criteria) -> Result<(Bits, Bits), SelectError> {
-        if let Matcher::NeedsState(method) = c.matcher {
-            return Err(SelectError::NeedsState {
-                method: method.to_owned(),
-                spec: c.raw.clone(),
-            });
+    /// The ids a `state:` or `result:` criterion matches, or `None` for
+    /// criteria that look at nodes one by one.
+    fn state_ids(&self, c: &Criteria) -> Result<Option<HashSet<String>>, SelectError> {
+        let needs = |method: &str| SelectError::NeedsState {
+            method: method.to_owned(),
+            spec: c.raw.clone(),
+        };
+        let boxed = |d| SelectError::State(Box::new(d));
+        match &c.matcher {
+            Matcher::State(s) => {
+                let lookup = self.state.ok_or_else(|| needs("state"))?;
+                lookup.state(*s).map(Some).map_err(boxed)
+            }
+            Matcher::Result(status) => {
+                let lookup = self.state.ok_or_else(|| needs("result"))?;
+                lookup.result(status).map(Some).map_err(boxed)
+            }
+            Matcher::SourceStatus => Err(boxed(
+                crate::diagnostics::Diag::error(
+                    "XF0347",
+                    format!(
+                        "`{}`: `source_status:` selection is not supported",
+                        c.raw
+                    ),
+                )
+                .with_help(
+                    "it compares source freshness results (sources.json), and xform has no `source freshness` command yet",
+                ),
+            )),
+            _ => Ok(None),
         }
+    }
+
+    fn eval_criteria(&self, c: &Criteria) -> Result<(Bits, Bits), SelectError> {
+        let from_state = self.state_ids(c)?;
         let mut collected = self.empty();
         for i in self.universe.iter() {
-            if self.node(i).is_some_and(|n| self.matches(&c.matcher, n)) {
+            let hit = match &from_state {
+                Some(ids) => self
+                    .nodes
+                    .get_index(i)
+                    .is_some_and(|(id, _)| ids.contains(id)),
+                None => self.node(i).is_some_and(|n| self.matches(&c.matcher, n)),
+            };
+            if hit {
                 collected.insert(i);
             }
         }
@@ -1726,7 +1879,7 @@ pub fn select(
             }
         }
     };
-    let ctx = Ctx::new(nodes, dag, opts.indirect_selection);
+    let ctx = Ctx::new(nodes, dag, opts.indirect_selection, opts.state);
     let (mut direct, _) = ctx.eval(&spec)?;
     direct.intersect_with(&ctx.universe);
     let wanted: HashSet<ResourceType> = opts.resource_types.iter().copied().collect();
@@ -1973,6 +2126,7 @@ mod tests {
             resource_types: types,
             indirect_selection: mode,
             default_selector_allowed: true,
+            state: None,
         };
         Ok(select_fn(&nodes, &dag, &selectors, &opts)?
             .into_iter()
@@ -2492,6 +2646,7 @@ mod tests {
             resource_types: &[],
             indirect_selection: IndirectSelection::Eager,
             default_selector_allowed: true,
+            state: None,
         };
         let got: Vec<String> = select_fn(&nodes2, &dag, &Selectors::default(), &opts)
             .unwrap()
@@ -2613,6 +2768,7 @@ mod tests {
                 resource_types: &[],
                 indirect_selection: mode,
                 default_selector_allowed: true,
+                state: None,
             };
             select_fn(&nodes, &dag, &Selectors::default(), &opts)
                 .unwrap()
@@ -2845,6 +3001,7 @@ mod tests {
             resource_types: &[],
             indirect_selection: IndirectSelection::Eager,
             default_selector_allowed: false,
+            state: None,
         };
         let got: Vec<String> = select_fn(&nodes, &dag, &selectors, &opts)
             .unwrap()
@@ -2962,13 +3119,10 @@ mod tests {
 
     #[test]
     fn state_methods_need_state_xf0305() {
-        for s in ["state:modified", "result:error+", "source_status:fresher+"] {
+        for s in ["state:modified", "result:error+"] {
             let e = err(s);
             assert_eq!(code(&e), "xform::XF0305", "{s}");
-            assert_eq!(
-                parse_selection(s).map_err(|e| code(&e)),
-                Err("xform::XF0305".to_owned())
-            );
+            assert!(parse_selection(s).is_ok(), "{s} is valid syntax");
         }
         assert_eq!(
             err("state:modified").to_string(),
@@ -2981,6 +3135,126 @@ mod tests {
             code(&with_selectors(&doc, Some("ci")).unwrap_err()),
             "xform::XF0305"
         );
+    }
+
+    #[test]
+    fn state_values_are_checked_when_parsed() {
+        for s in ["state:modifed", "state:modified.bodies", "result:errored"] {
+            assert_eq!(
+                parse_selection(s).map_err(|e| code(&e)),
+                Err("xform::XF0302".to_owned()),
+                "{s}"
+            );
+        }
+        let e = parse_selection("state:modifed").unwrap_err();
+        assert_eq!(
+            e.help_text().as_deref(),
+            Some("did you mean `state:modified`?")
+        );
+        // source_status: parses, and says why it cannot be evaluated.
+        assert!(parse_selection("source_status:fresher+").is_ok());
+        match err("source_status:fresher+") {
+            SelectError::State(d) => assert_eq!(d.code, "XF0347"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A state where `stg_orders` is modified and `orders` errored last time.
+    struct FakeState;
+
+    impl StateLookup for FakeState {
+        fn state(
+            &self,
+            selector: StateSelector,
+        ) -> Result<HashSet<String>, crate::diagnostics::Diag> {
+            Ok(match selector {
+                StateSelector::Modified(None | Some(Aspect::Body)) => {
+                    ["model.shop.stg_orders".to_owned()].into()
+                }
+                StateSelector::New => ["model.shop.report".to_owned()].into(),
+                _ => HashSet::new(),
+            })
+        }
+
+        fn result(&self, status: &str) -> Result<HashSet<String>, crate::diagnostics::Diag> {
+            if status == "runtime error" {
+                return Err(crate::diagnostics::Diag::error(
+                    "XF0343",
+                    "no run_results.json",
+                ));
+            }
+            Ok(if status == "error" {
+                ["model.shop.orders".to_owned()].into()
+            } else {
+                HashSet::new()
+            })
+        }
+    }
+
+    fn with_state(
+        select: &[&str],
+        exclude: &[&str],
+        sels: &Value,
+    ) -> Result<Vec<String>, SelectError> {
+        let nodes = project();
+        let dag = Dag::build(&nodes);
+        let selectors = Selectors::parse(sels)?;
+        let select: Vec<String> = select.iter().map(|s| (*s).to_owned()).collect();
+        let exclude: Vec<String> = exclude.iter().map(|s| (*s).to_owned()).collect();
+        let opts = SelectOptions {
+            select: &select,
+            exclude: &exclude,
+            selector: sels.get("use").and_then(Value::as_str),
+            resource_types: &[ResourceType::Model],
+            indirect_selection: IndirectSelection::Empty,
+            default_selector_allowed: true,
+            state: Some(&FakeState),
+        };
+        Ok(select_fn(&nodes, &dag, &selectors, &opts)?
+            .into_iter()
+            .collect())
+    }
+
+    #[test]
+    fn state_and_result_criteria_take_graph_operators_and_sets() {
+        let none = Value::Null;
+        assert_eq!(
+            with_state(&["state:modified"], &[], &none).unwrap(),
+            ids(&["model.shop.stg_orders"])
+        );
+        assert_eq!(
+            with_state(&["state:modified+"], &[], &none).unwrap(),
+            ids(&[
+                "model.shop.stg_orders",
+                "model.shop.orders",
+                "model.shop.report"
+            ])
+        );
+        assert_eq!(
+            with_state(&["state:modified+"], &["state:new"], &none).unwrap(),
+            ids(&["model.shop.stg_orders", "model.shop.orders"])
+        );
+        assert_eq!(
+            with_state(&["state:modified+,result:error"], &[], &none).unwrap(),
+            ids(&["model.shop.orders"])
+        );
+        assert_eq!(
+            with_state(&["state:modified.macros"], &[], &none).unwrap(),
+            Vec::<String>::new()
+        );
+        let doc = json!({"use": "ci", "selectors": [{"name": "ci", "definition": {
+            "union": [{"method": "state", "value": "modified", "children": true},
+                      {"exclude": [{"method": "result", "value": "error"}]}]}}]});
+        assert_eq!(
+            with_state(&[], &[], &doc).unwrap(),
+            ids(&["model.shop.stg_orders", "model.shop.report"])
+        );
+        let runtime = json!({"use": "rt", "selectors": [{"name": "rt", "definition":
+            {"method": "result", "value": "runtime error"}}]});
+        match with_state(&[], &[], &runtime) {
+            Err(SelectError::State(d)) => assert_eq!(d.code, "XF0343"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -78,6 +78,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
     ),
     (
         "dbt",
+        "macros/materializations/clone.sql",
+        include_str!("../../templates/default/macros/materializations/clone.sql"),
+    ),
+    (
+        "dbt",
         "macros/materializations/seed.sql",
         include_str!("../../templates/default/macros/materializations/seed.sql"),
     ),

@@ -30,6 +30,8 @@ pub struct Recorded {
     pub macros: Vec<String>,
     /// Ephemeral models referenced while compiling, in order of first use.
     pub ephemerals: Vec<String>,
+    /// `var()` values read while parsing, in order of first read.
+    pub vars: Vec<(String, serde_json::Value)>,
 }
 
 /// How a `ref()` or `source()` resolves while compiling.
@@ -590,25 +592,35 @@ fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
             "var() needs a variable name",
         ));
     };
-    if let Some(v) = ctx.overrides.as_ref().and_then(|o| o.vars.get(name)) {
-        return Ok(Value::from_serialize(v));
-    }
-    if let Some(v) = ctx.shared.vars.get(&ctx.package).and_then(|m| m.get(name)) {
-        return Ok(Value::from_serialize(v));
-    }
-    if let Some(d) = pos
+    let found = if let Some(v) = ctx.overrides.as_ref().and_then(|o| o.vars.get(name)) {
+        Value::from_serialize(v)
+    } else if let Some(v) = ctx.shared.vars.get(&ctx.package).and_then(|m| m.get(name)) {
+        Value::from_serialize(v)
+    } else if let Some(d) = pos
         .get(1)
         .cloned()
         .or_else(|| kwargs.and_then(|k| k.get::<Value>("default").ok()))
     {
-        return Ok(d);
+        d
+    } else {
+        return Err(err(
+            ErrorKind::InvalidOperation,
+            format!(
+                "required var `{name}` is not set: define it under `vars:` in dbt_project.yml or pass it with --vars"
+            ),
+        ));
+    };
+    // The parse phase notes what the node read, so that a later run can
+    // tell when a value it depends on changed.
+    if ctx.phase == Phase::Parse {
+        ctx.record(|r| {
+            if !r.vars.iter().any(|(n, _)| n == name) {
+                let json = serde_json::to_value(&found).unwrap_or(serde_json::Value::Null);
+                r.vars.push((name.to_owned(), json));
+            }
+        });
     }
-    Err(err(
-        ErrorKind::InvalidOperation,
-        format!(
-            "required var `{name}` is not set: define it under `vars:` in dbt_project.yml or pass it with --vars"
-        ),
-    ))
+    Ok(found)
 }
 
 fn do_doc(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {

@@ -12,4 +12,5 @@ mod manifest_schema;
 mod run;
 mod run_postgres;
 mod snapshot;
+mod state;
 mod support;
