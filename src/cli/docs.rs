@@ -23,6 +23,7 @@ pub(super) fn generate_command(
         return Ok(super::fail_count(printer, &loaded.diags));
     }
     let mut errors = Diags::default();
+    let mut rendered = None;
     if !a.no_compile {
         let t1 = Instant::now();
         let ids: Vec<String> = loaded
@@ -32,7 +33,9 @@ pub(super) fn generate_command(
             .filter(|n| n.resource_type.is_compiled())
             .map(|n| n.unique_id.clone())
             .collect();
-        let errs = crate::compile::compile(&mut loaded.project, &loaded.renderer, &ids);
+        let (errs, models) =
+            crate::compile::compile_keeping_rendered(&mut loaded.project, &loaded.renderer, &ids);
+        rendered = Some(models);
         printer.diags(&errs);
         errors.extend(errs.0.into_iter().filter(Diag::is_error));
         super::write_compiled(&loaded.project, &ids)?;
@@ -44,6 +47,7 @@ pub(super) fn generate_command(
         &loaded.renderer,
         &loaded.dag,
         crate::docs::Options { offline: a.offline },
+        rendered.as_ref(),
         &loaded.renderer.shared.invocation_id,
         loaded.started,
     )?;
@@ -92,7 +96,10 @@ pub(super) fn serve_command(g: &GlobalArgs, a: &DocsServeArgs, printer: &Printer
         printer.diag(
             &Diag::error(
                 "XF0810",
-                format!("no documentation to serve: `{}` does not exist", root.join("index.html").display()),
+                format!(
+                    "no documentation to serve: `{}` does not exist",
+                    root.join("index.html").display()
+                ),
             )
             .with_help("run `xform docs generate` first"),
         );
@@ -102,8 +109,11 @@ pub(super) fn serve_command(g: &GlobalArgs, a: &DocsServeArgs, printer: &Printer
         Ok(l) => l,
         Err(e) => {
             printer.diag(
-                &Diag::error("XF0811", format!("cannot listen on 127.0.0.1:{}: {e}", a.port))
-                    .with_help("pick another port with --port (0 picks a free one)"),
+                &Diag::error(
+                    "XF0811",
+                    format!("cannot listen on 127.0.0.1:{}: {e}", a.port),
+                )
+                .with_help("pick another port with --port (0 picks a free one)"),
             );
             return Outcome::UserError;
         }

@@ -1528,6 +1528,17 @@ impl Compiler {
 /// `compiled_code` and `extra_ctes`. Returns the diagnostics of nodes that
 /// failed; the others are still compiled.
 pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Diags {
+    compile_keeping_rendered(project, renderer, ids).0
+}
+
+/// As [`compile`]; also returns every model's rendered SQL before ephemeral
+/// CTEs are injected (ephemeral models included), by unique id, as `check`
+/// analyses it, so that `docs generate` renders each model once.
+pub fn compile_keeping_rendered(
+    project: &mut Project,
+    renderer: &Renderer,
+    ids: &[String],
+) -> (Diags, HashMap<String, String>) {
     let (compiler, mut diags) = Compiler::new(project, renderer, ids);
     let results: Vec<(String, CompileResult)> = {
         let p: &Project = project;
@@ -1539,9 +1550,17 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
     };
     let mut memo: ephemeral::Memo = HashMap::new();
     let mut done: Vec<(String, ephemeral::Compiled)> = Vec::new();
+    let mut rendered: HashMap<String, String> = HashMap::new();
     for (id, r) in results {
         match r {
             Ok(v) => {
+                if project
+                    .nodes
+                    .get(&id)
+                    .is_some_and(|n| n.resource_type == ResourceType::Model)
+                {
+                    rendered.insert(id.clone(), v.0.clone());
+                }
                 let out = compiler.finish(project, &id, v, &mut memo);
                 done.push((id, out));
             }
@@ -1550,6 +1569,7 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
     }
     // Ephemeral models themselves, as dbt compiles them when selected or used.
     for (id, v) in &compiler.ephemerals {
+        rendered.insert(id.clone(), v.0.clone());
         let out = compiler.finish(project, id, v.clone(), &mut memo);
         done.push((id.clone(), out));
     }
@@ -1559,7 +1579,7 @@ pub fn compile(project: &mut Project, renderer: &Renderer, ids: &[String]) -> Di
             n.extra_ctes = ctes;
         }
     }
-    diags
+    (diags, rendered)
 }
 
 /// dbt's `graph` variable: every node, source and exposure as the manifest

@@ -117,7 +117,11 @@ fn key(database: &str, schema: &str, name: &str) -> Key {
 }
 
 /// Renders the adapter's catalog query for one database and its schemas.
-fn render_query(adapter: &dyn Adapter, database: &str, schemas: &[&str]) -> Result<String, DbError> {
+fn render_query(
+    adapter: &dyn Adapter,
+    database: &str,
+    schemas: &[&str],
+) -> Result<String, DbError> {
     let env = minijinja::Environment::new();
     let schemas: Vec<String> = schemas.iter().map(|s| quote_literal(s)).collect();
     env.render_str(

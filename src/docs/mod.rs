@@ -56,7 +56,9 @@ fn read_warehouse(project: &Project) -> Result<Catalog, Diag> {
         )
         .with_help("the catalog and column types come from the project's SQL instead; pass --offline to not try")
     };
-    let wh = adapter.open(&project.target).map_err(|e| unreachable(e.message))?;
+    let wh = adapter
+        .open(&project.target)
+        .map_err(|e| unreachable(e.message))?;
     let mut conn = wh.connect().map_err(|e| unreachable(e.message))?;
     catalog::from_warehouse(project, adapter.as_ref(), conn.as_mut()).map_err(|e| {
         Diag::warning(
@@ -70,12 +72,14 @@ fn read_warehouse(project: &Project) -> Result<Catalog, Diag> {
 }
 
 /// Writes `catalog.json` and `index.html` for a loaded (and, unless
-/// `--no-compile`, compiled) project.
+/// `--no-compile`, compiled) project. `rendered` holds the models compile
+/// already rendered, so lineage does not render them again.
 pub fn generate(
     project: &Project,
     renderer: &Renderer,
     dag: &Dag,
     opts: Options,
+    rendered: Option<&std::collections::HashMap<String, String>>,
     invocation_id: &str,
     started: chrono::DateTime<chrono::Utc>,
 ) -> std::io::Result<Generated> {
@@ -105,6 +109,7 @@ pub fn generate(
             catalog: lineage_catalog.as_ref(),
             lints: false,
             dialect: None,
+            rendered,
         },
     );
     let graph = report.inference.graph;
@@ -125,7 +130,10 @@ pub fn generate(
         lineage: &graph,
         generated_at: chrono::Utc::now(),
     })?;
-    tracing::debug!("wrote index.html ({page_bytes} bytes) in {:?}", t3.elapsed());
+    tracing::debug!(
+        "wrote index.html ({page_bytes} bytes) in {:?}",
+        t3.elapsed()
+    );
     Ok(Generated {
         catalog,
         catalog_path,
@@ -134,7 +142,9 @@ pub fn generate(
         lineage_nodes: graph
             .nodes
             .values()
-            .filter(|n| n.resource_type == crate::node::ResourceType::Model && !n.columns.is_empty())
+            .filter(|n| {
+                n.resource_type == crate::node::ResourceType::Model && !n.columns.is_empty()
+            })
             .count(),
         warnings,
     })

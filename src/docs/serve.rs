@@ -97,7 +97,10 @@ fn handle(mut stream: TcpStream, root: &Path) {
         }
     }
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let head = method == "HEAD";
     if method != "GET" && !head {
         respond(

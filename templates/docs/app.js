@@ -1,9 +1,9 @@
 /* xform docs: the page's own code. Vanilla JavaScript, no network.
  *
- * Data comes from three JSON blocks written by `xform docs generate`:
- * xf-graph (every node; parsed now), xf-details (one JSON document per line,
- * line i for node i; a line is parsed when its page opens) and xf-lineage
- * (column lineage; parsed the first time a column's lineage is shown).
+ * Data comes from the xf-data block written by `xform docs generate`: meta
+ * as plain JSON; graph (every node; inflated at load), details (chunks of
+ * nodes' pages, each inflated when first needed) and lineage (column
+ * lineage, inflated when first needed) as deflated, base64-encoded JSON.
  *
  * Everything from the project is inserted as text (textContent, SVG text
  * nodes, attribute values); never as markup.
@@ -17,20 +17,30 @@
   var MAX_DRAW = 400;
   var MAX_TREE = 500;
 
-  var graphData = JSON.parse(document.getElementById('xf-graph').textContent);
-  var META = graphData.meta;
-  var NODES = graphData.nodes.map(function (a, i) {
-    return {
-      i: i, id: a[0], type: a[1], name: a[2], pkg: a[3], path: a[4], fqn: a[5],
-      tags: a[6] || [], mat: a[7], parents: a[8] || [], source: a[9], children: [],
-      lname: a[2].toLowerCase()
-    };
-  });
-  graphData = null;
-  NODES.forEach(function (n) {
-    n.parents.forEach(function (p) { NODES[p].children.push(n.i); });
-  });
-  var BY_ID = new Map(NODES.map(function (n) { return [n.id, n]; }));
+  var DATA = JSON.parse(document.getElementById('xf-data').textContent);
+  var META = DATA.meta;
+  var NODES = [], BY_ID = new Map();
+
+  /* base64 of zlib-deflated UTF-8 JSON -> value. */
+  function inflate(b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  function setGraph(g) {
+    NODES = g.nodes.map(function (a, i) {
+      return {
+        i: i, id: a[0], type: a[1], name: a[2], pkg: a[3], path: g.paths[a[4]], fqn: a[5] || '',
+        tags: a[6] || [], mat: a[7], parents: a[8] || [], source: a[9], testName: a[10], children: [],
+        lname: a[2].toLowerCase()
+      };
+    });
+    NODES.forEach(function (n) {
+      n.parents.forEach(function (p) { NODES[p].children.push(n.i); });
+    });
+    BY_ID = new Map(NODES.map(function (n) { return [n.id, n]; }));
+  }
 
   /* ---------- small DOM helpers ---------- */
   function h(tag, props) {
@@ -78,26 +88,32 @@
   function clip(str, max) { return str.length > max ? str.slice(0, max - 1) + '…' : str; }
 
   /* ---------- lazily parsed data ---------- */
-  var detailText = null, detailStarts = null, detailCache = new Map();
+  var chunks = new Map();
+  /* Inflates the chunks holding these nodes' details. */
+  function loadDetails(indices) {
+    var need = new Set(indices.map(function (i) { return Math.floor(i / META.chunk); }));
+    return Promise.all(Array.from(need).map(function (c) {
+      if (!chunks.has(c)) {
+        var p = inflate(DATA.details[c]).then(function (list) { p.list = list; return list; });
+        chunks.set(c, p);
+      }
+      return chunks.get(c);
+    }));
+  }
+  /* A node's details, once loadDetails has resolved for it ({} before). */
   function details(i) {
-    if (detailCache.has(i)) return detailCache.get(i);
-    if (detailText === null) {
-      detailText = document.getElementById('xf-details').textContent;
-      detailStarts = [0];
-      for (var at = detailText.indexOf('\n'); at !== -1; at = detailText.indexOf('\n', at + 1)) detailStarts.push(at + 1);
-    }
-    var start = detailStarts[i], end = detailStarts[i + 1] === undefined ? detailText.length : detailStarts[i + 1] - 1;
-    var d = {};
-    try { d = JSON.parse(detailText.slice(start, end)); } catch (e) { d = {}; }
-    detailCache.set(i, d);
-    return d;
+    var p = chunks.get(Math.floor(i / META.chunk));
+    return (p && p.list && p.list[i % META.chunk]) || {};
   }
 
-  var LIN = null;
+  var LIN = null, linPromise = null;
   function colKey(i, c) { return i + '\u0000' + c.toLowerCase(); }
-  function lineage() {
-    if (LIN) return LIN;
-    var rows = JSON.parse(document.getElementById('xf-lineage').textContent);
+  function loadLineage() {
+    if (!linPromise) linPromise = inflate(DATA.lineage).then(buildLineage);
+    return linPromise;
+  }
+  function lineage() { return LIN; }
+  function buildLineage(rows) {
     var cols = new Map(), byNode = new Map(), down = new Map();
     rows.forEach(function (r) {
       var i = r[0], list = [];
@@ -464,6 +480,10 @@
     function showInfo(i) {
       if (i === null || i === undefined) { info.hidden = true; current.selected = null; return; }
       current.selected = NODES[i].id;
+      var token = routeToken;
+      loadDetails([i]).then(function () { if (token === routeToken && current.selected === NODES[i].id) fillInfo(i); });
+    }
+    function fillInfo(i) {
       var n = NODES[i], d = details(i);
       clear(info);
       add(info, [
@@ -521,6 +541,10 @@
 
   function nodePage(n) {
     setNav('');
+    var token = routeToken;
+    loadDetails([n.i]).then(function () { if (token === routeToken) renderNodePage(n); });
+  }
+  function renderNodePage(n) {
     var d = details(n.i);
     var page = h('div', { class: 'page' });
     var crumbs = h('div', { class: 'crumbs' }, badge(n.type), h('span', { text: n.pkg }), h('span', { text: '·' }), h('span', { class: 'mono', text: n.path }));
@@ -557,7 +581,7 @@
         cols.forEach(function (c) {
           var testsCell = h('td', null, (c[3] || []).map(function (ti) {
             var t = NODES[ti];
-            return h('a', { class: 'tag', href: nodeHref(t), text: (details(ti).test || {}).name || 'test', title: t.name });
+            return h('a', { class: 'tag', href: nodeHref(t), text: t.testName || 'test', title: t.name });
           }));
           var tr = h('tr', { class: 'col-row', 'data-col': c[0], title: 'Trace the lineage of ' + c[0] },
             h('td', { class: 'mono', text: c[0] }),
@@ -573,7 +597,7 @@
         });
         add(page, h('table', { class: 'grid' }, h('thead', null, h('tr', null,
           h('th', { text: 'Column' }), h('th', { text: 'Type' }), h('th', { text: 'Description' }), h('th', { text: 'Tests' }), h('th'))), tbody));
-        if (d.complete === undefined && n.type === 'model') add(page, h('p', { class: 'note', text: 'These columns may be incomplete: part of the query could not be analysed.' }));
+        if (!d.complete && n.type === 'model') add(page, h('p', { class: 'note', text: 'These columns may be incomplete: part of the query could not be analysed.' }));
       }
     }
 
@@ -615,11 +639,23 @@
   /* ---------- column lineage ---------- */
   function lineagePage(n, colName) {
     setNav('');
+    var token = routeToken;
+    loadLineage().then(function () {
+      if (token !== routeToken) return;
+      var L = lineage();
+      var entry = L.cols.get(colKey(n.i, colName));
+      var start = { i: n.i, name: entry ? entry.name : colName };
+      var up = walkColumns(start, 'up'), down = walkColumns(start, 'down');
+      var involved = [n.i];
+      up.concat(down).forEach(function (e) { involved.push(e.from.i, e.to.i); });
+      return loadDetails(involved).then(function () {
+        if (token === routeToken) renderLineagePage(n, entry, start, up, down);
+      });
+    });
+  }
+  function renderLineagePage(n, entry, start, up, down) {
     var L = lineage();
-    var entry = L.cols.get(colKey(n.i, colName));
-    var col = entry ? entry.name : colName;
-    var start = { i: n.i, name: col };
-    var up = walkColumns(start, 'up'), down = walkColumns(start, 'down');
+    var col = start.name;
     var head = h('div', { class: 'lineage-head' },
       badge(n.type), h('h1', null, 'Column lineage of ', h('a', { href: nodeHref(n), text: label(n) }), '.', h('span', { class: 'col', text: col })),
       h('span', { class: 'summary note', text: up.length + ' upstream · ' + down.length + ' downstream edges' }));
@@ -834,7 +870,9 @@
   });
 
   /* ---------- routing ---------- */
+  var routeToken = 0;
   function route() {
+    routeToken++;
     var params = new URLSearchParams(location.hash.replace(/^#!?\/?/, ''));
     current = { selected: null, graph: null };
     var id = params.get('node'), lin = params.get('lineage');
@@ -850,15 +888,21 @@
     overview();
   }
   document.getElementById('project-name').textContent = META.project;
-  buildTree();
-  window.addEventListener('hashchange', route);
-  route();
-  /* For tests and benchmarks: when the first view was ready. */
-  window.xformDocs = {
-    nodes: NODES.length,
-    readyMs: Math.round(performance.now()),
-    selected: function () { return current && current.selected; },
-    select: function (text) { var r = select(text); return r.error ? r : Array.from(r.nodes).map(function (i) { return NODES[i].id; }).sort(); }
-  };
-  document.documentElement.setAttribute('data-ready-ms', String(window.xformDocs.readyMs));
+  inflate(DATA.graph).then(function (g) {
+    setGraph(g);
+    buildTree();
+    window.addEventListener('hashchange', route);
+    route();
+    /* For tests and benchmarks: when the first view was ready. */
+    window.xformDocs = {
+      nodes: NODES.length,
+      readyMs: Math.round(performance.now()),
+      selected: function () { return current && current.selected; },
+      select: function (text) { var r = select(text); return r.error ? r : Array.from(r.nodes).map(function (i) { return NODES[i].id; }).sort(); }
+    };
+    document.documentElement.setAttribute('data-ready-ms', String(window.xformDocs.readyMs));
+  }, function (err) {
+    clear(main).appendChild(h('div', { class: 'page' }, h('h1', { text: 'This page cannot be shown' }),
+      h('p', { text: 'The browser could not read the page\'s data (' + err + '). It needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later.' })));
+  });
 })();

@@ -17,7 +17,8 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The browser, if there is one. Under `CI=true` a missing browser fails
 /// the test instead of skipping it.
 pub fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("XFORM_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
+    let path =
+        std::env::var_os("XFORM_CHROMIUM").map_or_else(|| PathBuf::from(CHROMIUM), PathBuf::from);
     if path.exists() {
         return Some(path);
     }
@@ -27,7 +28,10 @@ pub fn chromium() -> Option<PathBuf> {
         "{} is missing: CI must run the browser tests (.ci/test.sh installs chromium)",
         path.display()
     );
-    eprintln!("skipping: no Chromium at {} (apt-get install chromium)", path.display());
+    eprintln!(
+        "skipping: no Chromium at {} (apt-get install chromium)",
+        path.display()
+    );
     None
 }
 
@@ -104,7 +108,10 @@ impl Browser {
             "Target.attachToTarget",
             json!({"targetId": target_id, "flatten": true}),
         );
-        b.session = attached["sessionId"].as_str().expect("sessionId").to_owned();
+        b.session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_owned();
         b.call(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
@@ -187,7 +194,8 @@ impl Browser {
             "(() => {{ const e = document.querySelector({sel}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
         ));
         let (x, y) = (
-            r[0].as_f64().unwrap_or_else(|| panic!("no element `{selector}`")),
+            r[0].as_f64()
+                .unwrap_or_else(|| panic!("no element `{selector}`")),
             r[1].as_f64().expect("y"),
         );
         self.click_at(x, y);
@@ -242,7 +250,10 @@ pub struct Png {
 /// Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium
 /// writes), checking its structure on the way.
 pub fn decode_png(bytes: &[u8]) -> Png {
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG signature");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "not a PNG signature"
+    );
     let mut at = 8;
     let (mut width, mut height, mut channels) = (0u32, 0u32, 0usize);
     let mut idat = Vec::new();
@@ -284,9 +295,17 @@ pub fn decode_png(bytes: &[u8]) -> Png {
         let filter = row[0];
         let mut line = row[1..].to_vec();
         for x in 0..stride {
-            let a = if x >= channels { i32::from(line[x - channels]) } else { 0 };
+            let a = if x >= channels {
+                i32::from(line[x - channels])
+            } else {
+                0
+            };
             let b = i32::from(prev[x]);
-            let c = if x >= channels { i32::from(prev[x - channels]) } else { 0 };
+            let c = if x >= channels {
+                i32::from(prev[x - channels])
+            } else {
+                0
+            };
             let add = match filter {
                 0 => 0,
                 1 => a,
