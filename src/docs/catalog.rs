@@ -141,7 +141,7 @@ fn cell_str(v: Option<&Value>) -> Option<String> {
 
 fn cell_int(v: Option<&Value>) -> Option<i64> {
     match v? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -201,7 +201,8 @@ pub fn from_warehouse(
                 owner: cell_str(get(9)),
                 columns: Vec::new(),
             });
-            let index = cell_int(get(6)).unwrap_or_else(|| t.columns.len() as i64 + 1);
+            let index = cell_int(get(6))
+                .unwrap_or_else(|| i64::try_from(t.columns.len() + 1).unwrap_or(i64::MAX));
             t.columns.push(Column {
                 name: column,
                 data_type: cell_str(get(7)).unwrap_or_default(),

@@ -74,6 +74,7 @@ fn read_warehouse(project: &Project) -> Result<Catalog, Diag> {
 /// Writes `catalog.json` and `index.html` for a loaded (and, unless
 /// `--no-compile`, compiled) project. `rendered` holds the models compile
 /// already rendered, so lineage does not render them again.
+#[allow(clippy::implicit_hasher)] // handed on to `check::Options` as it is
 pub fn generate(
     project: &Project,
     renderer: &Renderer,

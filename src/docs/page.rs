@@ -374,6 +374,7 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
     })
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -499,7 +500,7 @@ pub fn write(inputs: &Inputs<'_>) -> std::io::Result<(std::path::PathBuf, u64)> 
     // nothing inserted is ever scanned for markers again.
     let mut rest = TEMPLATE;
     while let Some(at) = rest.find("<!--xf:") {
-        w.write_all(rest[..at].as_bytes())?;
+        w.write_all(&rest.as_bytes()[..at])?;
         let after = &rest[at + 7..];
         let Some(end) = after.find("-->") else {
             rest = after;
@@ -520,7 +521,7 @@ pub fn write(inputs: &Inputs<'_>) -> std::io::Result<(std::path::PathBuf, u64)> 
     w.flush()?;
     drop(w);
     std::fs::rename(&tmp, &path)?;
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     Ok((path, size))
 }
 

@@ -1,4 +1,4 @@
-//! A headless Chromium driven over the DevTools protocol, for the docs
+//! A headless Chromium driven over the `DevTools` protocol, for the docs
 //! page tests. The protocol runs over a pipe (`--remote-debugging-pipe`:
 //! Chromium reads commands on fd 3 and writes replies on fd 4, each a JSON
 //! message ended by a NUL byte); a shell maps those descriptors to the
@@ -44,7 +44,7 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
-fn reader(out: ChildStdout, tx: mpsc::Sender<Value>) {
+fn reader(out: ChildStdout, tx: &mpsc::Sender<Value>) {
     let mut r = BufReader::new(out);
     loop {
         let mut buf = Vec::new();
@@ -93,7 +93,7 @@ impl Browser {
         let input = child.stdin.take().expect("stdin");
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || reader(out, tx));
+        std::thread::spawn(move || reader(out, &tx));
         let mut b = Self {
             child,
             input,
@@ -102,25 +102,25 @@ impl Browser {
             session: String::new(),
             _profile: profile,
         };
-        let target = b.call("Target.createTarget", json!({"url": "about:blank"}));
+        let target = b.call("Target.createTarget", &json!({"url": "about:blank"}));
         let target_id = target["targetId"].as_str().expect("targetId").to_owned();
         let attached = b.call(
             "Target.attachToTarget",
-            json!({"targetId": target_id, "flatten": true}),
+            &json!({"targetId": target_id, "flatten": true}),
         );
-        b.session = attached["sessionId"]
+        attached["sessionId"]
             .as_str()
             .expect("sessionId")
-            .to_owned();
+            .clone_into(&mut b.session);
         b.call(
             "Emulation.setDeviceMetricsOverride",
-            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+            &json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
         );
         b
     }
 
     /// Sends a command and waits for its reply's `result`.
-    pub fn call(&mut self, method: &str, params: Value) -> Value {
+    pub fn call(&mut self, method: &str, params: &Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -134,7 +134,7 @@ impl Browser {
         loop {
             let v = self
                 .replies
-                .recv_timeout(Duration::from_secs(60))
+                .recv_timeout(Duration::from_mins(1))
                 .unwrap_or_else(|_| panic!("no reply from chromium to {method}"));
             if v["id"].as_u64() == Some(id) {
                 assert!(v.get("error").is_none(), "{method} failed: {}", v["error"]);
@@ -148,7 +148,7 @@ impl Browser {
     pub fn eval(&mut self, expr: &str) -> Value {
         let r = self.call(
             "Runtime.evaluate",
-            json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
+            &json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
         );
         assert!(
             r.get("exceptionDetails").is_none(),
@@ -170,19 +170,19 @@ impl Browser {
     }
 
     pub fn navigate(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url}));
+        self.call("Page.navigate", &json!({"url": url}));
     }
 
     /// A real mouse click at a point of the viewport.
     pub fn click_at(&mut self, x: f64, y: f64) {
         self.call(
             "Input.dispatchMouseEvent",
-            json!({"type": "mouseMoved", "x": x, "y": y}),
+            &json!({"type": "mouseMoved", "x": x, "y": y}),
         );
         for kind in ["mousePressed", "mouseReleased"] {
             self.call(
                 "Input.dispatchMouseEvent",
-                json!({"type": kind, "x": x, "y": y, "button": "left", "buttons": 1, "clickCount": 1}),
+                &json!({"type": kind, "x": x, "y": y, "button": "left", "buttons": 1, "clickCount": 1}),
             );
         }
     }
@@ -203,7 +203,7 @@ impl Browser {
 
     /// A PNG of the viewport.
     pub fn screenshot(&mut self) -> Vec<u8> {
-        let r = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let r = self.call("Page.captureScreenshot", &json!({"format": "png"}));
         base64_decode(r["data"].as_str().expect("screenshot data"))
     }
 }
@@ -310,7 +310,7 @@ pub fn decode_png(bytes: &[u8]) -> Png {
                 0 => 0,
                 1 => a,
                 2 => b,
-                3 => (a + b) / 2,
+                3 => i32::midpoint(a, b),
                 4 => {
                     let p = a + b - c;
                     let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());

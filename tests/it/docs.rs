@@ -1,6 +1,6 @@
 //! `xform docs generate` and `docs serve`: catalog.json as dbt's readers
 //! load it and as dbt-core writes it, and the page in a real browser
-//! (headless Chromium over the DevTools protocol): the graph's nodes and
+//! (headless Chromium over the `DevTools` protocol): the graph's nodes and
 //! edges, a click that highlights exactly a node's lineage, a column's
 //! upstream columns, a hostile description shown as text, and a screenshot.
 
@@ -17,7 +17,7 @@ use crate::support::{copy_project, dbt, repo};
 const HOSTILE: &str = r#"<img src=x onerror="window.__pwned=1"></script><script>window.__pwned=2</script> & <b>bold</b> \u2028"#;
 
 /// The example project in a temp folder, with a hostile description on
-/// `silver_customers`, its DuckDB file inside the folder.
+/// `silver_customers`, its `DuckDB` file inside the folder.
 fn example() -> tempfile::TempDir {
     let dir = copy_project(&repo().join("example_project"));
     let yml = dir.path().join("models/silver/_silver.yml");
@@ -27,7 +27,11 @@ fn example() -> tempfile::TempDir {
         "description: Customers with normalised email and country codes.",
         &format!("description: {hostile}"),
     );
-    assert!(text.contains("onerror"), "the fixture changed: {yml:?}");
+    assert!(
+        text.contains("onerror"),
+        "the fixture changed: {}",
+        yml.display()
+    );
     std::fs::write(&yml, text).expect("write yml");
     dir
 }
@@ -442,20 +446,22 @@ fn docs_screenshot_of_the_column_lineage_page_is_a_real_image() {
     assert_eq!((committed.width, committed.height), (w, h));
 }
 
+/// Stops the server however the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn docs_serve_serves_the_target_files_on_localhost_only() {
     use std::io::{BufRead, Read, Write};
     let dir = example();
     let d = dir.path();
     run(d, &["docs", "generate", "--offline"]);
-    /// Stops the server however the test ends.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut child = Server(
         std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
             .args(["docs", "serve", "--port", "0"])
