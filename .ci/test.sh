@@ -28,6 +28,18 @@ step "PostgreSQL for the Postgres tests"
 source .ci/postgres.sh
 trap 'xform_pg_stop' EXIT
 
+step "Chromium for the docs page tests"
+# The browser tests drive Debian's chromium headless; under CI=true they fail
+# without it, so install it here as PostgreSQL is installed above.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "chromium: installing with apt-get" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2 ||
+      echo "chromium: apt-get install chromium failed" >&2
+  fi
+  [ -x /usr/bin/chromium ] || echo "chromium: not installed; the docs browser tests will skip (or fail under CI=true)" >&2
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

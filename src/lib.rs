@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod docs;
 pub mod execute;
 pub mod graph;
 pub mod jinja;

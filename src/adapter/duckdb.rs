@@ -20,6 +20,9 @@ impl Adapter for DuckDb {
     fn internal_package(&self) -> &'static str {
         "dbt_duckdb"
     }
+    fn catalog_sql(&self) -> &'static str {
+        include_str!("../../templates/duckdb/catalog.sql")
+    }
     fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
         Some(Box::new(sqlparser::dialect::DuckDbDialect {}))
     }

@@ -106,6 +106,15 @@ pub trait Adapter: Send + Sync {
         )
     }
 
+    /// The query `docs generate` reads the warehouse's tables, views and
+    /// their columns with, for `target/catalog.json`: a template in
+    /// `templates/<dialect>/catalog.sql` over `database` and `schemas` (SQL
+    /// string literals), one row per column (database, schema, table, type,
+    /// comment, column, index, column type, column comment, owner).
+    fn catalog_sql(&self) -> &'static str {
+        include_str!("../../templates/default/catalog.sql")
+    }
+
     /// Whether a subquery in `FROM` needs an alias. dbt then names the
     /// subqueries it puts in place of a relation (`--empty`, microbatch
     /// filters) `_dbt_<kind>_subq_<table>`; without, it adds none, so that

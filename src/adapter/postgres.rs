@@ -32,6 +32,9 @@ impl Adapter for Postgres {
     fn internal_package(&self) -> &'static str {
         "dbt_postgres"
     }
+    fn catalog_sql(&self) -> &'static str {
+        include_str!("../../templates/postgres/catalog.sql")
+    }
     fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
         Some(Box::new(sqlparser::dialect::PostgreSqlDialect {}))
     }

@@ -113,6 +113,9 @@ pub struct Options<'a> {
     /// Parse as this adapter type parses rather than the target's (for CI
     /// without a `profiles.yml`).
     pub dialect: Option<&'a str>,
+    /// Models already rendered (before ephemeral CTEs are injected), by
+    /// unique id: they are parsed as they are instead of rendered again.
+    pub rendered: Option<&'a HashMap<String, String>>,
 }
 
 /// Checks the selected models. `selected` may hold any node ids; models are
@@ -132,7 +135,18 @@ pub fn check(
         .collect();
     let t0 = std::time::Instant::now();
     let render_ids = needed(project, dag, &selected);
-    let (compiler, diags) = Compiler::new(project, renderer, &render_ids);
+    let pre = opts.rendered;
+    let to_render: Vec<String> = render_ids
+        .iter()
+        .filter(|id| pre.is_none_or(|m| !m.contains_key(*id)))
+        .cloned()
+        .collect();
+    let (compiler, diags) = if to_render.is_empty() {
+        (None, Diags::default())
+    } else {
+        let (c, d) = Compiler::new(project, renderer, &to_render);
+        (Some(c), d)
+    };
     let kind = opts
         .dialect
         .map_or_else(|| project.target.kind.clone(), str::to_owned);
@@ -140,8 +154,13 @@ pub fn check(
         .par_iter()
         .filter_map(|id| project.nodes.get(id).map(|n| (id, n)))
         .map(|(id, n)| {
-            let parsed = match compiler.render(renderer, project, n, None) {
-                Ok((sql, _)) => {
+            let rendered = match (pre.and_then(|m| m.get(id)), &compiler) {
+                (Some(sql), _) => Ok(sql.clone()),
+                (None, Some(c)) => c.render(renderer, project, n, None).map(|(sql, _)| sql),
+                (None, None) => Err(Diag::error("XF0900", format!("`{id}` was not rendered"))),
+            };
+            let parsed = match rendered {
+                Ok(sql) => {
                     let result = parse(project, n, &kind, &sql);
                     Parsed {
                         rendered: sql,

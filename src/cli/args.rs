@@ -138,6 +138,34 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the lineage of a model or of one of its columns
     Lineage(LineageArgs),
+    /// Write the documentation site (target/index.html, catalog.json) or serve it
+    #[command(subcommand)]
+    Docs(DocsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocsCommand {
+    /// Write target/catalog.json and a one-file documentation site, target/index.html
+    Generate(DocsGenerateArgs),
+    /// Serve the target folder (index.html, manifest.json, catalog.json) on 127.0.0.1
+    Serve(DocsServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DocsGenerateArgs {
+    /// Do not compile the project first (the pages then show no compiled SQL)
+    #[arg(long)]
+    pub no_compile: bool,
+    /// Do not connect to the warehouse: columns and types are inferred from the project's SQL
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DocsServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,6 +38,7 @@ pub(super) fn check_command(g: &GlobalArgs, a: &CheckArgs, printer: &Printer) ->
             catalog: catalog.as_ref(),
             lints: a.warn,
             dialect: a.dialect.as_deref(),
+            rendered: None,
         },
     );
     let outcome = emit(a.format, &prefix, printer, &loaded.diags, Some(&report));
@@ -309,6 +310,7 @@ pub(super) fn lineage_command(g: &GlobalArgs, a: &LineageArgs, printer: &Printer
             catalog: catalog.as_ref(),
             lints: false,
             dialect: None,
+            rendered: None,
         },
     );
     let graph = &report.inference.graph;

@@ -5,6 +5,7 @@
 
 mod args;
 mod check;
+mod docs;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -549,6 +550,8 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Show(a) => Ok(show_command(g, a, printer)),
         Command::Check(a) => Ok(check::check_command(g, a, printer)),
         Command::Lineage(a) => Ok(check::lineage_command(g, a, printer)),
+        Command::Docs(args::DocsCommand::Generate(a)) => docs::generate_command(g, a, printer),
+        Command::Docs(args::DocsCommand::Serve(a)) => Ok(docs::serve_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {

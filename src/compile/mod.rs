@@ -1676,6 +1676,26 @@ pub fn compile_with(
     ids: &[String],
     opts: &CompileOptions,
 ) -> Diags {
+    compile_keeping_rendered_with(project, renderer, ids, opts).0
+}
+
+/// As [`compile`]; also returns every model's rendered SQL before ephemeral
+/// CTEs are injected (ephemeral models included), by unique id, as `check`
+/// analyses it, so that `docs generate` renders each model once.
+pub fn compile_keeping_rendered(
+    project: &mut Project,
+    renderer: &Renderer,
+    ids: &[String],
+) -> (Diags, HashMap<String, String>) {
+    compile_keeping_rendered_with(project, renderer, ids, &CompileOptions::default())
+}
+
+fn compile_keeping_rendered_with(
+    project: &mut Project,
+    renderer: &Renderer,
+    ids: &[String],
+    opts: &CompileOptions,
+) -> (Diags, HashMap<String, String>) {
     let (compiler, mut diags) = Compiler::with_options(project, renderer, ids, opts);
     let results: Vec<(String, CompileResult)> = {
         let p: &Project = project;
@@ -1687,9 +1707,17 @@ pub fn compile_with(
     };
     let mut memo: ephemeral::Memo = HashMap::new();
     let mut done: Vec<(String, ephemeral::Compiled)> = Vec::new();
+    let mut rendered: HashMap<String, String> = HashMap::new();
     for (id, r) in results {
         match r {
             Ok(v) => {
+                if project
+                    .nodes
+                    .get(&id)
+                    .is_some_and(|n| n.resource_type == ResourceType::Model)
+                {
+                    rendered.insert(id.clone(), v.0.clone());
+                }
                 let out = compiler.finish(project, &id, v, &mut memo);
                 done.push((id, out));
             }
@@ -1698,6 +1726,7 @@ pub fn compile_with(
     }
     // Ephemeral models themselves, as dbt compiles them when selected or used.
     for (id, v) in &compiler.ephemerals {
+        rendered.insert(id.clone(), v.0.clone());
         let out = compiler.finish(project, id, v.clone(), &mut memo);
         done.push((id.clone(), out));
     }
@@ -1707,7 +1736,7 @@ pub fn compile_with(
             n.extra_ctes = ctes;
         }
     }
-    diags
+    (diags, rendered)
 }
 
 /// dbt's `graph` variable: every node, source and exposure as the manifest

@@ -2,10 +2,12 @@
 //! `xform` binary on fixture projects (copied to temp folders) and compare
 //! against dbt-core when it is available.
 
+mod browser;
 mod check;
 mod cli;
 mod compile;
 mod dbt_compat;
+mod docs;
 mod errors;
 mod exec_compat;
 mod manifest_schema;

@@ -1,0 +1,128 @@
+//! `xform docs generate` and `xform docs serve`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::args::{DocsGenerateArgs, DocsServeArgs};
+use super::{GlobalArgs, Outcome, Printer};
+use crate::diagnostics::{Diag, Diags};
+
+pub(super) fn generate_command(
+    g: &GlobalArgs,
+    a: &DocsGenerateArgs,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
+    let t0 = Instant::now();
+    // Offline, the profile is only needed for the SQL dialect.
+    let mut loaded = match super::load(g, a.offline) {
+        Ok(l) => l,
+        Err(d) => return Ok(super::fail(printer, &d)),
+    };
+    printer.diags(&loaded.diags);
+    if loaded.diags.has_errors() {
+        return Ok(super::fail_count(printer, &loaded.diags));
+    }
+    let mut errors = Diags::default();
+    let mut rendered = None;
+    if !a.no_compile {
+        let t1 = Instant::now();
+        let ids: Vec<String> = loaded
+            .project
+            .nodes
+            .values()
+            .filter(|n| n.resource_type.is_compiled())
+            .map(|n| n.unique_id.clone())
+            .collect();
+        let (errs, models) =
+            crate::compile::compile_keeping_rendered(&mut loaded.project, &loaded.renderer, &ids);
+        rendered = Some(models);
+        printer.diags(&errs);
+        errors.extend(errs.0.into_iter().filter(Diag::is_error));
+        super::write_compiled(&loaded.project, &ids)?;
+        tracing::debug!("compiled {} nodes in {:?}", ids.len(), t1.elapsed());
+    }
+    super::write_manifest(&loaded)?;
+    let generated = crate::docs::generate(
+        &loaded.project,
+        &loaded.renderer,
+        &loaded.dag,
+        crate::docs::Options { offline: a.offline },
+        rendered.as_ref(),
+        &loaded.renderer.shared.invocation_id,
+        loaded.started,
+    )?;
+    printer.diags(&generated.warnings);
+    let c = &generated.catalog;
+    printer.info(&format!(
+        "Catalog written to {} ({} relations, {} sources, from the {})",
+        loaded.project.display_path(&generated.catalog_path),
+        c.nodes.len(),
+        c.sources.len(),
+        match c.origin {
+            crate::docs::catalog::Origin::Warehouse => "warehouse",
+            crate::docs::catalog::Origin::Inferred => "project's SQL: columns inferred offline",
+        }
+    ));
+    printer.info(&format!(
+        "Docs written to {} ({:.1} MB, column lineage for {} models) in {:.2}s",
+        loaded.project.display_path(&generated.page_path),
+        generated.page_bytes as f64 / 1e6,
+        generated.lineage_nodes,
+        t0.elapsed().as_secs_f64()
+    ));
+    if errors.has_errors() {
+        return Ok(super::fail_count(printer, &errors));
+    }
+    super::exit_without_drop(loaded);
+    Ok(Outcome::Ok)
+}
+
+/// The target folder of the project, without loading it: `target-path`
+/// from `dbt_project.yml`, else `target`.
+fn target_dir(g: &GlobalArgs) -> PathBuf {
+    let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap_or_default();
+    let rel = crate::yaml::parse(&text)
+        .ok()
+        .and_then(|y| y.get("target-path").map(crate::yaml::Yaml::to_json))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "target".to_owned());
+    dir.join(rel)
+}
+
+pub(super) fn serve_command(g: &GlobalArgs, a: &DocsServeArgs, printer: &Printer) -> Outcome {
+    let root = target_dir(g);
+    if !root.join("index.html").is_file() {
+        printer.diag(
+            &Diag::error(
+                "XF0810",
+                format!(
+                    "no documentation to serve: `{}` does not exist",
+                    root.join("index.html").display()
+                ),
+            )
+            .with_help("run `xform docs generate` first"),
+        );
+        return Outcome::UserError;
+    }
+    let listener = match crate::docs::serve::bind(a.port) {
+        Ok(l) => l,
+        Err(e) => {
+            printer.diag(
+                &Diag::error(
+                    "XF0811",
+                    format!("cannot listen on 127.0.0.1:{}: {e}", a.port),
+                )
+                .with_help("pick another port with --port (0 picks a free one)"),
+            );
+            return Outcome::UserError;
+        }
+    };
+    let port = listener.local_addr().map_or(a.port, |addr| addr.port());
+    printer.info(&format!(
+        "Serving {} at http://127.0.0.1:{port}/ (Ctrl-C to stop)",
+        root.display()
+    ));
+    crate::docs::serve::serve(&listener, &root);
+    Outcome::Ok
+}
