@@ -60,7 +60,7 @@ pub(super) fn generate_command(
         c.sources.len(),
         match c.origin {
             crate::docs::catalog::Origin::Warehouse => "warehouse",
-            crate::docs::catalog::Origin::Inferred => "project's SQL: columns inferred offline",
+            crate::docs::catalog::Origin::Inferred => "project's SQL: columns and types inferred",
         }
     ));
     printer.info(&format!(

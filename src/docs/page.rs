@@ -8,7 +8,7 @@
 //! chunks of [`CHUNK`] nodes, each inflated when one of its pages is first
 //! opened) and `lineage` (column-level lineage, inflated when a column's
 //! lineage is first shown). Compressed, a 10,000-model project's page is a
-//! fifth of the size, which is most of the time a browser takes to open it.
+//! tenth of the size, and its size is most of what a browser spends opening it.
 //!
 //! Invariants: every string from the project reaches the page as JSON with
 //! `<`, `>` and U+2028/U+2029 escaped (inside base64 for the compressed
