@@ -70,6 +70,34 @@ fn rows(db: &PgDatabase, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Starts `xform` in the background, output captured, for tests that act
+/// on the server while it runs.
+fn spawn_xform(d: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xform"));
+    cmd.args(args)
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("HOME", d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn xform")
+}
+
+/// Runs `sql` every 50 ms until it returns the single row `1` (true) or a
+/// minute passes (false). A wait for an event, not a timing.
+fn poll_until(db: &PgDatabase, sql: &str) -> bool {
+    for _ in 0..1200 {
+        if rows(db, sql) == ["1"] {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
 #[test]
 fn postgres_seeds_tables_views_and_incrementals_hold_the_expected_rows() {
     let Some(url) = pg_url() else { return };
@@ -581,30 +609,14 @@ fn postgres_ctrl_c_cancels_the_running_statement_and_keeps_the_old_table() {
         "models/big.sql",
         "{{ config(materialized='table') }}\nselect g as i from generate_series(1, 1000) g, pg_sleep(3600)",
     );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
-        .args(["run"])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("HOME", d)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // Wait until the server is running the rebuild (not a timing: the
-    // statement sleeps for an hour unless it is cancelled).
+    let child = spawn_xform(d, &["run"], &[]);
+    // Wait until the server is running the rebuild (the statement sleeps
+    // for an hour unless it is cancelled).
     let running = format!(
         "select count(*) from pg_stat_activity where datname = '{}' and state = 'active' and query like '%pg_sleep(3600)%' and pid <> pg_backend_pid()",
         db.name
     );
-    let mut seen = false;
-    for _ in 0..1200 {
-        if rows(&db, &running) == ["1"] {
-            seen = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(seen, "the rebuild never started");
+    assert!(poll_until(&db, &running), "the rebuild never started");
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -658,25 +670,20 @@ fn postgres_fail_fast_cancels_running_statements_and_skips_the_rest() {
         "{{ config(materialized='table', pre_hook=\"do $$ begin while (select count(*) from pg_stat_activity where query like '%pg_sleep(36' || '00)%' and pid <> pg_backend_pid()) = 0 loop perform pg_sleep(0.05); perform pg_stat_clear_snapshot(); end loop; end $$\") }}\nselect 1 / 0 as x",
     );
     write(d, "models/later.sql", "select * from {{ ref('bad') }}");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
-        .args([
+    let mut child = spawn_xform(
+        d,
+        &[
             "run",
             "--fail-fast",
             "--threads",
             "2",
             "--vars",
             "{sleep: 3600}",
-        ])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("HOME", d)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        ],
+        &[],
+    );
     // A hang guard, not a timing: without the cancel the run takes an hour.
     let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
-    let mut child = child;
     while child.try_wait().expect("wait").is_none() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
@@ -751,29 +758,13 @@ fn postgres_dropped_connection_is_reported_as_such_and_retry_finishes_the_run() 
     assert_eq!(xform(d, &["run", "--select", "a_slow"]).code, 0);
     // One thread: b_other runs after a_slow on the same worker, which must
     // open a new connection once its own is gone.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
-        .args(["run", "--threads", "1"])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("HOME", d)
-        .env("XF_SLEEP", "3600")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_xform(d, &["run", "--threads", "1"], &[("XF_SLEEP", "3600")]);
     // The server drops the backend running the rebuild once it is running.
     let kill = format!(
         "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '{}' and query like '%pg_sleep(36' || '00)%' and pid <> pg_backend_pid()",
         db.name
     );
-    let mut dropped = false;
-    for _ in 0..1200 {
-        if rows(&db, &kill) == ["1"] {
-            dropped = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let dropped = poll_until(&db, &kill);
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(dropped, "the rebuild never started:\n{stderr}");
