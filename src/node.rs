@@ -491,6 +491,19 @@ impl Node {
         n
     }
 
+    /// Model-level constraints, then each column's.
+    pub fn all_constraints(&self) -> impl Iterator<Item = &Constraint> {
+        self.constraints
+            .iter()
+            .chain(self.columns.values().flat_map(|c| c.constraints.iter()))
+    }
+
+    /// Foreign keys written with `to:` (`ref(...)` or `source(...)`).
+    pub fn foreign_keys_to(&self) -> impl Iterator<Item = &Constraint> {
+        self.all_constraints()
+            .filter(|c| c.kind == ConstraintKind::ForeignKey && c.to.is_some())
+    }
+
     pub fn materialized(&self) -> &str {
         self.config
             .get("materialized")

@@ -951,7 +951,8 @@ fn foreign_keys_mut(node: &mut Node) -> impl Iterator<Item = &mut crate::node::C
 /// constraint references.
 fn add_constraint_parents(node: &mut Node) {
     use crate::project::constraints::{ToTarget, parse_to};
-    let targets: Vec<ToTarget> = foreign_keys_mut(node)
+    let targets: Vec<ToTarget> = node
+        .foreign_keys_to()
         .filter_map(|c| c.to.as_deref().and_then(parse_to))
         .collect();
     for t in targets {
@@ -975,24 +976,18 @@ fn add_constraint_parents(node: &mut Node) {
 /// resolve were reported with the model's other refs).
 fn resolve_constraint_targets(project: &mut Project) {
     use crate::project::constraints::{ToTarget, parse_to};
-    let has_fk = |n: &Node| {
-        n.constraints
-            .iter()
-            .chain(n.columns.values().flat_map(|c| c.constraints.iter()))
-            .any(|c| c.to.is_some())
-    };
-    if !project.nodes.values().any(has_fk) {
+    if !project
+        .nodes
+        .values()
+        .any(|n| n.foreign_keys_to().next().is_some())
+    {
         return;
     }
     let lookup = Lookup::new(project);
     let mut updates: Vec<(String, Vec<Option<String>>)> = Vec::new();
     for node in project.nodes.values() {
-        let fks = node
-            .constraints
-            .iter()
-            .chain(node.columns.values().flat_map(|c| c.constraints.iter()))
-            .filter(|c| c.kind == crate::node::ConstraintKind::ForeignKey && c.to.is_some());
-        let rels: Vec<Option<String>> = fks
+        let rels: Vec<Option<String>> = node
+            .foreign_keys_to()
             .map(|c| {
                 let uid = match parse_to(c.to.as_deref()?)? {
                     ToTarget::Ref(call) => lookup.find_ref(&node.package_name, &call)?,
@@ -1205,9 +1200,7 @@ fn located(project: &Project, node: &Node, d: Diag, func: &str, name: &str) -> D
     }
     // A foreign key's `to:` in properties YAML.
     let fk = node
-        .constraints
-        .iter()
-        .chain(node.columns.values().flat_map(|c| c.constraints.iter()))
+        .all_constraints()
         .filter_map(|c| Some((c.to.as_deref()?, c.to_span.as_ref()?)))
         .find(|(to, _)| {
             matches!(crate::project::constraints::parse_to(to),
