@@ -353,19 +353,43 @@ impl NodeConfig {
     }
 }
 
+/// Hooks as dbt's manifest lists them: `{sql, transaction, index}` each.
+fn hooks_json(v: &Value) -> Value {
+    let items = v.as_array().map_or(&[][..], Vec::as_slice);
+    Value::Array(
+        items
+            .iter()
+            .map(|h| match h {
+                Value::Object(o) => serde_json::json!({
+                    "sql": o.get("sql").cloned().unwrap_or(Value::Null),
+                    "transaction": o.get("transaction").cloned().unwrap_or(Value::Bool(true)),
+                    "index": o.get("index").cloned().unwrap_or(Value::Null),
+                }),
+                other => serde_json::json!({"sql": other, "transaction": true, "index": null}),
+            })
+            .collect(),
+    )
+}
+
 impl Serialize for NodeConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let defaults = self.rt.map(crate::project::config::defaults_ref);
         let mut m = s.serialize_map(None)?;
+        let entry = |m: &mut S::SerializeMap, k: &String, v: &Value| match k.as_str() {
+            "pre-hook" | "post-hook" if v.as_array().is_some_and(|a| !a.is_empty()) => {
+                m.serialize_entry(k, &hooks_json(v))
+            }
+            _ => m.serialize_entry(k, v),
+        };
         if let Some(d) = defaults {
             for (k, v) in d {
-                m.serialize_entry(k, self.explicit.get(k).unwrap_or(v))?;
+                entry(&mut m, k, self.explicit.get(k).unwrap_or(v))?;
             }
         }
         for (k, v) in &self.explicit {
             if defaults.is_none_or(|d| !d.contains_key(k)) {
-                m.serialize_entry(k, v)?;
+                entry(&mut m, k, v)?;
             }
         }
         m.end()
@@ -403,6 +427,8 @@ pub struct Node {
     /// Config from properties YAML, which sits between the project file and
     /// `config()` until the parse phase merges them.
     pub yaml_config: Map<String, Value>,
+    /// `yaml_config` as written, when it had Jinja that rendering changed.
+    pub raw_yaml_config: Option<Box<Map<String, Value>>>,
     pub description: String,
     pub columns: IndexMap<String, Column>,
     /// Model-level contract constraints.
@@ -452,6 +478,7 @@ impl Node {
             config: NodeConfig::new(resource_type, Map::new()),
             unrendered_config: Map::new(),
             yaml_config: Map::new(),
+            raw_yaml_config: None,
             description: String::new(),
             columns: IndexMap::new(),
             constraints: Vec::new(),

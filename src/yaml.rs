@@ -418,18 +418,27 @@ impl Yaml {
 
     /// The value as JSON, dropping locations.
     pub fn to_json(&self) -> Value {
+        self.to_json_with(&|_| None)
+    }
+
+    /// The value as JSON, with strings replaced where `replace` says (by the
+    /// text a string had before it was rendered, for example).
+    pub fn to_json_with(&self, replace: &dyn Fn(&Self) -> Option<Value>) -> Value {
+        if let Some(v) = replace(self) {
+            return v;
+        }
         match &self.kind {
             YamlKind::Null => Value::Null,
             YamlKind::Bool(b) => Value::Bool(*b),
             YamlKind::Int(i) => Value::Number((*i).into()),
             YamlKind::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
             YamlKind::Str(s) => Value::String(s.clone()),
-            YamlKind::Seq(v) => Value::Array(v.iter().map(Self::to_json).collect()),
+            YamlKind::Seq(v) => Value::Array(v.iter().map(|x| x.to_json_with(replace)).collect()),
             YamlKind::Map(v) => {
                 let mut m = Map::new();
                 for (k, x) in v {
                     if let Some(k) = k.key_str() {
-                        m.insert(k, x.to_json());
+                        m.insert(k, x.to_json_with(replace));
                     }
                 }
                 Value::Object(m)

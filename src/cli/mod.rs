@@ -589,7 +589,10 @@ fn ls_json(n: &crate::node::Node, keys: &[String]) -> String {
     );
     m.insert("unique_id".into(), Value::from(n.unique_id.clone()));
     m.insert("alias".into(), Value::from(n.alias.clone()));
-    m.insert("config".into(), Value::Object(n.config.to_map()));
+    m.insert(
+        "config".into(),
+        serde_json::to_value(&n.config).unwrap_or(Value::Null),
+    );
     m.insert("tags".into(), serde_json::json!(n.tags));
     m.insert(
         "depends_on".into(),

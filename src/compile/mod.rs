@@ -398,8 +398,16 @@ fn settle(
     let mut effective = project_cfg.clone();
     config::merge_into(&mut effective, &yaml_cfg);
     config::merge_into(&mut effective, &recorded.config);
+    // Jinja in YAML configs was rendered at load; record what was written.
+    let raw_project = crate::project::project_config_written(&project.packages, node);
+    let raw_yaml = node.raw_yaml_config.take();
     let mut unrendered = project_cfg;
-    for (k, v) in yaml_cfg.iter().chain(recorded.config.iter()) {
+    for (k, v) in raw_project
+        .iter()
+        .flatten()
+        .chain(raw_yaml.as_deref().unwrap_or(&yaml_cfg))
+        .chain(recorded.config.iter())
+    {
         unrendered.insert(config::canonical_key(k).to_owned(), v.clone());
     }
     if !recorded.config.is_empty() || !recorded.vars.is_empty() {

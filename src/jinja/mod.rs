@@ -16,6 +16,7 @@ pub mod live;
 pub mod mutable;
 pub mod python;
 pub mod relation;
+pub mod yaml_render;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -145,42 +146,7 @@ impl Renderer {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut vars = HashMap::new();
-        let root_vars = project
-            .root_package()
-            .map(|p| p.file.vars.clone())
-            .unwrap_or_default();
-        for (name, pkg) in &project.packages {
-            let mut merged = Map::new();
-            // A package's own global vars, then the root's global vars, then
-            // the root's vars scoped to this package, then --vars.
-            for (k, v) in &pkg.file.vars {
-                if !(project.packages.contains_key(k) && v.is_object()) {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
-            if !pkg.is_root {
-                for (k, v) in &root_vars {
-                    if !(project.packages.contains_key(k) && v.is_object()) {
-                        merged.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            if let Some(serde_json::Value::Object(scoped)) = root_vars.get(name) {
-                for (k, v) in scoped {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
-            if let Some(serde_json::Value::Object(scoped)) = pkg.file.vars.get(name) {
-                for (k, v) in scoped {
-                    merged.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            for (k, v) in &project.cli_vars {
-                merged.insert(k.clone(), v.clone());
-            }
-            vars.insert(name.clone(), merged);
-        }
+        let vars = package_vars(&project.packages, &project.cli_vars);
         let dispatch = project
             .root_package()
             .map(|p| {
@@ -258,6 +224,51 @@ impl Renderer {
         }
         shared.flags = Value::from_serialize(current);
     }
+}
+
+/// The vars `var()` sees in each package: the package's own global vars,
+/// then the root's global vars, then the root's vars scoped to the package,
+/// then `--vars`.
+pub fn package_vars(
+    packages: &indexmap::IndexMap<String, crate::project::Package>,
+    cli_vars: &Map<String, serde_json::Value>,
+) -> HashMap<String, Map<String, serde_json::Value>> {
+    let mut vars = HashMap::new();
+    let root_vars = packages
+        .values()
+        .find(|p| p.is_root)
+        .map(|p| p.file.vars.clone())
+        .unwrap_or_default();
+    for (name, pkg) in packages {
+        let mut merged = Map::new();
+        for (k, v) in &pkg.file.vars {
+            if !(packages.contains_key(k) && v.is_object()) {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        if !pkg.is_root {
+            for (k, v) in &root_vars {
+                if !(packages.contains_key(k) && v.is_object()) {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(serde_json::Value::Object(scoped)) = root_vars.get(name) {
+            for (k, v) in scoped {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(serde_json::Value::Object(scoped)) = pkg.file.vars.get(name) {
+            for (k, v) in scoped {
+                merged.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        for (k, v) in cli_vars {
+            merged.insert(k.clone(), v.clone());
+        }
+        vars.insert(name.clone(), merged);
+    }
+    vars
 }
 
 /// Renders a string from `dbt_project.yml` or `profiles.yml`, where only

@@ -101,6 +101,40 @@ fn hook_or_tag_list(key: &str, v: &Value) -> Vec<String> {
 /// The configs a `dbt_project.yml` tree gives a node with this fqn. `tree` is
 /// the value under `models:` (or `seeds:`, ...).
 pub fn from_tree(tree: &Value, fqn: &[String]) -> Map<String, Value> {
+    from_tree_by(tree, fqn, merge_into)
+}
+
+/// The config a node gets from a project-file tree as written: deeper
+/// levels replace a key instead of merging into it, as dbt records
+/// `unrendered_config`.
+pub fn from_tree_written(tree: &Value, fqn: &[String]) -> Map<String, Value> {
+    from_tree_by(tree, fqn, replace_into)
+}
+
+/// Sets every key of `more` in `base`, replacing what was there.
+pub fn replace_into(base: &mut Map<String, Value>, more: &Map<String, Value>) {
+    for (k, v) in more {
+        base.insert(canonical_key(k).to_owned(), v.clone());
+    }
+}
+
+/// Whether a tree sets a key that merges across levels (`tags`, hooks,
+/// `meta`, ...), so that its written form can differ from the merged one.
+pub fn has_merging_keys(tree: &Value) -> bool {
+    match tree {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            let key = canonical_key(k.trim_start_matches('+'));
+            LIST_APPEND.contains(&key) || DICT_MERGE.contains(&key) || has_merging_keys(v)
+        }),
+        _ => false,
+    }
+}
+
+fn from_tree_by(
+    tree: &Value,
+    fqn: &[String],
+    merge: impl Fn(&mut Map<String, Value>, &Map<String, Value>),
+) -> Map<String, Value> {
     let mut out = Map::new();
     let Value::Object(level) = tree else {
         return out;
@@ -119,7 +153,7 @@ pub fn from_tree(tree: &Value, fqn: &[String]) -> Map<String, Value> {
                 here.insert(k.clone(), v.clone());
             }
         }
-        merge_into(&mut out, &here);
+        merge(&mut out, &here);
         let Some(next) = next else { break };
         match level.get(next) {
             Some(Value::Object(sub)) => {

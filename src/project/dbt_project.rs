@@ -35,6 +35,12 @@ pub struct ProjectFile {
     /// Config trees by resource key (`models`, `seeds`, `snapshots`,
     /// `data_tests`, `sources`, `exposures`, `analyses`, `unit_tests`).
     pub configs: Map<String, Value>,
+    /// The config trees as written, when rendering their Jinja changed them
+    /// (for `unrendered_config`); `None` when they had no Jinja.
+    pub configs_raw: Option<Map<String, Value>>,
+    /// Whether a node's config as written can differ from its merged
+    /// config: the trees had Jinja, or keys that merge across levels.
+    pub written_differs: bool,
     pub dispatch: Vec<DispatchConfig>,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
@@ -109,8 +115,9 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Reads `dbt_project.yml` in `dir`. `render` renders `{{ env_var(...) }}` and
-/// `{{ var(...) }}` in scalar settings; config trees and hooks stay unrendered
-/// as dbt keeps them (they are rendered per node later).
+/// `{{ var(...) }}` in scalar settings. Config trees need `target`, so they
+/// are rendered once the profile is known (`ProjectFile::render_configs`);
+/// hooks stay unrendered until run time, as in dbt.
 pub fn read(
     dir: &Path,
     display_dir: &str,
@@ -291,6 +298,8 @@ pub fn read(
         clean_targets: strings(doc.get("clean-targets"), &[]),
         vars,
         configs,
+        configs_raw: None,
+        written_differs: false,
         dispatch,
         on_run_start: hooks(doc.get("on-run-start")),
         on_run_end: hooks(doc.get("on-run-end")),
@@ -301,4 +310,55 @@ pub fn read(
         source,
     };
     Ok((file, warnings))
+}
+
+impl ProjectFile {
+    /// Renders the Jinja in the config trees (`+materialized: "{{ ... }}"`)
+    /// as dbt does when it loads the project, keeping the trees as written
+    /// in `configs_raw` when anything changed.
+    pub fn render_configs(
+        &mut self,
+        renderer: &crate::jinja::yaml_render::YamlRenderer,
+    ) -> Result<(), Diag> {
+        let mut rendered = self.configs.clone();
+        let mut changed = false;
+        for (key, tree) in &mut rendered {
+            let mut keypath = vec![key.clone()];
+            changed |= renderer
+                .render_config_tree(tree, &self.name, &mut keypath)
+                .map_err(|e| {
+                    let mut d = Diag::error(
+                        "XF0105",
+                        format!(
+                            "cannot render `{}` in `{}`: {}",
+                            e.keypath, self.source.name, e.message
+                        ),
+                    )
+                    .with_source(self.source.clone());
+                    if let Some((offset, len)) = self.locate(&e.keypath) {
+                        d = d.with_label(offset, len, "");
+                    }
+                    d
+                })?;
+        }
+        if changed {
+            self.configs_raw = Some(std::mem::replace(&mut self.configs, rendered));
+        }
+        self.written_differs =
+            changed || self.configs.values().any(super::config::has_merging_keys);
+        Ok(())
+    }
+
+    /// Where the value at a dotted key path is written in the file.
+    fn locate(&self, keypath: &str) -> Option<(usize, usize)> {
+        let doc = yaml::parse(&self.source.text).ok()?;
+        let mut at = &doc;
+        for part in keypath.split('.') {
+            at = match at.as_seq() {
+                Some(items) => items.get(part.parse::<usize>().ok()?)?,
+                None => at.get(part)?,
+            };
+        }
+        Some((at.offset, at.len.max(1)))
+    }
 }

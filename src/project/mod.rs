@@ -381,6 +381,18 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         }
     }
 
+    // Config trees may use `target`, known only now.
+    let project_renderer = crate::jinja::yaml_render::YamlRenderer::new(
+        &target.context_value(),
+        HashMap::new(),
+        opts.cli_vars.clone(),
+    );
+    for pkg in packages.values_mut() {
+        if let Err(d) = pkg.file.render_configs(&project_renderer) {
+            diags.push(d);
+        }
+    }
+
     let t = std::time::Instant::now();
     let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
     tracing::debug!("found {} files in {:?}", files.len(), t.elapsed());
@@ -436,7 +448,13 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     }
     tracing::debug!("collected nodes in {:?}", t.elapsed());
     let t = std::time::Instant::now();
-    for y in &yamls {
+    let yaml_renderer = crate::jinja::yaml_render::YamlRenderer::new(
+        &project.target.context_value(),
+        crate::jinja::package_vars(&project.packages, &project.cli_vars),
+        project.cli_vars.clone(),
+    );
+    for y in &mut yamls {
+        y.render(&yaml_renderer, diags);
         properties::apply(&mut project, y, diags);
     }
     tracing::debug!("applied properties in {:?}", t.elapsed());
@@ -724,6 +742,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                     abs: f.abs.clone(),
                     source: source(),
                     doc,
+                    originals: HashMap::new(),
                 });
             }
             Err(e) => {
@@ -776,6 +795,41 @@ pub fn project_config(
     rt: ResourceType,
     fqn: &[String],
 ) -> Map<String, Value> {
+    project_config_in(pkg, packages, rt, fqn, |f| &f.configs, false)
+}
+
+/// The project-file config of a node as written (before its Jinja was
+/// rendered, deeper levels replacing keys rather than merging), for
+/// `unrendered_config`; `None` when it equals the merged config.
+pub fn project_config_written(
+    packages: &IndexMap<String, Package>,
+    node: &Node,
+) -> Option<Map<String, Value>> {
+    if packages.values().all(|p| !p.file.written_differs) {
+        return None;
+    }
+    let pkg = packages.get(&node.package_name)?;
+    Some(project_config_in(
+        pkg,
+        packages,
+        node.resource_type,
+        &node.fqn,
+        |f| f.configs_raw.as_ref().unwrap_or(&f.configs),
+        true,
+    ))
+}
+
+type TreeConfig = fn(&Value, &[String]) -> Map<String, Value>;
+type MergeConfig = fn(&mut Map<String, Value>, &Map<String, Value>);
+
+fn project_config_in(
+    pkg: &Package,
+    packages: &IndexMap<String, Package>,
+    rt: ResourceType,
+    fqn: &[String],
+    trees: impl Fn(&ProjectFile) -> &Map<String, Value>,
+    written: bool,
+) -> Map<String, Value> {
     let key = match rt {
         ResourceType::Model => "models",
         ResourceType::Seed => "seeds",
@@ -787,22 +841,31 @@ pub fn project_config(
         ResourceType::UnitTest => "unit_tests",
         _ => return Map::new(),
     };
+    let from_tree: TreeConfig = if written {
+        config::from_tree_written
+    } else {
+        config::from_tree
+    };
+    let combine: MergeConfig = if written {
+        config::replace_into
+    } else {
+        config::merge_into
+    };
     let mut out = Map::new();
     // dbt configures analyses through the `models:` tree as well.
     if rt == ResourceType::Analysis
-        && let Some(tree) = pkg.file.configs.get("models")
+        && let Some(tree) = trees(&pkg.file).get("models")
     {
-        out = config::from_tree(tree, fqn);
+        out = from_tree(tree, fqn);
     }
-    if let Some(tree) = pkg.file.configs.get(key) {
-        config::merge_into(&mut out, &config::from_tree(tree, fqn));
+    if let Some(tree) = trees(&pkg.file).get(key) {
+        combine(&mut out, &from_tree(tree, fqn));
     }
     if !pkg.is_root
         && let Some(root) = packages.values().find(|p| p.is_root)
-        && let Some(tree) = root.file.configs.get(key)
+        && let Some(tree) = trees(&root.file).get(key)
     {
-        let more = config::from_tree(tree, fqn);
-        config::merge_into(&mut out, &more);
+        combine(&mut out, &from_tree(tree, fqn));
     }
     out
 }

@@ -3,6 +3,7 @@
 //! descriptions, columns and configs onto nodes and creates sources,
 //! exposures and generic data tests.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,7 +25,11 @@ pub struct YamlFile {
     pub root: String,
     pub abs: PathBuf,
     pub source: SourceText,
+    /// The document with its Jinja rendered (see `jinja::yaml_render`).
     pub doc: Yaml,
+    /// What each rendered string was before, by byte offset; empty for a
+    /// file without Jinja.
+    pub originals: HashMap<usize, String>,
 }
 
 impl YamlFile {
@@ -38,6 +43,54 @@ impl YamlFile {
         Diag::warning(code, msg)
             .with_source(self.source.clone())
             .with_label(at.offset, at.len.max(1), "")
+    }
+
+    /// Renders the document's Jinja in place (see `jinja::yaml_render`).
+    pub fn render(
+        &mut self,
+        renderer: &crate::jinja::yaml_render::YamlRenderer,
+        diags: &mut Diags,
+    ) {
+        for e in renderer.render_properties(&mut self.doc, &self.package, &mut self.originals) {
+            let mut d = Diag::error(
+                "XF0155",
+                format!(
+                    "cannot render `{}` in `{}`: {}",
+                    e.keypath, self.source.name, e.message
+                ),
+            )
+            .with_source(self.source.clone());
+            if let Some((offset, len)) = e.span {
+                d = d.with_label(offset, len, "");
+            }
+            diags.push(d);
+        }
+    }
+
+    /// A value as written, before its Jinja was rendered.
+    pub(super) fn raw_json(&self, at: &Yaml) -> Value {
+        if self.originals.is_empty() {
+            return at.to_json();
+        }
+        at.to_json_with(&|y| {
+            self.originals
+                .get(&y.offset)
+                .filter(|_| {
+                    !matches!(
+                        y.kind,
+                        crate::yaml::YamlKind::Map(_) | crate::yaml::YamlKind::Seq(_)
+                    )
+                })
+                .map(|s| Value::String(s.clone()))
+        })
+    }
+
+    /// A string as written, before its Jinja was rendered.
+    pub(super) fn raw_str<'a>(&'a self, at: &'a Yaml) -> Option<&'a str> {
+        self.originals
+            .get(&at.offset)
+            .map(String::as_str)
+            .or_else(|| at.as_str())
     }
 
     pub(super) fn span(&self, at: &Yaml) -> SourceSpan {
@@ -246,7 +299,23 @@ fn columns_of(
 /// Configs written directly on a YAML entry (`config:`), with `tags`/`meta`
 /// given at the top level of the entry folded in as dbt does.
 fn entry_config(entry: &Yaml) -> Map<String, Value> {
-    let mut cfg = map_of(entry.get("config"));
+    entry_config_with(entry, &Yaml::to_json)
+}
+
+/// An entry's config as written, when rendering its Jinja changed it.
+fn entry_config_raw(file: &YamlFile, entry: &Yaml) -> Option<Map<String, Value>> {
+    if file.originals.is_empty() {
+        return None;
+    }
+    let raw = entry_config_with(entry, &|y| file.raw_json(y));
+    (raw != entry_config(entry)).then_some(raw)
+}
+
+fn entry_config_with(entry: &Yaml, to_json: &dyn Fn(&Yaml) -> Value) -> Map<String, Value> {
+    let mut cfg = match entry.get("config").map(to_json) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     for key in [
         "tags",
         "meta",
@@ -258,7 +327,7 @@ fn entry_config(entry: &Yaml) -> Map<String, Value> {
         if let Some(v) = entry.get(key)
             && !cfg.contains_key(key)
         {
-            cfg.insert(key.to_owned(), v.to_json());
+            cfg.insert(key.to_owned(), to_json(v));
         }
     }
     cfg
@@ -406,6 +475,7 @@ fn patch_nodes(
         // YAML configs sit between the project file and `config()`: keep
         // them apart until the parse phase merges all three.
         node.yaml_config = cfg;
+        node.raw_yaml_config = entry_config_raw(file, entry).map(Box::new);
         if let Some(v) = entry.get("latest_version") {
             node.latest_version = Some(str_of(Some(v)));
         }
@@ -867,6 +937,14 @@ fn add_sources(
             };
             config::merge_into(&mut cfg, &src_cfg);
             config::merge_into(&mut cfg, &entry_config(t));
+            let (src_raw, table_raw) = (entry_config_raw(file, src), entry_config_raw(file, t));
+            if src_raw.is_some() || table_raw.is_some() {
+                let mut raw = src_raw.unwrap_or_else(|| src_cfg.clone());
+                for (k, v) in table_raw.unwrap_or_else(|| entry_config(t)) {
+                    raw.insert(k, v);
+                }
+                node.raw_yaml_config = Some(Box::new(raw));
+            }
             node.tags = cfg
                 .get("tags")
                 .map(crate::value::string_list)
@@ -899,7 +977,10 @@ fn add_sources(
             let mut quoting = map_of(src.get("quoting"));
             quoting.extend(map_of(t.get("quoting")));
             node.source = Some(Box::new(SourceInfo {
-                unrendered_schema: src.get("schema").and_then(Yaml::as_str).map(str::to_owned),
+                unrendered_schema: src
+                    .get("schema")
+                    .and_then(|y| file.raw_str(y))
+                    .map(str::to_owned),
                 source_name: source_name.clone(),
                 source_description: str_of(src.get("description")),
                 identifier,

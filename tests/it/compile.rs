@@ -1,8 +1,9 @@
 //! `xform compile` on fixture projects: the compiled SQL is snapshotted.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::support::{copy_project, read_tree, settings, xform};
+use crate::support::{copy_project, read_tree, settings, write, xform};
 
 #[test]
 fn compiled_sql_of_fixture_projects() {
@@ -76,5 +77,136 @@ fn parse_writes_manifest_and_summary() {
     assert_eq!(
         manifest["parent_map"]["model.shop.silver_sales"],
         serde_json::json!(["model.shop.stg_sales_deduped"])
+    );
+}
+
+/// A project whose YAML uses Jinja the way real dbt projects do: config
+/// trees keyed on `target`, properties configs from `env_var()`, a source
+/// schema from `var()`. Returns the folder.
+fn yaml_jinja_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(
+        p,
+        "dbt_project.yml",
+        "name: yj\nprofile: yj\nvars:\n  raw_schema: landing\nmodels:\n  yj:\n    +materialized: \"{{ 'table' if target.name == 'prod' else 'view' }}\"\n    +post-hook: \"select '{{ this }}'\"\n",
+    );
+    write(
+        p,
+        "profiles.yml",
+        "yj:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n    prod: {type: duckdb, path: prod.duckdb}\n",
+    );
+    write(
+        p,
+        "models/props.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: \"{{ var('raw_schema') }}\"\n    tables: [{name: events}]\nmodels:\n  - name: a\n    description: \"{{ doc('a_doc') }}\"\n    config:\n      tags: [\"{{ target.name }}\"]\n      meta: {owner: \"{{ env_var('YJ_OWNER', 'nobody') }}\"}\n  - name: prod_only\n    config:\n      enabled: \"{{ target.name == 'prod' }}\"\n",
+    );
+    write(
+        p,
+        "models/docs.md",
+        "{% docs a_doc %}The a model.{% enddocs %}\n",
+    );
+    write(
+        p,
+        "models/a.sql",
+        "select * from {{ source('raw', 'events') }}\n",
+    );
+    write(p, "models/prod_only.sql", "select 1 as x\n");
+    dir
+}
+
+fn ls_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["ls", "--output", "json", "--resource-type", "model"];
+    all.extend_from_slice(args);
+    let out = xform(dir, &all);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[test]
+fn jinja_in_project_and_properties_yaml_is_rendered_per_target() {
+    let dir = yaml_jinja_project();
+    let dev = ls_json(dir.path(), &[]);
+    assert_eq!(dev.len(), 1, "prod_only is disabled in dev: {dev:?}");
+    let a = &dev[0]["config"];
+    assert_eq!(a["materialized"], "view");
+    assert_eq!(a["tags"], serde_json::json!(["dev"]));
+    assert_eq!(a["meta"]["owner"], "nobody");
+    // Hooks are rendered at run time, not at load.
+    assert_eq!(a["post-hook"][0]["sql"], "select '{{ this }}'");
+
+    let prod = ls_json(dir.path(), &["--target", "prod"]);
+    let names: Vec<&str> = prod.iter().filter_map(|n| n["name"].as_str()).collect();
+    assert_eq!(names, ["a", "prod_only"]);
+    assert_eq!(prod[0]["config"]["materialized"], "table");
+    assert_eq!(prod[0]["config"]["tags"], serde_json::json!(["prod"]));
+
+    let out = xform(dir.path(), &["compile", "--select", "a"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sql = std::fs::read_to_string(dir.path().join("target/compiled/yj/models/a.sql"))
+        .expect("compiled a");
+    assert!(sql.contains(r#""landing"."events""#), "{sql}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let node = &manifest["nodes"]["model.yj.a"];
+    assert_eq!(node["description"], "The a model.");
+    // What was written stays in `unrendered_config`, for state comparison.
+    assert_eq!(
+        node["unrendered_config"]["materialized"],
+        "{{ 'table' if target.name == 'prod' else 'view' }}"
+    );
+    assert_eq!(
+        manifest["sources"]["source.yj.raw.events"]["unrendered_schema"],
+        "{{ var('raw_schema') }}"
+    );
+}
+
+#[test]
+fn yaml_jinja_that_fails_to_render_points_at_the_value() {
+    let dir = yaml_jinja_project();
+    write(
+        dir.path(),
+        "models/more.yml",
+        "version: 2\nmodels:\n  - name: b\n    config:\n      schema: \"{{ var('no_such_var') }}\"\n",
+    );
+    write(dir.path(), "models/b.sql", "select 1 as y\n");
+    let out = xform(dir.path(), &["parse"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("XF0155"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot render `models.0.config.schema` in `models/more.yml`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("no_such_var"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("models/more.yml:5:15"),
+        "{}",
+        out.stderr
+    );
+
+    write(
+        dir.path(),
+        "dbt_project.yml",
+        "name: yj\nprofile: yj\nmodels:\n  yj:\n    +schema: \"{{ target.nme.upper() }}\"\n",
+    );
+    let out = xform(dir.path(), &["parse"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("cannot render `models.yj.+schema` in `dbt_project.yml`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("dbt_project.yml:5:14"),
+        "{}",
+        out.stderr
     );
 }

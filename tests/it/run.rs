@@ -4,13 +4,8 @@
 
 use std::path::Path;
 
+use crate::support::write;
 use crate::support::xform;
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
 
 /// A small project whose database is `db.duckdb` in the project folder.
 fn project() -> tempfile::TempDir {

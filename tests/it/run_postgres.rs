@@ -5,13 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::{PgDatabase, pg_url, read_tree, xform};
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
+use crate::support::{PgDatabase, pg_url, read_tree, write, xform};
 
 fn env(key: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set (.ci/postgres.sh sets it)"))

@@ -10,13 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{dbt, xform};
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let p = dir.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
+use crate::support::{dbt, write, xform};
 
 fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
     let p = dir.join(rel);

@@ -14,6 +14,13 @@ pub fn fixture(rel: &str) -> PathBuf {
 }
 
 /// Copies a project folder into a fresh temp folder (without `target/`).
+/// Writes `text` to `rel` under `dir`, creating folders.
+pub fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
 pub fn copy_project(src: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(src, dir.path());
