@@ -148,8 +148,14 @@ fn compiled_path(node: &Node) -> Option<String> {
 pub fn compiled_rel_path(node: &Node) -> String {
     let file = if node.test.as_ref().is_some_and(|t| t.metadata.is_some()) {
         format!("{}/{}", node.original_file_path, node.path)
-    } else if let Some(u) = &node.unit {
-        format!("{}/{}/{}.sql", node.original_file_path, u.model, node.name)
+    } else if node.unit.is_some() {
+        // dbt's pseudo path of a unit test: the YAML file's folder and the
+        // test's name, under the YAML file (`models/u.yml/models/t.sql`).
+        let ofp = &node.original_file_path;
+        match ofp.rsplit_once('/') {
+            Some((dir, _)) => format!("{ofp}/{dir}/{}.sql", node.name),
+            None => format!("{ofp}/{}.sql", node.name),
+        }
     } else {
         node.original_file_path.clone()
     };

@@ -1648,6 +1648,15 @@ impl Compiler {
         Ok(ephemeral::inject(&sql, ctes))
     }
 
+    /// An ephemeral model's compiled SQL (with the CTEs of the ephemeral
+    /// models it reads injected), as dbt writes it to `target/compiled` when
+    /// it inlines the model.
+    pub fn ephemeral_sql(&self, project: &Project, id: &str) -> Option<String> {
+        let rendered = self.ephemerals.get(id)?.clone();
+        let mut memo = ephemeral::Memo::new();
+        Some(self.finish(project, id, rendered, &mut memo).0)
+    }
+
     /// Compiles one node: rendered SQL with ephemeral CTEs injected.
     pub fn compile_one(
         &self,

@@ -109,6 +109,19 @@ pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
     None
 }
 
+/// A batch's start as dbt names the batch's compiled file
+/// (`MicrobatchBuilder.format_batch_start`): `2024-09-17T16` for an hour,
+/// `2024-09-17` for a day, `2024-09` for a month, `2024` for a year.
+pub fn format_batch_start(t: NaiveDateTime, size: BatchSize) -> String {
+    let f = match size {
+        BatchSize::Hour => "%Y-%m-%dT%H",
+        BatchSize::Day => "%Y-%m-%d",
+        BatchSize::Month => "%Y-%m",
+        BatchSize::Year => "%Y",
+    };
+    t.format(f).to_string()
+}
+
 /// A bound as dbt prints it into SQL.
 pub fn format(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()

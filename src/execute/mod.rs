@@ -457,6 +457,7 @@ pub fn run(
         shared: Arc::clone(&shared),
         event_time: (opts.event_time_start.clone(), opts.event_time_end.clone()),
         clone: opts.clone.as_ref(),
+        ephemerals_written: Mutex::new(HashSet::new()),
     };
     // Schemas first, once, on one connection.
     {
@@ -884,6 +885,8 @@ struct Runner<'a> {
     event_time: (Option<String>, Option<String>),
     /// `clone`: the state's relation of each node.
     clone: Option<&'a HashMap<String, Relation>>,
+    /// Ephemeral models whose compiled SQL this run has written.
+    ephemerals_written: Mutex<HashSet<String>>,
 }
 
 impl Runner<'_> {
@@ -1061,6 +1064,54 @@ impl Runner<'_> {
         r
     }
 
+    /// Writes `target/compiled/...` as dbt does when it compiles a node to
+    /// run it: nothing for seeds and snapshots; a file per batch of a
+    /// microbatch model (`models/m/m_2024-01-31.sql`); and the compiled SQL
+    /// of every ephemeral model inlined, once per run.
+    fn write_compiled(
+        &self,
+        node: &Node,
+        sql: &str,
+        ctes: &[(String, String)],
+        batch: Option<&(usize, String, String)>,
+    ) {
+        let target = self.project.target_path();
+        for (id, _) in ctes {
+            let first = self
+                .ephemerals_written
+                .lock()
+                .is_ok_and(|mut w| w.insert(id.clone()));
+            if let (true, Some(e)) = (first, self.project.nodes.get(id))
+                && let Some(esql) = self.compiler.ephemeral_sql(self.project, id)
+            {
+                let _ = write_file(&target.join(compiled_rel(e, "compiled")), &esql);
+            }
+        }
+        if matches!(
+            node.resource_type,
+            ResourceType::Seed | ResourceType::Snapshot
+        ) {
+            return;
+        }
+        let mut rel = compiled_rel(node, "compiled");
+        let size = node
+            .config
+            .get("batch_size")
+            .and_then(serde_json::Value::as_str)
+            .and_then(microbatch::BatchSize::parse);
+        if let (Some((_, start, _)), Some(size)) = (batch, size)
+            && let Some(start) = microbatch::parse_time(start)
+            && let (Some(stem), Some(ext)) = (rel.file_stem(), rel.extension())
+        {
+            let (stem, ext) = (stem.to_string_lossy(), ext.to_string_lossy());
+            let suffix = microbatch::format_batch_start(start, size);
+            rel = rel
+                .with_file_name(&*stem)
+                .join(format!("{stem}_{suffix}.{ext}"));
+        }
+        let _ = write_file(&target.join(rel), sql);
+    }
+
     /// The windows a microbatch model runs, as dbt computes them: from
     /// `--event-time-start`, or `begin` on a first run or full refresh, or
     /// `lookback` batches before now; to `--event-time-end` or now, rounded up
@@ -1212,14 +1263,8 @@ impl Runner<'_> {
         };
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
+        self.write_compiled(&node, &sql, &ctes, batch);
         node.extra_ctes = ctes;
-        let _ = write_file(
-            &self
-                .project
-                .target_path()
-                .join(compiled_rel(&node, "compiled")),
-            &sql,
-        );
 
         let mat = if self.clone.is_some() {
             "clone".to_owned()
