@@ -1103,6 +1103,8 @@ fn finish_summary(
                 other => other.as_str().to_owned(),
             };
             *kinds.entry(k).or_default() += 1;
+        } else if r.unique_id.starts_with("operation.") {
+            *kinds.entry("project hook".to_owned()).or_default() += 1;
         }
     }
     let parts: Vec<String> = kinds

@@ -485,7 +485,13 @@ pub fn run(
         }
     }
 
-    run_project_hooks(project, renderer, &shared, false, &[])?;
+    // `clone` runs no project hooks, as in dbt (its task is not a run).
+    let hooks = opts.clone.is_none();
+    let start_hooks = if hooks {
+        run_project_hooks(project, renderer, &shared, false, &[])?
+    } else {
+        Vec::new()
+    };
 
     let total = runnable.len();
     on_event(Event::Planned(total));
@@ -634,21 +640,30 @@ pub fn run(
         .into_iter()
         .map(|(d, s)| Value::from(vec![Value::from(d), Value::from(s)]))
         .collect();
-    let end_hooks = run_project_hooks(
-        project,
-        renderer,
-        &shared,
-        true,
-        &[
-            ("results", results_value(project, &results)),
-            ("schemas", Value::from(schemas)),
-            ("database_schemas", Value::from(database_schemas)),
-        ],
-    );
+    let end_hooks = if hooks {
+        run_project_hooks(
+            project,
+            renderer,
+            &shared,
+            true,
+            &[
+                ("results", results_value(project, &results)),
+                ("schemas", Value::from(schemas)),
+                ("database_schemas", Value::from(database_schemas)),
+            ],
+        )
+    } else {
+        Ok(Vec::new())
+    };
     if let Some(log) = &shared.log {
         log.flush();
     }
-    end_hooks?;
+    // Like dbt's run_results.json: start hooks, the nodes, end hooks.
+    let results: Vec<NodeResult> = start_hooks
+        .into_iter()
+        .chain(results)
+        .chain(end_hooks?)
+        .collect();
     Ok(RunOutput {
         results,
         elapsed: t0.elapsed().as_secs_f64(),
@@ -716,44 +731,56 @@ pub fn preview(
 
 /// Runs `on-run-start` or `on-run-end` hooks of every package (the root
 /// project's last), rendered with `extra` names (`results`, `schemas`).
+/// Returns a result per hook, as dbt reports them in `run_results.json`
+/// (`operation.<package>.<package>-on-run-start-<n>`, numbered within each
+/// package), and writes each hook's SQL where dbt does
+/// (`target/compiled/<package>/dbt_project.yml/hooks/`).
 fn run_project_hooks(
     project: &Project,
     renderer: &Renderer,
     shared: &Arc<live::Shared>,
     end: bool,
     extra: &[(&'static str, Value)],
-) -> Result<usize, Diag> {
-    let mut hooks: Vec<(String, String)> = Vec::new();
+) -> Result<Vec<NodeResult>, Diag> {
+    // (package, index within the package, hook)
+    let mut hooks: Vec<(String, usize, String)> = Vec::new();
+    let list = |file: &crate::project::dbt_project::ProjectFile| {
+        if end {
+            file.on_run_end.clone()
+        } else {
+            file.on_run_start.clone()
+        }
+    };
     for (name, pkg) in &project.packages {
         if pkg.is_root {
             continue;
         }
-        let list = if end {
-            &pkg.file.on_run_end
-        } else {
-            &pkg.file.on_run_start
-        };
-        hooks.extend(list.iter().map(|h| (name.clone(), h.clone())));
+        hooks.extend(
+            list(&pkg.file)
+                .into_iter()
+                .enumerate()
+                .map(|(i, h)| (name.clone(), i, h)),
+        );
     }
     if let Some(root) = project.root_package() {
-        let list = if end {
-            &root.file.on_run_end
-        } else {
-            &root.file.on_run_start
-        };
-        hooks.extend(list.iter().map(|h| (project.root.clone(), h.clone())));
+        hooks.extend(
+            list(&root.file)
+                .into_iter()
+                .enumerate()
+                .map(|(i, h)| (project.root.clone(), i, h)),
+        );
     }
     if hooks.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let which = if end { "on-run-end" } else { "on-run-start" };
     let worker = connect(shared)?;
-    for (i, (package, hook)) in hooks.iter().enumerate() {
-        let mut node = Node::new(
-            ResourceType::Analysis,
-            package,
-            &format!("{package}-{which}-{i}"),
-        );
+    let mut results = Vec::with_capacity(hooks.len());
+    for (n, (package, i, hook)) in hooks.iter().enumerate() {
+        let started = chrono::Utc::now();
+        let t0 = Instant::now();
+        let name = format!("{package}-{which}-{i}");
+        let mut node = Node::new(ResourceType::Analysis, package, &name);
         node.raw_code.clone_from(hook);
         let nl = Arc::new(NodeLive::without_facts(
             shared,
@@ -784,13 +811,40 @@ fn run_project_hooks(
                 Value::from_dyn_object(Arc::clone(&ctx)),
             )
             .map_err(|e| hook_diag(crate::jinja::errors::plain_message(&e)))?;
+        let _ = write_file(
+            &project
+                .target_path()
+                .join("compiled")
+                .join(package)
+                .join("dbt_project.yml/hooks")
+                .join(format!("{name}.sql")),
+            &sql,
+        );
+        let compile_done = chrono::Utc::now();
         if !sql.trim().is_empty() {
             crate::jinja::live::Live::execute(nl.as_ref(), &sql, false, false)
                 .map_err(hook_diag)?;
         }
         nl.finish(true).map_err(hook_diag)?;
+        results.push(NodeResult {
+            unique_id: format!("operation.{package}.{name}"),
+            status: Status::Success,
+            // dbt numbers the message by the hook's place among all of them.
+            message: Some(format!("{package}.{which}.{n} passed")),
+            failures: Some(0),
+            started,
+            compile_done,
+            completed: chrono::Utc::now(),
+            execution_time: t0.elapsed().as_secs_f64(),
+            thread: n,
+            compiled_code: Some(sql),
+            relation_name: None,
+            rows_affected: None,
+            diag: None,
+            run_path: None,
+        });
     }
-    Ok(hooks.len())
+    Ok(results)
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
