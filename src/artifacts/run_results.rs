@@ -20,7 +20,11 @@ fn result_json(r: &NodeResult) -> Value {
             {"name": "execute", "started_at": ts(r.compile_done), "completed_at": ts(r.completed)},
         ])
     };
-    let adapter_response = if r.status == Status::Skipped || r.status == Status::Error {
+    // Nothing ran (skipped, failed, or only compiled): no adapter response.
+    let adapter_response = if r.status == Status::Skipped
+        || r.status == Status::Error
+        || r.message.is_none()
+    {
         json!({})
     } else {
         let mut m =

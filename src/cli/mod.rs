@@ -442,6 +442,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 },
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
+            let selected = ids.clone();
             let ids: Vec<String> = ids
                 .into_iter()
                 .filter(|id| {
@@ -465,6 +466,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             let written = write_compiled(&loaded.project, &ids)?;
             tracing::debug!("wrote {written} compiled files in {:?}", tw.elapsed());
             write_manifest(&loaded)?;
+            write_compile_results(&loaded, &selected, &c.select, t0)?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
             }
@@ -668,6 +670,60 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
     crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
     crate::state::sidecar::write(&loaded.project, &loaded.renderer.shared.invocation_id)?;
     tracing::debug!("wrote manifest in {:?}", t0.elapsed());
+    Ok(())
+}
+
+/// `run_results.json` of `compile`, as dbt writes it: a result for every
+/// selected seed, snapshot, data test, analysis and model that is not
+/// ephemeral; `success`, or `error` for one that did not compile.
+fn write_compile_results(
+    loaded: &Loaded,
+    ids: &[String],
+    sel: &args::SelectArgs,
+    t0: Instant,
+) -> anyhow::Result<()> {
+    use crate::execute::{NodeResult, Status};
+    let now = chrono::Utc::now();
+    let results: Vec<NodeResult> = ids
+        .iter()
+        .filter_map(|id| loaded.project.nodes.get(id))
+        .filter(|n| match n.resource_type {
+            ResourceType::Model => !n.is_ephemeral(),
+            ResourceType::Seed
+            | ResourceType::Snapshot
+            | ResourceType::Test
+            | ResourceType::Analysis => true,
+            _ => false,
+        })
+        .map(|n| NodeResult {
+            unique_id: n.unique_id.clone(),
+            status: if n.resource_type == ResourceType::Seed || n.compiled_code.is_some() {
+                Status::Success
+            } else {
+                Status::Error
+            },
+            message: None,
+            failures: None,
+            started: now,
+            compile_done: now,
+            completed: now,
+            execution_time: 0.0,
+            thread: 0,
+            compiled_code: n.compiled_code.clone(),
+            relation_name: n.relation_name.clone(),
+            rows_affected: None,
+            diag: None,
+            run_path: None,
+        })
+        .collect();
+    crate::artifacts::run_results::write(
+        &loaded.project.target_path(),
+        &results,
+        t0.elapsed().as_secs_f64(),
+        &loaded.renderer.shared.invocation_id,
+        loaded.started,
+        &serde_json::json!({"which": "compile", "select": sel.select, "exclude": sel.exclude}),
+    )?;
     Ok(())
 }
 
