@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::compat::pg;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -147,81 +149,33 @@ pub fn pg_url() -> Option<String> {
     url
 }
 
-/// A fresh database on the test server, dropped when this is dropped.
-pub struct PgDatabase {
-    admin_url: String,
-    pub name: String,
-}
+/// A fresh database on the test server, dropped when this is dropped (the
+/// harness's `compat::pg::Database`, with failures as panics).
+pub struct PgDatabase(pg::Database);
 
 impl PgDatabase {
-    /// Creates a database named after `label` (and this process and time,
-    /// so parallel tests never share one).
+    /// Creates a database named after `label` (and this process and a
+    /// counter, so parallel tests never share one).
     pub fn create(admin_url: &str, label: &str) -> Self {
-        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let label: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect();
-        let name = format!("xf_{label}_{}_{n}", std::process::id());
-        let mut admin = postgres::Client::connect(admin_url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connect to the test Postgres server: {e}"));
-        // One statement per call: CREATE DATABASE cannot run in the
-        // implicit transaction of a multi-statement query.
-        for sql in [
-            format!("drop database if exists \"{name}\" with (force)"),
-            format!("create database \"{name}\""),
-        ] {
-            admin
-                .batch_execute(&sql)
-                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        }
-        Self {
-            admin_url: admin_url.to_owned(),
-            name,
-        }
+        let server = pg::Server::new(admin_url).unwrap_or_else(|e| panic!("{e:#}"));
+        Self(pg::Database::create(&server, label).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     /// A connection to this database as the test superuser.
     pub fn connect(&self) -> postgres::Client {
-        let mut config: postgres::Config = self.admin_url.parse().expect("XFORM_TEST_PG_URL");
-        config.dbname(&self.name);
-        config
-            .connect(postgres::NoTls)
-            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
+        self.0.connect().unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Every row of a query, cells as text (NULL as `None`).
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let mut client = self.connect();
-        client
-            .simple_query(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .into_iter()
-            .filter_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
-                }
-                _ => None,
-            })
-            .collect()
+        self.0.rows(sql).unwrap_or_else(|e| panic!("{e:#}"))
     }
 }
 
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "drop database if exists \"{}\" with (force)",
-                self.name
-            ));
-        }
+impl std::ops::Deref for PgDatabase {
+    type Target = pg::Database;
+
+    fn deref(&self) -> &pg::Database {
+        &self.0
     }
 }
