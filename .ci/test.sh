@@ -48,12 +48,34 @@ cargo clippy --quiet --no-default-features --all-targets -- -D warnings
 
 step "cargo test"
 log="$(mktemp)"
-trap 'rm -f "$log"; xform_pg_stop' EXIT
+compat_log="$(mktemp)"
+trap 'rm -f "$log" "$compat_log"; xform_pg_stop' EXIT
 set +e
 cargo test --no-default-features -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole suite (unit and integration tests).
+
+step "compat: dbt-core and xform side by side (compat/README.md)"
+# The example project and every fixture project, on DuckDB and Postgres;
+# any difference from dbt-core fails the run.
+compat_start=$SECONDS
+set +e
+{
+  compat/run --target duckdb --target postgres example_project --steps "compile; build"
+  first=$?
+  compat/run --target duckdb --target postgres tests/fixtures/run/* tests/fixtures/compile/*
+  second=$?
+  [ "$first" = 0 ] && [ "$second" = 0 ]
+} 2>&1 | tee "$compat_log"
+compat_status=${PIPESTATUS[0]}
+set -e
+echo "compat: $((SECONDS - compat_start)) s" >&2
+
+# One closing line for the whole suite (unit and integration tests), and
+# one for the harness.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+awk '/ on (duckdb|postgres): [0-9]+ passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^known/) k += $i } }
+     END { printf "compat: %d passed, %d failed, %d known\n", p, f, k }' "$compat_log"
+[ "$status" = 0 ] || exit "$status"
+exit "$compat_status"
