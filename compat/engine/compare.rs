@@ -561,8 +561,9 @@ fn manifest_node_problem(id: &str, a: &serde_json::Value, b: &serde_json::Value)
         } else if va != vb {
             differing.push((*k).clone());
             if details.len() < 2 * SAMPLES {
-                details.push(format!("{k}: dbt:   {}", truncate(&va.to_string(), 160)));
-                details.push(format!("{k}: xform: {}", truncate(&vb.to_string(), 160)));
+                let (path, va, vb) = first_difference(k, va, vb);
+                details.push(format!("{path}: dbt:   {}", truncate(&va.to_string(), 160)));
+                details.push(format!("{path}: xform: {}", truncate(&vb.to_string(), 160)));
             }
         }
     }
@@ -583,6 +584,35 @@ fn manifest_node_problem(id: &str, a: &serde_json::Value, b: &serde_json::Value)
             }
         ),
         details,
+    }
+}
+
+/// Where two JSON values first differ: the path (`columns.status.doc_blocks`)
+/// and the two values there.
+fn first_difference<'a>(
+    path: &str,
+    a: &'a serde_json::Value,
+    b: &'a serde_json::Value,
+) -> (String, &'a serde_json::Value, &'a serde_json::Value) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) if x.keys().eq(y.keys()) => {
+            for (k, v) in x {
+                if y.get(k) != Some(v) {
+                    return first_difference(&format!("{path}.{k}"), v, &y[k]);
+                }
+            }
+            (path.to_owned(), a, b)
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                if v != w {
+                    return first_difference(&format!("{path}[{i}]"), v, w);
+                }
+            }
+            (path.to_owned(), a, b)
+        }
+        _ => (path.to_owned(), a, b),
     }
 }
 
@@ -738,6 +768,18 @@ mod tests {
             ]
         );
         assert_eq!((r.passed, r.failed), (1, 3));
+    }
+
+    #[test]
+    fn json_differences_are_located() {
+        let a = serde_json::json!({"columns": {"id": {"doc_blocks": []}, "s": {"doc_blocks": []}}});
+        let b = serde_json::json!({"columns": {"id": {"doc_blocks": []}, "s": {"doc_blocks": ["doc.p.x"]}}});
+        let (path, x, y) = super::first_difference("n", &a, &b);
+        assert_eq!(path, "n.columns.s.doc_blocks");
+        assert_eq!(
+            (x.to_string(), y.to_string()),
+            ("[]".to_owned(), "[\"doc.p.x\"]".to_owned())
+        );
     }
 
     #[test]
