@@ -270,6 +270,8 @@ pub struct Column {
     pub constraints: Vec<Constraint>,
     pub quote: Option<bool>,
     pub tags: Vec<String>,
+    /// The doc blocks its description calls (`doc('name')`), by unique id.
+    pub doc_blocks: Vec<String>,
     /// Where the column's `name:` is written in properties YAML.
     #[serde(skip)]
     pub span: Option<SourceSpan>,
@@ -285,6 +287,7 @@ impl Column {
             constraints: Vec::new(),
             quote: None,
             tags: Vec::new(),
+            doc_blocks: Vec::new(),
             span: None,
         }
     }

@@ -26,7 +26,7 @@ fn column_json(c: &crate::node::Column) -> Value {
         "config": {"meta": c.meta, "tags": c.tags},
         "tags": c.tags,
         "granularity": null,
-        "doc_blocks": [],
+        "doc_blocks": c.doc_blocks,
     })
 }
 

@@ -306,7 +306,8 @@ impl Object for WithExtra {
 }
 
 /// Renders `{{ doc('name') }}` and other Jinja in descriptions, recording
-/// the doc blocks used.
+/// the doc blocks each description calls (the node's own in
+/// `Node::doc_blocks`, each column's in `Column::doc_blocks`), as dbt does.
 fn render_descriptions(
     renderer: &Renderer,
     project: &Project,
@@ -322,47 +323,56 @@ fn render_descriptions(
         &node.package_name,
     ));
     let root = Value::from_dyn_object(ctx);
-    let mut blocks = Vec::new();
     let package = node.package_name.clone();
     let shown = node.clone_header();
-    let mut render = |text: &str| -> Result<String, Diag> {
-        for cap in doc_calls(text) {
-            let uid = match cap.0 {
-                Some(p) => format!("doc.{p}.{}", cap.1),
-                None => project
-                    .docs
-                    .values()
-                    .find(|d| {
-                        d.name == cap.1
-                            && (d.package_name == package || d.package_name == project.root)
-                    })
-                    .map_or_else(
-                        || format!("doc.{package}.{}", cap.1),
-                        |d| d.unique_id.clone(),
-                    ),
-            };
-            if !blocks.contains(&uid) {
-                blocks.push(uid);
-            }
-        }
+    let render = |text: &str| -> Result<(String, Vec<String>), Diag> {
+        let blocks = doc_calls(text)
+            .into_iter()
+            .filter_map(|(pkg, name)| resolve_doc(project, pkg.as_deref(), &name, &package))
+            .collect();
         let source = crate::jinja::mutable::rewrite(text);
-        renderer
+        let rendered = renderer
             .env
             .render_str(&source, &root)
-            .map_err(|e| errors::to_diag(&e, project, Some(&shown)))
+            .map_err(|e| errors::to_diag(&e, project, Some(&shown)))?;
+        Ok((rendered, blocks))
     };
     if needs(&node.description) {
-        node.description = render(&node.description)?;
+        (node.description, node.doc_blocks) = render(&node.description)?;
     }
     let mut cols = std::mem::take(&mut node.columns);
     for c in cols.values_mut() {
         if needs(&c.description) {
-            c.description = render(&c.description)?;
+            (c.description, c.doc_blocks) = render(&c.description)?;
         }
     }
     node.columns = cols;
-    node.doc_blocks = blocks;
     Ok(())
+}
+
+/// The unique id of the doc block `doc(name)` or `doc(package, name)`
+/// finds from a node of `node_package`, searched as dbt's `resolve_doc`
+/// does: the named package only; else the root project, the node's
+/// package, then any package.
+fn resolve_doc(
+    project: &Project,
+    package: Option<&str>,
+    name: &str,
+    node_package: &str,
+) -> Option<String> {
+    let find = |pkg: Option<&str>| {
+        project
+            .docs
+            .values()
+            .find(|d| d.name == name && pkg.is_none_or(|p| d.package_name == p))
+            .map(|d| d.unique_id.clone())
+    };
+    match package {
+        Some(p) => find(Some(p)),
+        None => find(Some(&project.root))
+            .or_else(|| find(Some(node_package)))
+            .or_else(|| find(None)),
+    }
 }
 
 /// `doc('name')` / `doc('pkg', 'name')` calls in a text.
