@@ -1400,14 +1400,17 @@ impl Runner<'_> {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("ERROR")
                 .to_ascii_uppercase();
-            failures = Some(n);
+            // As dbt's `build_test_run_result`: an error-severity test that
+            // meets `error_if` fails; otherwise one that meets `warn_if`
+            // warns; otherwise it passes, and reports no failures.
             status = if error && severity == "ERROR" {
                 Status::Fail
-            } else if warn || error {
+            } else if warn {
                 Status::Warn
             } else {
                 Status::Pass
             };
+            failures = Some(if status == Status::Pass { 0 } else { n });
             message = match status {
                 Status::Pass => None,
                 _ => Some(format!(
