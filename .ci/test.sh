@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests.
-# Integration tests compare xform with dbt-core 1.11 (installed from PyPI
-# into a cached venv); under CI=true they must run, never skip.
+# The whole test suite: formatting, lints, unit and integration tests, then
+# the side-by-side harness (compat/run) over the example and every fixture
+# project. Integration tests and the harness compare xform with dbt-core 1.11
+# (installed from PyPI into a cached venv); under CI=true they must run,
+# never skip.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
