@@ -295,14 +295,52 @@ pub fn infer<'a>(
     parsed: &dyn Fn(&str) -> Option<&'a [Statement]>,
     catalog: Option<&Catalog>,
 ) -> Inference {
-    let index = RelationIndex::new(project);
-    let mut shapes: HashMap<String, Shape> = HashMap::new();
-    let mut out = Inference::default();
+    let mut inferrer = Inferrer::new(project, catalog);
     for id in order {
+        inferrer.add(id, parsed(id));
+    }
+    inferrer.finish()
+}
+
+/// Infers node by node, so that a caller can parse the models of one layer
+/// of the DAG, infer them and drop their syntax trees before the next.
+/// Every node must be added after its parents.
+pub struct Inferrer<'p> {
+    project: &'p Project,
+    catalog: Option<&'p Catalog>,
+    index: RelationIndex,
+    shapes: HashMap<String, Shape>,
+    out: Inference,
+}
+
+impl<'p> Inferrer<'p> {
+    pub fn new(project: &'p Project, catalog: Option<&'p Catalog>) -> Self {
+        Self {
+            project,
+            catalog,
+            index: RelationIndex::new(project),
+            shapes: HashMap::new(),
+            out: Inference::default(),
+        }
+    }
+
+    /// What has been inferred so far.
+    pub const fn inference(&self) -> &Inference {
+        &self.out
+    }
+
+    pub fn finish(self) -> Inference {
+        self.out
+    }
+
+    /// Infers one node from its parsed SQL (`None` when it did not parse
+    /// or is not a model).
+    pub fn add(&mut self, id: &str, stmts: Option<&[Statement]>) {
+        let project = self.project;
         let Some(n) = project.nodes.get(id) else {
-            continue;
+            return;
         };
-        let from_catalog = catalog.and_then(|c| c.nodes.get(id));
+        let from_catalog = self.catalog.and_then(|c| c.nodes.get(id));
         let shape = match n.resource_type {
             ResourceType::Source => match from_catalog {
                 Some(cols) => declared(cols.clone()),
@@ -317,25 +355,28 @@ pub fn infer<'a>(
                 from_catalog.map_or_else(Shape::default, |c| declared(c.clone()))
             }
             ResourceType::Model => {
-                let mut shape = match parsed(id) {
+                let mut shape = match stmts {
                     Some(stmts) => {
                         let known = Known {
-                            index: &index,
-                            shapes: &shapes,
+                            index: &self.index,
+                            shapes: &self.shapes,
                         };
                         let analysis = sql::analyze(stmts, &known);
                         if !analysis.unknown_columns.is_empty() {
-                            out.unknown_columns
-                                .insert(id.clone(), analysis.unknown_columns);
+                            self.out
+                                .unknown_columns
+                                .insert(id.to_owned(), analysis.unknown_columns);
                         }
                         if !analysis.unused_ctes.is_empty() {
-                            out.unused_ctes.insert(id.clone(), analysis.unused_ctes);
+                            self.out
+                                .unused_ctes
+                                .insert(id.to_owned(), analysis.unused_ctes);
                         }
                         analysis.shape
                     }
                     None => Shape::default(),
                 };
-                out.inferred.insert(id.clone(), shape.clone());
+                self.out.inferred.insert(id.to_owned(), shape.clone());
                 if !shape.complete && contract_enforced(n) && !n.columns.is_empty() {
                     // The warehouse enforces the declared columns.
                     let mut declared_shape = declared(yaml_columns(n));
@@ -352,10 +393,10 @@ pub fn infer<'a>(
                 }
                 shape
             }
-            _ => continue,
+            _ => return,
         };
-        out.graph.nodes.insert(
-            id.clone(),
+        self.out.graph.nodes.insert(
+            id.to_owned(),
             NodeLineage {
                 resource_type: n.resource_type,
                 name: n.name.clone(),
@@ -373,9 +414,8 @@ pub fn infer<'a>(
                     .collect(),
             },
         );
-        shapes.insert(id.clone(), shape);
+        self.shapes.insert(id.to_owned(), shape);
     }
-    out
 }
 
 /// One step of column lineage: `from` feeds `to`.
