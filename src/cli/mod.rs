@@ -553,6 +553,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Docs(args::DocsCommand::Generate(a)) => docs::generate_command(g, a, printer),
         Command::Docs(args::DocsCommand::Serve(a)) => Ok(docs::serve_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
+        Command::Deps(a) => Ok(deps_command(g, a, printer)),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {
                 Ok(v) => printer.data(&format!("duckdb library: {v}")),
@@ -1320,6 +1321,35 @@ fn format_table(t: &crate::adapter::Table) -> Vec<String> {
     let mut out = vec![line(&headers), sep];
     out.extend(body.iter().map(|r| line(r)));
     out
+}
+
+/// `xform deps`: installs the declared packages, printing what it does.
+fn deps_command(g: &GlobalArgs, a: &args::DepsArgs, printer: &Printer) -> Outcome {
+    let cli_vars = match parse_vars(g.vars.as_deref()) {
+        Ok(v) => v,
+        Err(d) => return fail(printer, &Diags(vec![d])),
+    };
+    let source = match a.source {
+        args::DepsSource::Hub => crate::deps::AddSource::Hub,
+        args::DepsSource::Git => crate::deps::AddSource::Git,
+        args::DepsSource::Local => crate::deps::AddSource::Local,
+    };
+    let opts = crate::deps::Options {
+        project_dir: g.project_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        cli_vars,
+        upgrade: a.upgrade,
+        lock_only: a.lock,
+        add_package: a.add_package.clone().map(|p| (p, source)),
+        version_check: !a.no_version_check,
+    };
+    let mut emit = |e: crate::deps::Event| match e {
+        crate::deps::Event::Info(m) => printer.info(&m),
+        crate::deps::Event::Warn(d) => printer.diag(&d),
+    };
+    match crate::deps::run(&opts, &mut emit) {
+        Ok(()) => Outcome::Ok,
+        Err(d) => fail(printer, &Diags(vec![d])),
+    }
 }
 
 /// `xform clean`: removes `clean-targets` (default `target`), refusing
