@@ -458,7 +458,12 @@ impl Ctx<'_> {
                 .cloned()
                 .unwrap_or_else(crate::yaml::Yaml::null);
             let requirer = format!("`{package}` {version}");
-            let specs = spec::read_list(&source, &list, self.render, &requirer, false)?;
+            let mut specs = spec::read_list(&source, &list, self.render, &requirer, false)?;
+            // Not a file the user can edit: messages point at their own
+            // entries instead.
+            for s in &mut specs {
+                s.at = None;
+            }
             (v.name, specs)
         } else {
             let render = self.render;

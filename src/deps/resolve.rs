@@ -451,27 +451,34 @@ fn pin_hub(
                     semver::reduce(&pair).is_err()
                 })
                 .unwrap_or(&ranges[0]);
-            return Err(at_req(
-                r,
-                Diag::error(
-                    "XF0613",
-                    format!(
-                        "conflicting versions of `{package}`: {} requires {} and {} requires {}",
-                        other.1.who,
-                        show_specs(&other.0),
-                        r.who,
-                        show_specs(specs)
-                    ),
-                ),
+            let msg = format!(
+                "conflicting versions of `{package}`: {} requires {} and {} requires {}",
+                other.1.who,
+                show_specs(&other.0),
+                r.who,
+                show_specs(specs)
+            );
+            // The label goes where the user can edit: a requirement written
+            // in a file rather than one from the hub's metadata.
+            let (primary, secondary) = if r.at.is_some() || other.1.at.is_none() {
+                ((specs.as_slice(), r), (other.0.as_slice(), &other.1))
+            } else {
+                ((other.0.as_slice(), &other.1), (specs.as_slice(), r))
+            };
+            let mut d = at_req(
+                primary.1,
+                Diag::error("XF0613", msg),
                 "version",
-                "no version satisfies both",
-            )
-            .with_related(note_req(
-                &other.1,
-                &format!("requires {}", show_specs(&other.0)),
-                "version",
-            ))
-            .with_help("widen one of the ranges so that they overlap"));
+                &format!("requires {}", show_specs(primary.0)),
+            );
+            if secondary.1.at.is_some() {
+                d = d.with_related(note_req(
+                    secondary.1,
+                    &format!("requires {}", show_specs(secondary.0)),
+                    "version",
+                ));
+            }
+            return Err(d.with_help("widen one of the ranges so that they overlap"));
         }
         all = with;
     }
