@@ -125,7 +125,7 @@ pub enum Command {
     Snapshot(RunArgs),
     /// Preview the rows of a model or of an inline query
     Show(ShowArgs),
-    /// Delete the folders listed in `clean-targets` (default: target/)
+    /// Delete the folders listed in `clean-targets` (default: the `target-path`, target/)
     Clean,
     /// Install the packages of packages.yml (or dependencies.yml) into `dbt_packages/`
     #[command(

@@ -1352,17 +1352,24 @@ fn deps_command(g: &GlobalArgs, a: &args::DepsArgs, printer: &Printer) -> Outcom
     }
 }
 
-/// `xform clean`: removes `clean-targets` (default `target`), refusing
+/// `xform clean`: removes `clean-targets` (default `target-path`), refusing
 /// anything outside the project folder.
 fn clean_command(g: &GlobalArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap_or_default();
-    let targets: Vec<String> = crate::yaml::parse(&text)
-        .ok()
+    let doc = crate::yaml::parse(&text).ok();
+    // dbt's default is the project's `target-path`.
+    let target_path = doc
+        .as_ref()
+        .and_then(|y| y.get("target-path"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "target".to_owned());
+    let targets: Vec<String> = doc
+        .as_ref()
         .and_then(|y| y.get("clean-targets").map(crate::yaml::Yaml::to_json))
         .and_then(|v| v.as_array().cloned())
         .map_or_else(
-            || vec!["target".to_owned()],
+            || vec![target_path],
             |a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))

@@ -192,6 +192,9 @@ struct Staging {
     root: PathBuf,
     created: bool,
     seq: usize,
+    /// The install folder, when this command creates it (removed again if
+    /// nothing was installed, e.g. by `--lock`).
+    new_install_dir: Option<PathBuf>,
 }
 
 impl Staging {
@@ -200,6 +203,7 @@ impl Staging {
             root: install_dir.join(format!(".xform-deps-{}", std::process::id())),
             created: false,
             seq: 0,
+            new_install_dir: (!install_dir.exists()).then(|| install_dir.to_path_buf()),
         }
     }
 
@@ -228,6 +232,10 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if self.created {
             let _ = std::fs::remove_dir_all(&self.root);
+        }
+        if let Some(dir) = &self.new_install_dir {
+            // Fails, as it should, when anything was installed.
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

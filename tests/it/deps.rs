@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Output, dbt, write, xform_env};
 
-/// A root project `root` in `dir/root` with a DuckDB profile.
+/// A root project `root` in `dir/root` with a `DuckDB` profile.
 fn root_project(dir: &Path, packages_yml: &str) -> PathBuf {
     let root = dir.join("root");
     write(
@@ -156,6 +156,9 @@ fn git_repo(dir: &Path, name: &str) -> Repo {
 
 // ---------------------------------------------------------------- hub
 
+/// A published package and its versions, each with the packages it needs.
+type Published = (String, Vec<(String, Value)>);
+
 /// A package hub on 127.0.0.1 serving fixed responses by path, counting
 /// requests. It stops when dropped (or after five minutes).
 struct HubServer {
@@ -163,8 +166,7 @@ struct HubServer {
     routes: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     requests: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
-    /// Published versions: package -> [(version, packages it needs)].
-    published: Mutex<Vec<(String, Vec<(String, Value)>)>>,
+    published: Mutex<Vec<Published>>,
 }
 
 impl HubServer {
@@ -181,7 +183,7 @@ impl HubServer {
             Arc::clone(&stop),
         );
         std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(300);
+            let deadline = Instant::now() + Duration::from_mins(5);
             while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
@@ -569,8 +571,12 @@ fn prereleases_only_with_install_prerelease() {
         tmp.path(),
         "packages:\n  - package: org/beta\n    version: \">=0.1.0\"\n    install_prerelease: true\n",
     );
-    ok(&root, &["deps"], &env);
+    ok(&root, &["deps", "--lock"], &env);
     assert!(read(&root.join("package-lock.yml")).contains("version: 0.3.0-rc1"));
+    assert!(
+        !root.join("dbt_packages").exists(),
+        "--lock installs nothing"
+    );
 }
 
 /// Runs a failing `deps` and returns its stderr, after checking the exit
@@ -929,4 +935,36 @@ fn dbt_deps_installs_the_same() {
             "lib_pkg -> <dir>/lib"
         ]
     );
+}
+
+#[test]
+fn clean_removes_clean_targets_and_deps_reinstalls() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    package_project(&tmp.path().join("lib"), "lib_pkg", "select 1 as x\n");
+    let root = root_project(tmp.path(), "packages:\n  - local: ../lib\n");
+    write(
+        &root,
+        "dbt_project.yml",
+        "name: root\nversion: '1.0'\nconfig-version: 2\nprofile: root\ntarget-path: out\n",
+    );
+    ok(&root, &["deps"], &[]);
+    ok(&root, &["parse"], &[]);
+    assert!(root.join("out/manifest.json").is_file());
+    // Without `clean-targets`, dbt cleans the target path.
+    ok(&root, &["clean"], &[]);
+    assert!(!root.join("out").exists());
+    assert!(root.join("dbt_packages/lib_pkg").exists());
+
+    write(
+        &root,
+        "dbt_project.yml",
+        "name: root\nversion: '1.0'\nconfig-version: 2\nprofile: root\nclean-targets: [target, dbt_packages]\n",
+    );
+    ok(&root, &["clean"], &[]);
+    assert!(!root.join("dbt_packages").exists());
+    // The folder the symlink pointed at is untouched.
+    assert!(tmp.path().join("lib/dbt_project.yml").is_file());
+    let out = ok(&root, &["deps"], &[]);
+    assert!(out.stderr.contains("Installing ../lib"), "{}", out.stderr);
+    assert!(root.join("dbt_packages/lib_pkg/dbt_project.yml").is_file());
 }
