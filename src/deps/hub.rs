@@ -54,8 +54,6 @@ pub struct Hub {
     agent: ureq::Agent,
     index: RefCell<Option<Rc<Vec<String>>>>,
     packages: RefCell<HashMap<String, Rc<Package>>>,
-    /// Requests made, for "nothing was fetched" messages and tests.
-    pub requests: RefCell<usize>,
 }
 
 impl Hub {
@@ -85,7 +83,6 @@ impl Hub {
             agent: config.into(),
             index: RefCell::new(None),
             packages: RefCell::new(HashMap::new()),
-            requests: RefCell::new(0),
         }
     }
 
@@ -98,7 +95,6 @@ impl Hub {
     }
 
     fn get(&self, url: &str) -> Result<ureq::http::Response<ureq::Body>, HubError> {
-        *self.requests.borrow_mut() += 1;
         tracing::debug!("GET {url}");
         self.agent.get(url).call().map_err(|e| match e {
             ureq::Error::StatusCode(404) => HubError::NotFound {

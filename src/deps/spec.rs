@@ -96,11 +96,9 @@ impl Spec {
     }
 }
 
-/// The packages a project declares and where.
+/// The packages a project declares.
 pub struct Declared {
     pub specs: Vec<Spec>,
-    /// `packages.yml` or `dependencies.yml`, when one declares packages.
-    pub file: Option<&'static str>,
 }
 
 /// Renders Jinja in a string from a packages file.
@@ -168,22 +166,13 @@ pub fn read_declared(
     }
     if let Some((source, list)) = has(&dependencies, "packages") {
         let specs = read_list(&source, &list, render, requirer, false)?;
-        return Ok(Declared {
-            specs,
-            file: Some("dependencies.yml"),
-        });
+        return Ok(Declared { specs });
     }
     let Some((source, doc)) = packages else {
-        return Ok(Declared {
-            specs: Vec::new(),
-            file: None,
-        });
+        return Ok(Declared { specs: Vec::new() });
     };
     if doc.is_null() {
-        return Ok(Declared {
-            specs: Vec::new(),
-            file: None,
-        });
+        return Ok(Declared { specs: Vec::new() });
     }
     let Some(map) = doc.as_map() else {
         return Err(Diag::error(
@@ -213,10 +202,7 @@ pub fn read_declared(
     }
     let list = doc.get("packages").cloned().unwrap_or_else(Yaml::null);
     let specs = read_list(&source, &list, render, requirer, false)?;
-    Ok(Declared {
-        file: (!specs.is_empty()).then_some("packages.yml"),
-        specs,
-    })
+    Ok(Declared { specs })
 }
 
 /// A lock file: its entries and `sha1_hash`.

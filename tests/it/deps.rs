@@ -562,6 +562,35 @@ fn hub_packages_resolve_ranges_and_dependencies_and_follow_the_lock() {
 }
 
 #[test]
+fn tarball_package_installs_under_its_name() {
+    let hub = hub_with_alpha_and_beta();
+    let url = hub.url();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let tarball = format!("{url}tarballs/beta-0.1.0.tar.gz");
+    let root = root_project(
+        tmp.path(),
+        &format!("packages:\n  - tarball: \"{tarball}\"\n    name: beta_tar\n"),
+    );
+    let out = ok(&root, &["deps"], &[]);
+    assert!(
+        out.stderr
+            .contains(&format!("Installed from tarball (url: {tarball})")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        read(&root.join("dbt_packages/beta_tar/models/beta_model.sql")),
+        "select '0.1.0' as v\n"
+    );
+    assert!(read(&root.join("package-lock.yml")).starts_with(&format!(
+        "packages:\n  - name: beta_tar\n    tarball: {tarball}\n"
+    )));
+    let before = hub.requests();
+    ok(&root, &["deps"], &[]);
+    assert_eq!(hub.requests(), before);
+}
+
+#[test]
 fn prereleases_only_with_install_prerelease() {
     let hub = hub_with_alpha_and_beta();
     let url = hub.url();
@@ -879,15 +908,18 @@ fn add_package_rewrites_packages_yml() {
 fn dbt_deps_installs_the_same() {
     let Some(dbt) = dbt() else { return };
     let hub = hub_with_alpha_and_beta();
+    hub.publish("org", "gamma", "1.0.0", &json!([]));
     let url = hub.url();
     let tmp = tempfile::tempdir().expect("temp dir");
     let repo = git_repo(tmp.path(), "repo");
     let packages = format!(
         "packages:\n  - local: \"{{{{ env_var('LIB_DIR') }}}}\"\n  - git: \"{url}\"\n    revision: v1.0\n  \
          - git: \"{url}\"\n    subdirectory: sub/inner\n    revision: {second}\n  \
-         - package: org/alpha\n    version: [\">=1.0.0\", \"<2.0.0\"]\n",
+         - package: org/alpha\n    version: [\">=1.0.0\", \"<2.0.0\"]\n  \
+         - tarball: \"{hub}tarballs/gamma-1.0.0.tar.gz\"\n    name: gamma_tar\n",
         url = repo.url,
-        second = repo.second
+        second = repo.second,
+        hub = hub.url(),
     );
     let env = [("DBT_PACKAGE_HUB_URL", url.as_str()), ("LIB_DIR", "../lib")];
     let mut locks = Vec::new();
@@ -930,6 +962,7 @@ fn dbt_deps_installs_the_same() {
         [
             "alpha",
             "beta",
+            "gamma_tar",
             "git_a",
             "inner_pkg",
             "lib_pkg -> <dir>/lib"
