@@ -1001,3 +1001,43 @@ fn clean_removes_clean_targets_and_deps_reinstalls() {
     assert!(out.stderr.contains("Installing ../lib"), "{}", out.stderr);
     assert!(root.join("dbt_packages/lib_pkg/dbt_project.yml").is_file());
 }
+
+#[test]
+fn packages_of_a_local_package_are_installed_and_checked() {
+    let hub = hub_with_alpha_and_beta();
+    let url = hub.url();
+    let env = [("DBT_PACKAGE_HUB_URL", url.as_str())];
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lib = tmp.path().join("lib");
+    package_project(&lib, "lib_pkg", "select 1 as x\n");
+    write(
+        &lib,
+        "packages.yml",
+        "packages:\n  - package: org/beta\n    version: 0.2.0\n",
+    );
+    let root = root_project(tmp.path(), "packages:\n  - local: ../lib\n");
+    ok(&root, &["deps"], &env);
+    assert_eq!(layout(&root.join("dbt_packages"))[0], "beta");
+    assert!(
+        read(&root.join("package-lock.yml"))
+            .contains("  - name: beta\n    package: org/beta\n    version: 0.2.0\n")
+    );
+
+    // The package's pin and alpha 1.1.0's range exclude each other.
+    write(
+        &lib,
+        "packages.yml",
+        "packages:\n  - package: org/beta\n    version: 0.1.0\n",
+    );
+    write(
+        &root,
+        "packages.yml",
+        "packages:\n  - local: ../lib\n  - package: org/alpha\n    version: 1.1.0\n",
+    );
+    let err = fails(&root, &env, "XF0613");
+    assert!(
+        err.contains("conflicting versions of `org/beta`: package `lib_pkg` requires =0.1.0 and `org/alpha` 1.1.0 requires >=0.2.0"),
+        "{err}"
+    );
+    assert!(err.contains("[../lib/packages.yml:3:14]"), "{err}");
+}
