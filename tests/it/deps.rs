@@ -421,6 +421,25 @@ fn git_packages_at_a_tag_a_commit_and_a_subdirectory() {
     let listed = listed(&root, &[]);
     assert!(listed.contains("git_a.git_a_model") && listed.contains("inner_pkg.inner_pkg_model"));
 
+    // From the lock: the locked commits are fetched by their SHA.
+    std::fs::remove_dir_all(&install).expect("rm");
+    let locked = ok(&root, &["deps"], &[]);
+    assert!(
+        locked
+            .stderr
+            .contains(&format!("Installed from revision {}", repo.first)),
+        "{}",
+        locked.stderr
+    );
+    assert_eq!(
+        read(&install.join("git_a/models/git_a_model.sql")),
+        "select 1 as v\n"
+    );
+    assert_eq!(
+        read(&install.join("inner_pkg/models/inner_pkg_model.sql")),
+        "select 2 as w\n"
+    );
+
     // Installed at the locked commits: nothing is cloned again, even with
     // the repository gone.
     std::fs::rename(tmp.path().join("repo.git"), tmp.path().join("moved.git")).expect("mv");
