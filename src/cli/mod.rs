@@ -553,6 +553,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Docs(args::DocsCommand::Generate(a)) => docs::generate_command(g, a, printer),
         Command::Docs(args::DocsCommand::Serve(a)) => Ok(docs::serve_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
+        Command::Deps(a) => Ok(deps_command(g, a, printer)),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {
                 Ok(v) => printer.data(&format!("duckdb library: {v}")),
@@ -1322,17 +1323,53 @@ fn format_table(t: &crate::adapter::Table) -> Vec<String> {
     out
 }
 
-/// `xform clean`: removes `clean-targets` (default `target`), refusing
+/// `xform deps`: installs the declared packages, printing what it does.
+fn deps_command(g: &GlobalArgs, a: &args::DepsArgs, printer: &Printer) -> Outcome {
+    let cli_vars = match parse_vars(g.vars.as_deref()) {
+        Ok(v) => v,
+        Err(d) => return fail(printer, &Diags(vec![d])),
+    };
+    let source = match a.source {
+        args::DepsSource::Hub => crate::deps::AddSource::Hub,
+        args::DepsSource::Git => crate::deps::AddSource::Git,
+        args::DepsSource::Local => crate::deps::AddSource::Local,
+    };
+    let opts = crate::deps::Options {
+        project_dir: g.project_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        cli_vars,
+        upgrade: a.upgrade,
+        lock_only: a.lock,
+        add_package: a.add_package.clone().map(|p| (p, source)),
+        version_check: !a.no_version_check,
+    };
+    let mut emit = |e: crate::deps::Event| match e {
+        crate::deps::Event::Info(m) => printer.info(&m),
+        crate::deps::Event::Warn(d) => printer.diag(&d),
+    };
+    match crate::deps::run(&opts, &mut emit) {
+        Ok(()) => Outcome::Ok,
+        Err(d) => fail(printer, &Diags(vec![d])),
+    }
+}
+
+/// `xform clean`: removes `clean-targets` (default `target-path`), refusing
 /// anything outside the project folder.
 fn clean_command(g: &GlobalArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap_or_default();
-    let targets: Vec<String> = crate::yaml::parse(&text)
-        .ok()
+    let doc = crate::yaml::parse(&text).ok();
+    // dbt's default is the project's `target-path`.
+    let target_path = doc
+        .as_ref()
+        .and_then(|y| y.get("target-path"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "target".to_owned());
+    let targets: Vec<String> = doc
+        .as_ref()
         .and_then(|y| y.get("clean-targets").map(crate::yaml::Yaml::to_json))
         .and_then(|v| v.as_array().cloned())
         .map_or_else(
-            || vec!["target".to_owned()],
+            || vec![target_path],
             |a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))
