@@ -194,7 +194,13 @@ pub fn check(
     let mut models: Vec<(usize, ModelReport)> = Vec::new();
     let (mut rendered_count, mut render_time, mut infer_time) =
         (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
-    for layer in layers(dag, &order) {
+    // Nodes of a layer are independent: big layers go in chunks, which
+    // bounds the trees alive at once while keeping every thread busy.
+    let chunk = rayon::current_num_threads().max(1) * 64;
+    for layer in layers(dag, &order)
+        .iter()
+        .flat_map(|l| l.chunks(chunk))
+    {
         let t = std::time::Instant::now();
         let parsed: HashMap<&str, Parsed> = layer
             .par_iter()
@@ -204,7 +210,7 @@ pub fn check(
         rendered_count += parsed.len();
         render_time += t.elapsed();
         let t = std::time::Instant::now();
-        for id in &layer {
+        for id in layer {
             let stmts = parsed
                 .get(id)
                 .and_then(|p| p.result.as_ref().ok())
@@ -229,7 +235,7 @@ pub fn check(
                         ds.push(unknown_column(project, n, &p.rendered, u));
                     }
                 }
-                if let Some(shape) = inference.inferred.get(*id)
+                if let Some(shape) = inferrer.inferred(id)
                     && shape.complete
                 {
                     check_columns(project, n, shape, tests_of.get(id), &mut ds);

@@ -140,9 +140,6 @@ pub struct Inference {
     pub unknown_columns: HashMap<String, Vec<UnknownColumn>>,
     /// CTEs nothing reads, per node.
     pub unused_ctes: HashMap<String, Vec<UnusedCte>>,
-    /// The columns each model's query produces, before an enforced
-    /// contract's declared columns stand in for an incomplete set.
-    pub inferred: HashMap<String, Shape>,
 }
 
 /// Finds the node a relation name in compiled SQL stands for.
@@ -198,7 +195,7 @@ impl RelationIndex {
 
 struct Known<'a> {
     index: &'a RelationIndex,
-    shapes: &'a HashMap<String, Shape>,
+    shapes: &'a IndexMap<String, Shape>,
 }
 
 impl Tables for Known<'_> {
@@ -304,12 +301,17 @@ pub fn infer<'a>(
 
 /// Infers node by node, so that a caller can parse the models of one layer
 /// of the DAG, infer them and drop their syntax trees before the next.
-/// Every node must be added after its parents.
+/// Every node must be added after its parents. Each node's columns are held
+/// once (`shapes`) and become the lineage graph at `finish`.
 pub struct Inferrer<'p> {
     project: &'p Project,
     catalog: Option<&'p Catalog>,
     index: RelationIndex,
-    shapes: HashMap<String, Shape>,
+    /// The columns of every node added, in the order added.
+    shapes: IndexMap<String, Shape>,
+    /// For a model whose enforced contract's declared columns stand in for
+    /// an incomplete inferred set: what its query was inferred to produce.
+    replaced: HashMap<String, Shape>,
     out: Inference,
 }
 
@@ -319,18 +321,49 @@ impl<'p> Inferrer<'p> {
             project,
             catalog,
             index: RelationIndex::new(project),
-            shapes: HashMap::new(),
+            shapes: IndexMap::new(),
+            replaced: HashMap::new(),
             out: Inference::default(),
         }
     }
 
-    /// What has been inferred so far.
+    /// Unknown columns and unused CTEs found so far.
     pub const fn inference(&self) -> &Inference {
         &self.out
     }
 
+    /// The columns a model's query was inferred to produce (before an
+    /// enforced contract's declared columns stand in for an incomplete set).
+    pub fn inferred(&self, id: &str) -> Option<&Shape> {
+        self.replaced.get(id).or_else(|| self.shapes.get(id))
+    }
+
     pub fn finish(self) -> Inference {
-        self.out
+        let mut out = self.out;
+        out.graph.nodes.reserve(self.shapes.len());
+        for (id, shape) in self.shapes {
+            let Some(n) = self.project.nodes.get(&id) else {
+                continue;
+            };
+            let lineage = NodeLineage {
+                resource_type: n.resource_type,
+                name: n.name.clone(),
+                depends_on: n.depends_on_nodes.clone(),
+                columns_complete: shape.complete,
+                columns: shape
+                    .columns
+                    .into_iter()
+                    .filter(|c| !c.name.is_empty())
+                    .map(|c| ColumnLineage {
+                        name: c.name,
+                        data_type: c.data_type,
+                        origins: c.origins,
+                    })
+                    .collect(),
+            };
+            out.graph.nodes.insert(id, lineage);
+        }
+        out
     }
 
     /// Infers one node from its parsed SQL (`None` when it did not parse
@@ -355,7 +388,7 @@ impl<'p> Inferrer<'p> {
                 from_catalog.map_or_else(Shape::default, |c| declared(c.clone()))
             }
             ResourceType::Model => {
-                let mut shape = match stmts {
+                let shape = match stmts {
                     Some(stmts) => {
                         let known = Known {
                             index: &self.index,
@@ -376,7 +409,6 @@ impl<'p> Inferrer<'p> {
                     }
                     None => Shape::default(),
                 };
-                self.out.inferred.insert(id.to_owned(), shape.clone());
                 if !shape.complete && contract_enforced(n) && !n.columns.is_empty() {
                     // The warehouse enforces the declared columns.
                     let mut declared_shape = declared(yaml_columns(n));
@@ -389,31 +421,14 @@ impl<'p> Inferrer<'p> {
                             c.origins.clone_from(&found.origins);
                         }
                     }
-                    shape = declared_shape;
+                    self.replaced.insert(id.to_owned(), shape);
+                    declared_shape
+                } else {
+                    shape
                 }
-                shape
             }
             _ => return,
         };
-        self.out.graph.nodes.insert(
-            id.to_owned(),
-            NodeLineage {
-                resource_type: n.resource_type,
-                name: n.name.clone(),
-                depends_on: n.depends_on_nodes.clone(),
-                columns_complete: shape.complete,
-                columns: shape
-                    .columns
-                    .iter()
-                    .filter(|c| !c.name.is_empty())
-                    .map(|c| ColumnLineage {
-                        name: c.name.clone(),
-                        data_type: c.data_type.clone(),
-                        origins: c.origins.clone(),
-                    })
-                    .collect(),
-            },
-        );
         self.shapes.insert(id.to_owned(), shape);
     }
 }
