@@ -16,6 +16,7 @@ pub mod live;
 pub mod mutable;
 pub mod python;
 pub mod relation;
+pub mod signature;
 pub mod yaml_render;
 
 use std::collections::{HashMap, HashSet};
@@ -122,7 +123,8 @@ impl Renderer {
                 continue;
             }
             let tname = format!("macro:{}", m.unique_id);
-            let source = mutable::rewrite(&m.template).into_owned();
+            let with_catch_alls = signature::add_catch_alls(&m.template);
+            let source = mutable::rewrite(&with_catch_alls).into_owned();
             if let Err(e) = env.add_template_owned(tname.clone(), source) {
                 errors.push(errors::to_diag(&e, project, None));
                 continue;
