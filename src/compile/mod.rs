@@ -168,14 +168,15 @@ fn render_native(
             for x in a {
                 out.push(render_native(renderer, root, x)?);
             }
-            Ok(Value::from(out))
+            // Python lists: a test may append to its arguments.
+            Ok(crate::jinja::mutable::make_list(Value::from(out)))
         }
         serde_json::Value::Object(m) => {
             let mut out = Vec::with_capacity(m.len());
             for (k, x) in m {
                 out.push((k.clone(), render_native(renderer, root, x)?));
             }
-            Ok(Value::from_iter(out))
+            Ok(crate::jinja::mutable::make_dict(Value::from_iter(out)))
         }
         other => Ok(Value::from_serialize(other)),
     }
@@ -1631,6 +1632,15 @@ impl Compiler {
         };
         let ctes = ephemeral::collect_ctes(id, &lookup, project, memo);
         (ephemeral::inject(&rendered.0, &ctes), ctes)
+    }
+
+    /// An ephemeral model's own SQL, with the CTEs of the ephemerals it
+    /// reads: what dbt writes to `target/compiled` for an ephemeral model
+    /// that a compiled node used.
+    pub fn ephemeral_sql(&self, project: &Project, id: &str) -> Option<String> {
+        let rendered = self.ephemerals.get(id)?.clone();
+        let mut memo = ephemeral::Memo::new();
+        Some(self.finish(project, id, rendered, &mut memo).0)
     }
 
     /// Compiles a unit test's model with its inputs mocked: the rendered SQL

@@ -747,6 +747,7 @@ impl Object for MacroFn {
         // only run in the caller's state, so it is rendered here and handed
         // to the callee as text.
         let args = bind_caller(state, args)?;
+        let args = bind_catch_alls(&mac, args)?;
         if let Ok(mut d) = self.ctx.depth.lock() {
             *d += 1;
         }
@@ -766,6 +767,70 @@ impl Object for MacroFn {
             .with_source(e)),
         }
     }
+}
+
+/// Moves the arguments a macro does not declare into its `varargs` and
+/// `kwargs` parameters, when it has them (see [`super::signature`]).
+fn bind_catch_alls(mac: &Value, args: Vec<Value>) -> Result<Vec<Value>, Error> {
+    let declared: Vec<String> = mac
+        .get_attr("arguments")
+        .ok()
+        .and_then(|a| a.try_iter().ok())
+        .map(|it| it.filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let takes = |n: &str| declared.iter().any(|d| d == n);
+    let (takes_varargs, takes_kwargs) = (takes("varargs"), takes("kwargs"));
+    if !takes_varargs && !takes_kwargs {
+        return Ok(args);
+    }
+    let regular: Vec<&str> = declared
+        .iter()
+        .map(String::as_str)
+        .filter(|d| !super::signature::CATCH_ALLS.contains(d))
+        .collect();
+    let (pos, kwargs) = split_kwargs(&args);
+    let mut out: Vec<Value> = pos.iter().take(regular.len()).cloned().collect();
+    let extra_pos: Vec<Value> = pos.iter().skip(regular.len()).cloned().collect();
+    if !extra_pos.is_empty() && !takes_varargs {
+        return Err(err(
+            ErrorKind::TooManyArguments,
+            format!(
+                "macro takes {} positional arguments, got {}",
+                regular.len(),
+                pos.len()
+            ),
+        ));
+    }
+    let mut known: Vec<(String, Value)> = Vec::new();
+    let mut extra: Vec<(Value, Value)> = Vec::new();
+    if let Some(k) = &kwargs {
+        for key in k.args() {
+            let v: Value = k.peek(key)?;
+            if regular.contains(&key) || key == "caller" {
+                known.push((key.to_owned(), v));
+            } else {
+                extra.push((Value::from(key), v));
+            }
+        }
+    }
+    if !extra.is_empty() && !takes_kwargs {
+        let names: Vec<String> = extra.iter().map(|(k, _)| k.to_string()).collect();
+        return Err(err(
+            ErrorKind::TooManyArguments,
+            format!("unknown keyword argument `{}`", names.join("`, `")),
+        ));
+    }
+    if takes_varargs {
+        known.push(("varargs".to_owned(), Value::from(extra_pos)));
+    }
+    if takes_kwargs {
+        known.push((
+            "kwargs".to_owned(),
+            super::mutable::make_dict(Value::from_iter(extra)),
+        ));
+    }
+    out.push(Value::from(Kwargs::from_iter(known)));
+    Ok(out)
 }
 
 /// Replaces a `caller` keyword argument by its rendered body.
@@ -898,6 +963,11 @@ impl Object for NodeCtx {
             "builtins" => {
                 return Some(Value::from_object(Builtins {
                     ctx: Arc::clone(self),
+                }));
+            }
+            "api" => {
+                return Some(Value::from_object(super::builtins::Api {
+                    column: self.shared.adapter.column_class(),
                 }));
             }
             "adapter" => {

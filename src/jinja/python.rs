@@ -92,7 +92,9 @@ fn write_repr(v: &Value, out: &mut String) {
         ValueKind::Map => {
             // Objects that render themselves (relations) print as their text.
             if let Some(obj) = v.as_object()
-                && matches!(obj.repr(), ObjectRepr::Plain)
+                && (matches!(obj.repr(), ObjectRepr::Plain)
+                    || v.downcast_object_ref::<super::relation::Relation>()
+                        .is_some())
             {
                 let _ = write!(out, "{v}");
                 return;
