@@ -1213,13 +1213,32 @@ impl Runner<'_> {
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
         node.extra_ctes = ctes;
-        let _ = write_file(
-            &self
-                .project
-                .target_path()
-                .join(compiled_rel(&node, "compiled")),
-            &sql,
-        );
+        // dbt writes no compiled file for a seed: there is no SQL to show.
+        if node.resource_type != ResourceType::Seed {
+            let _ = write_file(
+                &self
+                    .project
+                    .target_path()
+                    .join(compiled_rel(&node, "compiled")),
+                &sql,
+            );
+        }
+        // Nor does it build ephemeral models, but it writes the compiled SQL
+        // of those a node reads.
+        for (cte_id, _) in &node.extra_ctes {
+            if let (Some(eph), Some(eph_sql)) = (
+                self.project.nodes.get(cte_id),
+                self.compiler.ephemeral_sql(self.project, cte_id),
+            ) {
+                let _ = write_file(
+                    &self
+                        .project
+                        .target_path()
+                        .join(compiled_rel(eph, "compiled")),
+                    &eph_sql,
+                );
+            }
+        }
 
         let mat = if self.clone.is_some() {
             "clone".to_owned()
