@@ -432,6 +432,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
             tracing::debug!("selection took {:?}", ts.elapsed());
+            loaded.renderer.set_selected(&ids);
             // Without a warehouse, deferral goes by the state manifest alone.
             let compile_opts = match defer_plan(g, &loaded, &ids) {
                 Ok(plan) => crate::compile::CompileOptions {
@@ -862,6 +863,7 @@ fn run_command(
             Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
         },
     };
+    loaded.renderer.set_selected(&ids);
     // The state is read before this run's artifacts are written.
     let defer = match defer_plan(g, &loaded, &ids) {
         Ok(p) => p,

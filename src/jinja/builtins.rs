@@ -331,6 +331,21 @@ impl Object for Exceptions {
                 format!("not implemented: {msg}"),
             )),
             "raise_fail_fast_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "column_type_missing" => {
+                let names = args
+                    .last()
+                    .and_then(crate::jinja::kwargs_of)
+                    .and_then(|k| k.get::<Value>("column_names").ok())
+                    .or_else(|| args.first().cloned())
+                    .map(|v| super::python::repr(&v))
+                    .unwrap_or_default();
+                Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "Contracted models require data_type to be defined for each column. Please ensure that the column name and data_type are defined within the YAML configuration for the {names} column(s)."
+                    ),
+                ))
+            }
             "raise_contract_error" => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 contract_error(
@@ -595,8 +610,8 @@ impl Object for RelationApi {
     }
 }
 
-/// `modules.re`, `modules.datetime`, `modules.itertools` (the parts dbt
-/// projects commonly call).
+/// `modules`: `re` and `itertools` (the parts dbt projects commonly call),
+/// `datetime` and `pytz` (see `pydatetime`).
 #[derive(Debug)]
 struct Modules;
 
@@ -604,14 +619,10 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match name {
-            "re" | "datetime" | "itertools" | "pytz" => {
-                Some(Value::from_object(Module(match name {
-                    "re" => "re",
-                    "datetime" => "datetime",
-                    "itertools" => "itertools",
-                    _ => "pytz",
-                })))
-            }
+            "re" => Some(Value::from_object(Module("re"))),
+            "itertools" => Some(Value::from_object(Module("itertools"))),
+            "datetime" => Some(Value::from_object(super::pydatetime::Module::Datetime)),
+            "pytz" => Some(Value::from_object(super::pydatetime::Module::Pytz)),
             _ => None,
         }
     }
@@ -621,19 +632,6 @@ impl Object for Modules {
 struct Module(&'static str);
 
 impl Object for Module {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let k = key.as_str()?;
-        match (self.0, k) {
-            ("datetime", "datetime" | "date") => Some(Value::from_object(Module(if k == "date" {
-                "datetime.date"
-            } else {
-                "datetime.datetime"
-            }))),
-            ("pytz", "utc" | "UTC") => Some(Value::from("UTC")),
-            _ => None,
-        }
-    }
-
     fn call_method(
         self: &Arc<Self>,
         _state: &State<'_, '_>,
@@ -692,12 +690,6 @@ impl Object for Module {
             }
             ("re", "escape") => Ok(Value::from(regex::escape(&s(0)))),
             ("re", "compile") => Ok(Value::from(s(0))),
-            ("datetime.datetime", "now" | "utcnow") => {
-                Ok(super::python::datetime_value(chrono::Utc::now()))
-            }
-            ("datetime.date", "today") => Ok(Value::from(
-                chrono::Utc::now().format("%Y-%m-%d").to_string(),
-            )),
             ("itertools", "chain") => {
                 let mut out = Vec::new();
                 for a in args {
@@ -745,6 +737,15 @@ pub struct AdapterObj {
 impl Object for AdapterObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "behavior" => Some(Value::from_object(Behavior(
+                self.ctx.shared.project_flags.clone(),
+            ))),
+            _ => None,
+        }
     }
 
     fn call_method(
@@ -869,6 +870,43 @@ impl Object for AdapterObj {
                 None => compile_time_method(method),
             },
         }
+    }
+}
+
+/// `adapter.behavior`: the adapter's behavior flags, set under `flags:` in
+/// `dbt_project.yml` and off by default. A flag is truthy when set;
+/// `.setting` and `.no_warn` read it too.
+#[derive(Debug)]
+struct Behavior(serde_json::Map<String, serde_json::Value>);
+
+impl Object for Behavior {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let on = self.0.get(key.as_str()?).is_some_and(crate::value::truthy);
+        Some(Value::from_object(BehaviorFlag(on)))
+    }
+}
+
+#[derive(Debug)]
+struct BehaviorFlag(bool);
+
+impl Object for BehaviorFlag {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.0
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "setting" | "no_warn" => Some(Value::from(self.0)),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0 { "True" } else { "False" })
     }
 }
 

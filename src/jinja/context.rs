@@ -304,21 +304,6 @@ impl Object for CtxFn {
                 }
                 Ok(Value::from(""))
             }
-            "load_relation" | "load_cached_relation" => {
-                let Some(rel) = args.first().and_then(super::live::as_relation) else {
-                    return Ok(Value::from(()));
-                };
-                let Some(live) = &self.ctx.live else {
-                    return Ok(Value::from(()));
-                };
-                live.get_relation(
-                    rel.database.as_deref().unwrap_or_default(),
-                    rel.schema.as_deref().unwrap_or_default(),
-                    rel.identifier.as_deref().unwrap_or_default(),
-                )
-                .map(|r| r.map_or(Value::from(()), Relation::into_value))
-                .map_err(|m| err(ErrorKind::InvalidOperation, m))
-            }
             _ => Err(err(ErrorKind::UnknownFunction, self.name)),
         }
     }
@@ -479,11 +464,8 @@ pub fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     match ctx.phase {
         Phase::Parse => {
             let rel = Relation::new("", "", &call.name);
-            ctx.record(|r| {
-                if !r.refs.contains(&call) {
-                    r.refs.push(call);
-                }
-            });
+            // Every call is recorded, repeats too, as dbt lists them.
+            ctx.record(|r| r.refs.push(call));
             Ok(rel.into_value())
         }
         Phase::Compile => {
@@ -528,11 +510,7 @@ pub fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     match ctx.phase {
         Phase::Parse => {
             let pair = [src.clone(), tbl.clone()];
-            ctx.record(|r| {
-                if !r.sources.contains(&pair) {
-                    r.sources.push(pair);
-                }
-            });
+            ctx.record(|r| r.sources.push(pair));
             Ok(Relation::new("", &src, &tbl).into_value())
         }
         Phase::Compile => match &ctx.resolver {
@@ -948,8 +926,6 @@ impl Object for NodeCtx {
             "load_result" => return f("load_result"),
             "store_result" => return f("store_result"),
             "store_raw_result" => return f("store_raw_result"),
-            "load_relation" => return f("load_relation"),
-            "load_cached_relation" => return f("load_cached_relation"),
             "execute" => return Some(Value::from(self.phase == Phase::Compile)),
             "this" => return self.this.clone().map(Relation::into_value),
             "model" => return Some(self.model.clone()),
@@ -957,7 +933,7 @@ impl Object for NodeCtx {
             "project_name" => return Some(Value::from(self.shared.root.as_str())),
             "invocation_id" => return Some(Value::from(self.shared.invocation_id.as_str())),
             "run_started_at" => {
-                return Some(super::python::datetime_value(self.shared.run_started_at));
+                return Some(super::pydatetime::utc_value(self.shared.run_started_at));
             }
             "flags" => return Some(self.shared.flags.clone()),
             "builtins" => {
@@ -983,7 +959,7 @@ impl Object for NodeCtx {
                     }))
                 }));
             }
-            "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
+            "selected_resources" => return Some(self.shared.selected.clone()),
             "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
             _ => {}
         }

@@ -14,6 +14,7 @@ pub mod context;
 pub mod errors;
 pub mod live;
 pub mod mutable;
+pub mod pydatetime;
 pub mod python;
 pub mod relation;
 pub mod signature;
@@ -56,6 +57,10 @@ pub struct Shared {
     /// Whether database, schema and identifier names are quoted: the
     /// adapter's default under the project's `quoting:`.
     pub quoting: (bool, bool, bool),
+    /// `selected_resources`: the unique ids the command selected.
+    pub selected: Value,
+    /// The root project's `flags:`, read by `adapter.behavior`.
+    pub project_flags: Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +203,11 @@ impl Renderer {
             })),
             docs,
             quoting,
+            selected: Value::from(Vec::<Value>::new()),
+            project_flags: project
+                .root_package()
+                .map(|p| p.file.flags.clone())
+                .unwrap_or_default(),
         };
         Ok(Self {
             env,
@@ -225,6 +235,21 @@ impl Renderer {
             }
         }
         shared.flags = Value::from_serialize(current);
+    }
+}
+
+impl Renderer {
+    /// Sets `selected_resources` once the command has selected its nodes.
+    pub fn set_selected(&mut self, ids: &[String]) {
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            tracing::debug!("selected_resources not set: the shared context is in use");
+            return;
+        };
+        shared.selected = Value::from(
+            ids.iter()
+                .map(|i| Value::from(i.as_str()))
+                .collect::<Vec<_>>(),
+        );
     }
 }
 
