@@ -59,6 +59,21 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         include_str!("../../templates/default/macros/dates.sql"),
     ),
     (
+        "dbt",
+        "macros/metadata.sql",
+        include_str!("../../templates/default/macros/metadata.sql"),
+    ),
+    (
+        "dbt_duckdb",
+        "macros/metadata.sql",
+        include_str!("../../templates/duckdb/macros/metadata.sql"),
+    ),
+    (
+        "dbt_postgres",
+        "macros/metadata.sql",
+        include_str!("../../templates/postgres/macros/metadata.sql"),
+    ),
+    (
         "dbt_duckdb",
         "macros/utils.sql",
         include_str!("../../templates/duckdb/macros/utils.sql"),
