@@ -946,9 +946,17 @@ fn run_command(
     };
     bar.clear();
     let target = loaded.project.target_path();
+    let with_hooks: Vec<_> = out
+        .hooks
+        .0
+        .iter()
+        .chain(&out.results)
+        .chain(&out.hooks.1)
+        .cloned()
+        .collect();
     crate::artifacts::run_results::write(
         &target,
-        &out.results,
+        &with_hooks,
         out.elapsed,
         &loaded.renderer.shared.invocation_id,
         loaded.started,

@@ -163,6 +163,10 @@ pub enum Event<'a> {
 /// Everything a run produces.
 pub struct RunOutput {
     pub results: Vec<NodeResult>,
+    /// `on-run-start` and `on-run-end` hooks that ran, as dbt lists them in
+    /// `run_results.json` (`operation.<package>.<package>-on-run-start-0`),
+    /// before and after the nodes.
+    pub hooks: (Vec<NodeResult>, Vec<NodeResult>),
     pub elapsed: f64,
     pub interrupted: bool,
     /// Compiled SQL by node, to update the manifest.
@@ -484,7 +488,7 @@ pub fn run(
         }
     }
 
-    run_project_hooks(project, renderer, &shared, false, &[])?;
+    let start_hooks = run_project_hooks(project, renderer, &shared, false, &[])?;
 
     let total = runnable.len();
     on_event(Event::Planned(total));
@@ -647,9 +651,10 @@ pub fn run(
     if let Some(log) = &shared.log {
         log.flush();
     }
-    end_hooks?;
+    let end_hooks = end_hooks?;
     Ok(RunOutput {
         results,
+        hooks: (start_hooks, end_hooks),
         elapsed: t0.elapsed().as_secs_f64(),
         interrupted: INTERRUPTED.load(Ordering::SeqCst),
         compiled,
@@ -721,8 +726,9 @@ fn run_project_hooks(
     shared: &Arc<live::Shared>,
     end: bool,
     extra: &[(&'static str, Value)],
-) -> Result<usize, Diag> {
-    let mut hooks: Vec<(String, String)> = Vec::new();
+) -> Result<Vec<NodeResult>, Diag> {
+    // (package, index within the package's list, hook)
+    let mut hooks: Vec<(String, usize, String)> = Vec::new();
     for (name, pkg) in &project.packages {
         if pkg.is_root {
             continue;
@@ -732,7 +738,11 @@ fn run_project_hooks(
         } else {
             &pkg.file.on_run_start
         };
-        hooks.extend(list.iter().map(|h| (name.clone(), h.clone())));
+        hooks.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, h)| (name.clone(), i, h.clone())),
+        );
     }
     if let Some(root) = project.root_package() {
         let list = if end {
@@ -740,19 +750,23 @@ fn run_project_hooks(
         } else {
             &root.file.on_run_start
         };
-        hooks.extend(list.iter().map(|h| (project.root.clone(), h.clone())));
+        hooks.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, h)| (project.root.clone(), i, h.clone())),
+        );
     }
     if hooks.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let which = if end { "on-run-end" } else { "on-run-start" };
     let worker = connect(shared)?;
-    for (i, (package, hook)) in hooks.iter().enumerate() {
-        let mut node = Node::new(
-            ResourceType::Analysis,
-            package,
-            &format!("{package}-{which}-{i}"),
-        );
+    let mut done = Vec::with_capacity(hooks.len());
+    for (package, i, hook) in &hooks {
+        let started = chrono::Utc::now();
+        let t0 = Instant::now();
+        let hook_name = format!("{package}-{which}-{i}");
+        let mut node = Node::new(ResourceType::Analysis, package, &hook_name);
         node.raw_code.clone_from(hook);
         let nl = Arc::new(NodeLive::without_facts(
             shared,
@@ -783,13 +797,40 @@ fn run_project_hooks(
                 Value::from_dyn_object(Arc::clone(&ctx)),
             )
             .map_err(|e| hook_diag(crate::jinja::errors::plain_message(&e)))?;
+        let compile_done = chrono::Utc::now();
+        // dbt keeps each rendered hook where it keeps compiled SQL.
+        let _ = write_file(
+            &project
+                .target_path()
+                .join("compiled")
+                .join(package)
+                .join("dbt_project.yml/hooks")
+                .join(format!("{hook_name}.sql")),
+            &sql,
+        );
         if !sql.trim().is_empty() {
             crate::jinja::live::Live::execute(nl.as_ref(), &sql, false, false)
                 .map_err(hook_diag)?;
         }
         nl.finish(true).map_err(hook_diag)?;
+        done.push(NodeResult {
+            unique_id: format!("operation.{package}.{hook_name}"),
+            status: Status::Success,
+            message: Some(format!("{package}.{which}.{i} passed")),
+            failures: Some(0),
+            started,
+            compile_done,
+            completed: chrono::Utc::now(),
+            execution_time: t0.elapsed().as_secs_f64(),
+            thread: 0,
+            compiled_code: Some(sql),
+            relation_name: None,
+            rows_affected: None,
+            diag: None,
+            run_path: None,
+        });
     }
-    Ok(hooks.len())
+    Ok(done)
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
