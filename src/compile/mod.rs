@@ -1769,17 +1769,21 @@ fn graph_value(project: &Project, ids: &[String]) -> Option<Value> {
     let mut nodes = Map::new();
     let mut sources = Map::new();
     let mut exposures = Map::new();
+    let mut unit_tests = Map::new();
     for n in project.nodes.values() {
         let v = crate::artifacts::manifest::node_json(n);
         match n.resource_type {
             ResourceType::Source => sources.insert(n.unique_id.clone(), v),
             ResourceType::Exposure => exposures.insert(n.unique_id.clone(), v),
+            ResourceType::UnitTest => unit_tests.insert(n.unique_id.clone(), v),
             _ => nodes.insert(n.unique_id.clone(), v),
         };
     }
+    let (groups, _) = crate::artifacts::manifest::groups(project);
     Some(Value::from_serialize(serde_json::json!({
         "nodes": nodes, "sources": sources, "exposures": exposures,
-        "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+        "metrics": {}, "groups": groups, "semantic_models": {}, "saved_queries": {},
+        "unit_tests": unit_tests,
     })))
 }
 

@@ -488,7 +488,13 @@ pub fn run(
         }
     }
 
-    let start_hooks = run_project_hooks(project, renderer, &shared, false, &[])?;
+    // `clone` runs no project hooks, as in dbt (its task is not a run).
+    let hooks_run = opts.clone.is_none();
+    let start_hooks = if hooks_run {
+        run_project_hooks(project, renderer, &shared, false, &[])?
+    } else {
+        Vec::new()
+    };
 
     let total = runnable.len();
     on_event(Event::Planned(total));
@@ -637,17 +643,21 @@ pub fn run(
         .into_iter()
         .map(|(d, s)| Value::from(vec![Value::from(d), Value::from(s)]))
         .collect();
-    let end_hooks = run_project_hooks(
-        project,
-        renderer,
-        &shared,
-        true,
-        &[
-            ("results", results_value(project, &results)),
-            ("schemas", Value::from(schemas)),
-            ("database_schemas", Value::from(database_schemas)),
-        ],
-    );
+    let end_hooks = if hooks_run {
+        run_project_hooks(
+            project,
+            renderer,
+            &shared,
+            true,
+            &[
+                ("results", results_value(project, &results)),
+                ("schemas", Value::from(schemas)),
+                ("database_schemas", Value::from(database_schemas)),
+            ],
+        )
+    } else {
+        Ok(Vec::new())
+    };
     if let Some(log) = &shared.log {
         log.flush();
     }

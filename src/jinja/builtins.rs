@@ -391,7 +391,17 @@ fn contract_error(contract: &Value, model: &Value) -> String {
                             .map(|x| x.to_string())
                             .unwrap_or_default()
                     };
-                    (attr("name"), attr("data_type"))
+                    // dbt's contract errors show the warehouse's own type
+                    // names (`dtype`); YAML columns only have `data_type`.
+                    let dtype = attr("dtype");
+                    (
+                        attr("name"),
+                        if dtype.is_empty() {
+                            attr("data_type")
+                        } else {
+                            dtype
+                        },
+                    )
                 })
                 .collect()
             })

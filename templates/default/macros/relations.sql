@@ -175,7 +175,7 @@
   {%- endif -%}
   {%- for m in model_columns -%}
     {%- set match = contract_columns | selectattr('name', 'equalto', m.name) | list -%}
-    {%- if not match or match[0].data_type != m.data_type -%}
+    {%- if not match or match[0].dtype != m.dtype -%}
       {{ exceptions.raise_contract_error(contract_columns, model_columns) }}
     {%- endif -%}
   {%- endfor -%}
