@@ -2,8 +2,9 @@
 //! [`Adapter`] (or SQL in `templates/<dialect>/`); no other module asks which
 //! warehouse it is talking to.
 //!
-//! Invariant: nothing outside `adapter/` opens a connection, and the compile
-//! phase never does I/O against a warehouse.
+//! Invariant: nothing outside `adapter/` opens a connection, parsing never
+//! does I/O against a warehouse, and compiling only when a macro asks
+//! (`xform compile`, through `execute::introspect`).
 
 pub mod bigquery;
 pub mod databricks;

@@ -424,7 +424,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 return Ok(fail_count(printer, &loaded.diags));
             }
             if let Some(sql) = &c.inline {
-                return Ok(compile_inline(&mut loaded, sql, printer));
+                return Ok(compile_inline(&mut loaded, sql, c.no_introspect, printer));
             }
             let ts = Instant::now();
             let ids = match select_nodes(&loaded, &c.select, &[], printer) {
@@ -440,6 +440,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                     deferred: plan
                         .map(|p| crate::state::defer::all(p.candidates))
                         .unwrap_or_default(),
+                    introspect: introspection(&loaded.project, c.no_introspect),
                 },
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
@@ -724,12 +725,34 @@ fn add_inline_node(loaded: &mut Loaded, sql: &str) -> String {
     uid
 }
 
-fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+/// `xform compile`'s warehouse: opened when a node first queries it, as
+/// dbt's compile connects (`--no-introspect`: never).
+fn introspection(project: &Project, no_introspect: bool) -> Option<crate::compile::LiveSource> {
+    if no_introspect {
+        return None;
+    }
+    let intro = crate::execute::introspect::Introspection::new(project);
+    Some(crate::compile::LiveSource(std::sync::Arc::new(
+        move |node| intro.live_for(node),
+    )))
+}
+
+fn compile_inline(
+    loaded: &mut Loaded,
+    sql: &str,
+    no_introspect: bool,
+    printer: &Printer,
+) -> Outcome {
     let uid = add_inline_node(loaded, sql);
-    let errs = crate::compile::compile(
+    let opts = crate::compile::CompileOptions {
+        introspect: introspection(&loaded.project, no_introspect),
+        ..crate::compile::CompileOptions::default()
+    };
+    let errs = crate::compile::compile_with(
         &mut loaded.project,
         &loaded.renderer,
         std::slice::from_ref(&uid),
+        &opts,
     );
     if errs.has_errors() {
         return fail(printer, &errs);

@@ -1503,6 +1503,22 @@ pub struct CompileOptions {
     /// `--defer`: refs to these nodes resolve to these relations (of the
     /// state's environment) instead of their own.
     pub deferred: HashMap<String, Relation>,
+    /// The warehouse nodes may query while compiling (`xform compile`, as
+    /// dbt's compile does); none for commands that compile offline.
+    pub introspect: Option<LiveSource>,
+}
+
+/// Makes one node's view of the warehouse.
+pub type LiveFn = dyn Fn(&Node) -> Arc<dyn crate::jinja::live::Live> + Send + Sync;
+
+/// Gives each node's render its view of the warehouse.
+#[derive(Clone)]
+pub struct LiveSource(pub Arc<LiveFn>);
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveSource")
+    }
 }
 
 impl Compiler {
@@ -1713,7 +1729,10 @@ fn compile_keeping_rendered_with(
         ids.par_iter()
             .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
             .filter(|(_, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
-            .map(|(id, n)| (id.clone(), compiler.render(renderer, p, n, None)))
+            .map(|(id, n)| {
+                let live = opts.introspect.as_ref().map(|s| (s.0)(n));
+                (id.clone(), compiler.render(renderer, p, n, live))
+            })
             .collect()
     };
     let mut memo: ephemeral::Memo = HashMap::new();

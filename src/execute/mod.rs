@@ -15,6 +15,7 @@
 //! worker threads only; the coordinating thread never waits on the
 //! warehouse except for listing and creating schemas before the run.
 
+pub mod introspect;
 pub mod live;
 pub mod microbatch;
 pub mod seed;
@@ -447,6 +448,7 @@ pub fn run(
     let compile_opts = crate::compile::CompileOptions {
         empty: opts.empty,
         deferred,
+        introspect: None,
     };
     let (compiler, eph_diags) =
         crate::compile::Compiler::with_options(project, renderer, ids, &compile_opts);
@@ -700,6 +702,7 @@ pub fn preview(
             Some(plan) => resolve_defer(&shared, plan)?,
             None => HashMap::new(),
         },
+        introspect: None,
     };
     let (compiler, diags) =
         crate::compile::Compiler::with_options(project, renderer, &ids, &compile_opts);

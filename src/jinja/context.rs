@@ -192,15 +192,6 @@ impl NodeCtx {
             .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
         Ok(existing.is_some_and(|r| r.kind.as_deref() == Some("table")))
     }
-
-    fn live(&self) -> Result<&Arc<dyn super::live::Live>, Error> {
-        self.live.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::InvalidOperation,
-                "this needs a warehouse connection, which only `run`, `build`, `seed`, `snapshot`, `test` and `show` have",
-            )
-        })
-    }
 }
 
 fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
@@ -249,18 +240,6 @@ impl Object for CtxFn {
                 }
             }
             "doc" => do_doc(&self.ctx, args),
-            "run_query" => {
-                if self.ctx.live.is_none() {
-                    return Ok(Value::from(()));
-                }
-                let sql = args.first().map(ToString::to_string).unwrap_or_default();
-                let (_, table) = self
-                    .ctx
-                    .live()?
-                    .execute(&sql, true, true)
-                    .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
-                Ok(super::live::table_value(&table))
-            }
             "statement" => do_statement(&self.ctx, state, args),
             "render" => {
                 let text = args.first().map(ToString::to_string).unwrap_or_default();
@@ -920,7 +899,6 @@ impl Object for NodeCtx {
             "doc" => return f("doc"),
             "is_incremental" => return f("is_incremental"),
             "should_full_refresh" => return f("should_full_refresh"),
-            "run_query" => return f("run_query"),
             "statement" => return f("statement"),
             "render" => return f("render"),
             "load_result" => return f("load_result"),

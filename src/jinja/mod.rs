@@ -6,8 +6,9 @@
 //! through the file it happens to sit in. Names that are not Jinja locals are
 //! looked up in [`context::NodeCtx`], one per rendered node.
 //!
-//! Invariant: rendering never touches the warehouse in the parse and compile
-//! phases; `execute` is false while parsing, exactly as in dbt.
+//! Invariant: rendering touches the warehouse only through [`live::Live`]:
+//! never while parsing (`execute` is false, exactly as in dbt), lazily in
+//! `xform compile`, and in the run phase.
 
 pub mod builtins;
 pub mod context;

@@ -2,6 +2,16 @@
     Each returns an agate-like table (rows of the query); adapters supply
     the queries (`templates/<adapter>/macros/metadata.sql`). -#}
 
+{#- A query's rows as an agate-like table (none while parsing, when
+    statements do not run). -#}
+{% macro run_query(sql) -%}
+  {%- call statement("run_query_statement", fetch_result=true, auto_begin=false) -%}
+    {{ sql }}
+  {%- endcall -%}
+  {%- set result = load_result("run_query_statement") -%}
+  {{ return(result.table if result else none) }}
+{%- endmacro %}
+
 {#- Relations of one schema: rows of (database, name, schema, type). -#}
 {% macro list_relations_without_caching(schema_relation) -%}
   {{ return(adapter.dispatch('list_relations_without_caching', 'dbt')(schema_relation)) }}
