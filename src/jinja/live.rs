@@ -146,26 +146,176 @@ impl Object for TableObj {
         self: &Arc<Self>,
         _state: &State<'_, '_>,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "print_table" | "print_json" => {
-                let mut out = String::new();
-                let names: Vec<&str> = self.0.columns.iter().map(|(n, _)| n.as_str()).collect();
-                out.push_str(&names.join(" | "));
-                for row in &self.0.rows {
-                    out.push('\n');
-                    let cells: Vec<String> = row.iter().map(cell_text).collect();
-                    out.push_str(&cells.join(" | "));
-                }
+            // dbt prints to stdout; xform keeps stdout for data, so the
+            // table goes to the log (stderr) in agate's layout.
+            "print_table" => {
+                let kwargs = args.last().and_then(super::kwargs_of);
+                let limit = |k: &str, d: usize| {
+                    kwargs
+                        .as_ref()
+                        .and_then(|kw| kw.get::<Option<usize>>(k).ok().flatten())
+                        .unwrap_or(d)
+                };
+                let out = agate_print_table(
+                    &self.0,
+                    limit("max_rows", 20),
+                    limit("max_columns", 6),
+                    limit("max_column_width", 20),
+                );
                 tracing::info!(target: "xform::jinja", "{out}");
-                Ok(Value::from(""))
+                Ok(Value::from(()))
+            }
+            "print_json" => {
+                let rows: Vec<serde_json::Value> = self
+                    .0
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::Value::Object(
+                            self.0
+                                .columns
+                                .iter()
+                                .map(|(n, _)| n.clone())
+                                .zip(r.iter().cloned())
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                tracing::info!(target: "xform::jinja", "{}", serde_json::Value::Array(rows));
+                Ok(Value::from(()))
             }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("table has no method `{method}`"),
             )),
         }
+    }
+}
+
+/// agate's `Table.print_table`: `| a | b |` rows under a `| - | - |` rule,
+/// numbers right-aligned with thousands separators and at most three
+/// decimals, nulls empty, long text cut with `...`, and a `...` row or
+/// column where rows or columns were left out.
+fn agate_print_table(t: &Table, max_rows: usize, max_columns: usize, max_width: usize) -> String {
+    let ncols = t.columns.len().min(max_columns);
+    let cols_cut = t.columns.len() > max_columns;
+    let rows_cut = t.rows.len() > max_rows;
+    let numeric: Vec<bool> = (0..ncols)
+        .map(|c| {
+            t.rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .all(|v| v.is_number() || v.is_null())
+                && t.rows
+                    .iter()
+                    .any(|r| r.get(c).is_some_and(serde_json::Value::is_number))
+        })
+        .collect();
+    let fit = |s: String| {
+        if s.chars().count() > max_width {
+            let kept: String = s.chars().take(max_width.saturating_sub(3)).collect();
+            format!("{kept}...")
+        } else {
+            s
+        }
+    };
+    let mut header: Vec<String> = t.columns[..ncols]
+        .iter()
+        .map(|(n, _)| fit(n.clone()))
+        .collect();
+    let mut body: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .take(max_rows)
+        .map(|r| {
+            (0..ncols)
+                .map(|c| fit(r.get(c).map(agate_cell).unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    let mut right = numeric;
+    if cols_cut {
+        header.push("...".to_owned());
+        right.push(false);
+        for row in &mut body {
+            row.push("...".to_owned());
+        }
+    }
+    if rows_cut {
+        body.push(vec!["...".to_owned(); header.len()]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            body.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                let w = widths[c];
+                if right[c] {
+                    format!("{s:>w$}")
+                } else {
+                    format!("{s:<w$}")
+                }
+            })
+            .collect();
+        format!("| {} |", parts.join(" | "))
+    };
+    let mut out = line(&header);
+    out.push('\n');
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    out.push_str("| ");
+    out.push_str(&rule.join(" | "));
+    out.push_str(" |");
+    for row in &body {
+        out.push('\n');
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// A cell as agate prints it: numbers grouped by thousands with at most
+/// three decimals, nulls empty.
+fn agate_cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Number(n) => {
+            let f = n.as_f64().unwrap_or_default();
+            let text = if n.is_f64() {
+                let s = format!("{f:.3}");
+                s.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                n.to_string()
+            };
+            let (sign, digits) = text
+                .strip_prefix('-')
+                .map_or(("", text.as_str()), |d| ("-", d));
+            let (int, frac) = digits
+                .split_once('.')
+                .map_or((digits, None), |(i, f)| (i, Some(f)));
+            let mut grouped = String::new();
+            for (i, ch) in int.chars().enumerate() {
+                if i > 0 && (int.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(ch);
+            }
+            match frac {
+                Some(f) => format!("{sign}{grouped}.{f}"),
+                None => format!("{sign}{grouped}"),
+            }
+        }
+        other => cell_text(other),
     }
 }
 
@@ -629,4 +779,35 @@ pub fn as_relation(v: &Value) -> Option<Relation> {
         r.kind = Some(t);
     }
     Some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_tables_as_agate_does() {
+        let t = Table {
+            columns: vec![
+                ("name".to_owned(), "text".to_owned()),
+                ("amount".to_owned(), "number".to_owned()),
+            ],
+            rows: vec![
+                vec![serde_json::json!("ada"), serde_json::json!(1234.5)],
+                vec![
+                    serde_json::json!("a very long name indeed"),
+                    serde_json::Value::Null,
+                ],
+                vec![serde_json::json!("grace"), serde_json::json!(7)],
+            ],
+        };
+        assert_eq!(
+            agate_print_table(&t, 2, 6, 20),
+            "| name                 |  amount |\n\
+             | -------------------- | ------- |\n\
+             | ada                  | 1,234.5 |\n\
+             | a very long name ... |         |\n\
+             | ...                  |     ... |"
+        );
+    }
 }
