@@ -12,6 +12,8 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 fn result_json(r: &NodeResult) -> Value {
+    // Project hooks run on the main thread and report no adapter response.
+    let hook = r.unique_id.starts_with("operation.");
     let timing = if r.status == Status::Skipped {
         json!([])
     } else {
@@ -20,7 +22,7 @@ fn result_json(r: &NodeResult) -> Value {
             {"name": "execute", "started_at": ts(r.compile_done), "completed_at": ts(r.completed)},
         ])
     };
-    let adapter_response = if r.status == Status::Skipped || r.status == Status::Error {
+    let adapter_response = if hook || r.status == Status::Skipped || r.status == Status::Error {
         json!({})
     } else {
         let mut m =
@@ -33,7 +35,7 @@ fn result_json(r: &NodeResult) -> Value {
     json!({
         "status": r.status.as_str(),
         "timing": timing,
-        "thread_id": format!("Thread-{} (worker)", r.thread + 1),
+        "thread_id": if hook { "main".to_owned() } else { format!("Thread-{} (worker)", r.thread + 1) },
         "execution_time": r.execution_time,
         "adapter_response": adapter_response,
         "message": r.message,

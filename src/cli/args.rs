@@ -336,6 +336,11 @@ pub struct CompileArgs {
     /// Compile one query and print it instead of the project's nodes
     #[arg(long)]
     pub inline: Option<String>,
+    /// Never query the warehouse: macros that introspect (`run_query`,
+    /// `statement`, `adapter.get_columns_in_relation`) see nothing, as
+    /// while parsing
+    #[arg(long)]
+    pub no_introspect: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

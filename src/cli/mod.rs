@@ -424,7 +424,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 return Ok(fail_count(printer, &loaded.diags));
             }
             if let Some(sql) = &c.inline {
-                return Ok(compile_inline(&mut loaded, sql, printer));
+                return Ok(compile_inline(&mut loaded, sql, c.no_introspect, printer));
             }
             let ts = Instant::now();
             let ids = match select_nodes(&loaded, &c.select, &[], printer) {
@@ -432,6 +432,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
             tracing::debug!("selection took {:?}", ts.elapsed());
+            loaded.renderer.set_selected(&ids);
             // Without a warehouse, deferral goes by the state manifest alone.
             let compile_opts = match defer_plan(g, &loaded, &ids) {
                 Ok(plan) => crate::compile::CompileOptions {
@@ -439,6 +440,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                     deferred: plan
                         .map(|p| crate::state::defer::all(p.candidates))
                         .unwrap_or_default(),
+                    introspect: introspection(&loaded.project, c.no_introspect),
                 },
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
@@ -724,12 +726,34 @@ fn add_inline_node(loaded: &mut Loaded, sql: &str) -> String {
     uid
 }
 
-fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+/// `xform compile`'s warehouse: opened when a node first queries it, as
+/// dbt's compile connects (`--no-introspect`: never).
+fn introspection(project: &Project, no_introspect: bool) -> Option<crate::compile::LiveSource> {
+    if no_introspect {
+        return None;
+    }
+    let intro = crate::execute::introspect::Introspection::new(project);
+    Some(crate::compile::LiveSource(std::sync::Arc::new(
+        move |node| intro.live_for(node),
+    )))
+}
+
+fn compile_inline(
+    loaded: &mut Loaded,
+    sql: &str,
+    no_introspect: bool,
+    printer: &Printer,
+) -> Outcome {
     let uid = add_inline_node(loaded, sql);
-    let errs = crate::compile::compile(
+    let opts = crate::compile::CompileOptions {
+        introspect: introspection(&loaded.project, no_introspect),
+        ..crate::compile::CompileOptions::default()
+    };
+    let errs = crate::compile::compile_with(
         &mut loaded.project,
         &loaded.renderer,
         std::slice::from_ref(&uid),
+        &opts,
     );
     if errs.has_errors() {
         return fail(printer, &errs);
@@ -863,6 +887,7 @@ fn run_command(
             Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
         },
     };
+    loaded.renderer.set_selected(&ids);
     // The state is read before this run's artifacts are written.
     let defer = match defer_plan(g, &loaded, &ids) {
         Ok(p) => p,
@@ -945,9 +970,17 @@ fn run_command(
     };
     bar.clear();
     let target = loaded.project.target_path();
+    let with_hooks: Vec<_> = out
+        .hooks
+        .0
+        .iter()
+        .chain(&out.results)
+        .chain(&out.hooks.1)
+        .cloned()
+        .collect();
     crate::artifacts::run_results::write(
         &target,
-        &out.results,
+        &with_hooks,
         out.elapsed,
         &loaded.renderer.shared.invocation_id,
         loaded.started,

@@ -15,6 +15,7 @@
 //! worker threads only; the coordinating thread never waits on the
 //! warehouse except for listing and creating schemas before the run.
 
+pub mod introspect;
 pub mod live;
 pub mod microbatch;
 pub mod seed;
@@ -163,6 +164,10 @@ pub enum Event<'a> {
 /// Everything a run produces.
 pub struct RunOutput {
     pub results: Vec<NodeResult>,
+    /// `on-run-start` and `on-run-end` hooks that ran, as dbt lists them in
+    /// `run_results.json` (`operation.<package>.<package>-on-run-start-0`),
+    /// before and after the nodes.
+    pub hooks: (Vec<NodeResult>, Vec<NodeResult>),
     pub elapsed: f64,
     pub interrupted: bool,
     /// Compiled SQL by node, to update the manifest.
@@ -443,6 +448,7 @@ pub fn run(
     let compile_opts = crate::compile::CompileOptions {
         empty: opts.empty,
         deferred,
+        introspect: None,
     };
     let (compiler, eph_diags) =
         crate::compile::Compiler::with_options(project, renderer, ids, &compile_opts);
@@ -484,7 +490,13 @@ pub fn run(
         }
     }
 
-    run_project_hooks(project, renderer, &shared, false, &[])?;
+    // `clone` runs no project hooks, as in dbt (its task is not a run).
+    let hooks_run = opts.clone.is_none();
+    let start_hooks = if hooks_run {
+        run_project_hooks(project, renderer, &shared, false, &[])?
+    } else {
+        Vec::new()
+    };
 
     let total = runnable.len();
     on_event(Event::Planned(total));
@@ -633,23 +645,28 @@ pub fn run(
         .into_iter()
         .map(|(d, s)| Value::from(vec![Value::from(d), Value::from(s)]))
         .collect();
-    let end_hooks = run_project_hooks(
-        project,
-        renderer,
-        &shared,
-        true,
-        &[
-            ("results", results_value(project, &results)),
-            ("schemas", Value::from(schemas)),
-            ("database_schemas", Value::from(database_schemas)),
-        ],
-    );
+    let end_hooks = if hooks_run {
+        run_project_hooks(
+            project,
+            renderer,
+            &shared,
+            true,
+            &[
+                ("results", results_value(project, &results)),
+                ("schemas", Value::from(schemas)),
+                ("database_schemas", Value::from(database_schemas)),
+            ],
+        )
+    } else {
+        Ok(Vec::new())
+    };
     if let Some(log) = &shared.log {
         log.flush();
     }
-    end_hooks?;
+    let end_hooks = end_hooks?;
     Ok(RunOutput {
         results,
+        hooks: (start_hooks, end_hooks),
         elapsed: t0.elapsed().as_secs_f64(),
         interrupted: INTERRUPTED.load(Ordering::SeqCst),
         compiled,
@@ -685,6 +702,7 @@ pub fn preview(
             Some(plan) => resolve_defer(&shared, plan)?,
             None => HashMap::new(),
         },
+        introspect: None,
     };
     let (compiler, diags) =
         crate::compile::Compiler::with_options(project, renderer, &ids, &compile_opts);
@@ -721,8 +739,9 @@ fn run_project_hooks(
     shared: &Arc<live::Shared>,
     end: bool,
     extra: &[(&'static str, Value)],
-) -> Result<usize, Diag> {
-    let mut hooks: Vec<(String, String)> = Vec::new();
+) -> Result<Vec<NodeResult>, Diag> {
+    // (package, index within the package's list, hook)
+    let mut hooks: Vec<(String, usize, String)> = Vec::new();
     for (name, pkg) in &project.packages {
         if pkg.is_root {
             continue;
@@ -732,7 +751,11 @@ fn run_project_hooks(
         } else {
             &pkg.file.on_run_start
         };
-        hooks.extend(list.iter().map(|h| (name.clone(), h.clone())));
+        hooks.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, h)| (name.clone(), i, h.clone())),
+        );
     }
     if let Some(root) = project.root_package() {
         let list = if end {
@@ -740,19 +763,23 @@ fn run_project_hooks(
         } else {
             &root.file.on_run_start
         };
-        hooks.extend(list.iter().map(|h| (project.root.clone(), h.clone())));
+        hooks.extend(
+            list.iter()
+                .enumerate()
+                .map(|(i, h)| (project.root.clone(), i, h.clone())),
+        );
     }
     if hooks.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let which = if end { "on-run-end" } else { "on-run-start" };
     let worker = connect(shared)?;
-    for (i, (package, hook)) in hooks.iter().enumerate() {
-        let mut node = Node::new(
-            ResourceType::Analysis,
-            package,
-            &format!("{package}-{which}-{i}"),
-        );
+    let mut done = Vec::with_capacity(hooks.len());
+    for (package, i, hook) in &hooks {
+        let started = chrono::Utc::now();
+        let t0 = Instant::now();
+        let hook_name = format!("{package}-{which}-{i}");
+        let mut node = Node::new(ResourceType::Analysis, package, &hook_name);
         node.raw_code.clone_from(hook);
         let nl = Arc::new(NodeLive::without_facts(
             shared,
@@ -783,13 +810,40 @@ fn run_project_hooks(
                 Value::from_dyn_object(Arc::clone(&ctx)),
             )
             .map_err(|e| hook_diag(crate::jinja::errors::plain_message(&e)))?;
+        let compile_done = chrono::Utc::now();
+        // dbt keeps each rendered hook where it keeps compiled SQL.
+        let _ = write_file(
+            &project
+                .target_path()
+                .join("compiled")
+                .join(package)
+                .join("dbt_project.yml/hooks")
+                .join(format!("{hook_name}.sql")),
+            &sql,
+        );
         if !sql.trim().is_empty() {
             crate::jinja::live::Live::execute(nl.as_ref(), &sql, false, false)
                 .map_err(hook_diag)?;
         }
         nl.finish(true).map_err(hook_diag)?;
+        done.push(NodeResult {
+            unique_id: format!("operation.{package}.{hook_name}"),
+            status: Status::Success,
+            message: Some(format!("{package}.{which}.{i} passed")),
+            failures: Some(0),
+            started,
+            compile_done,
+            completed: chrono::Utc::now(),
+            execution_time: t0.elapsed().as_secs_f64(),
+            thread: 0,
+            compiled_code: Some(sql),
+            relation_name: None,
+            rows_affected: None,
+            diag: None,
+            run_path: None,
+        });
     }
-    Ok(hooks.len())
+    Ok(done)
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
@@ -1213,13 +1267,32 @@ impl Runner<'_> {
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
         node.extra_ctes = ctes;
-        let _ = write_file(
-            &self
-                .project
-                .target_path()
-                .join(compiled_rel(&node, "compiled")),
-            &sql,
-        );
+        // dbt writes no compiled file for a seed: there is no SQL to show.
+        if node.resource_type != ResourceType::Seed {
+            let _ = write_file(
+                &self
+                    .project
+                    .target_path()
+                    .join(compiled_rel(&node, "compiled")),
+                &sql,
+            );
+        }
+        // Nor does it build ephemeral models, but it writes the compiled SQL
+        // of those a node reads.
+        for (cte_id, _) in &node.extra_ctes {
+            if let (Some(eph), Some(eph_sql)) = (
+                self.project.nodes.get(cte_id),
+                self.compiler.ephemeral_sql(self.project, cte_id),
+            ) {
+                let _ = write_file(
+                    &self
+                        .project
+                        .target_path()
+                        .join(compiled_rel(eph, "compiled")),
+                    &eph_sql,
+                );
+            }
+        }
 
         let mat = if self.clone.is_some() {
             "clone".to_owned()

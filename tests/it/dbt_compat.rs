@@ -4,15 +4,46 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{copy_project, dbt, fixture, read_tree, repo, xform};
+use crate::support::{PgDatabase, copy_project, dbt, fixture, pg_url, read_tree, repo, xform};
 
 fn compare(project: &Path) {
     let Some(dbt) = dbt() else { return };
+    compare_on(&dbt, project, &[], &[]);
+}
+
+/// The same comparison on the test Postgres server: both tools compile
+/// with `--target postgres` against one fresh database (dbt connects while
+/// compiling; nothing is built, so introspection finds nothing for both).
+fn compare_on_postgres(project: &Path) {
+    let Some(dbt) = dbt() else { return };
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "compile");
+    compare_on(
+        &dbt,
+        project,
+        &["--target", "postgres"],
+        &[("XFORM_TEST_PG_DBNAME", db.name.as_str())],
+    );
+}
+
+fn compare_on(dbt: &Path, project: &Path, args: &[&str], env: &[(&str, &str)]) {
     let ours = copy_project(project);
     let theirs = copy_project(project);
-    let out = xform(ours.path(), &["compile"]);
-    assert_eq!(out.code, 0, "xform compile failed:\n{}", out.stderr);
-    let res = Command::new(&dbt)
+    let mut ours_args = vec!["compile"];
+    ours_args.extend_from_slice(args);
+    let out = Command::new(env!("CARGO_BIN_EXE_xform"))
+        .args(&ours_args)
+        .current_dir(ours.path())
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run xform");
+    assert!(
+        out.status.success(),
+        "xform compile failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = Command::new(dbt)
         .args([
             "compile",
             "--profiles-dir",
@@ -20,7 +51,9 @@ fn compare(project: &Path) {
             "--no-partial-parse",
             "--no-send-anonymous-usage-stats",
         ])
+        .args(args)
         .current_dir(theirs.path())
+        .envs(env.iter().copied())
         .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         .output()
         .expect("run dbt");
@@ -118,6 +151,20 @@ fn feature_fixture_compiles_like_dbt() {
 #[test]
 fn package_fixture_compiles_like_dbt() {
     compare(&fixture("compile/packages"));
+}
+
+/// Every cross-database macro of the `dbt` namespace, the relation and
+/// adapter helpers, a `dispatch:` override and a root-project override, and
+/// the introspection a model has while compiling (`graph`, `model`,
+/// `selected_resources`, `namespace`, `break`/`continue`).
+#[test]
+fn cross_db_fixture_compiles_like_dbt() {
+    compare(&fixture("compile/cross_db"));
+}
+
+#[test]
+fn cross_db_fixture_compiles_like_dbt_on_postgres() {
+    compare_on_postgres(&fixture("compile/cross_db"));
 }
 
 /// `ls` with a set of selectors prints exactly what `dbt ls` prints.

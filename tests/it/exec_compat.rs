@@ -968,6 +968,7 @@ macro_rules! cases {
 
 cases! {
     parity: [
+        cross_db,
         data_tests,
         incremental,
         merge_bad_keys,
