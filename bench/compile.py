@@ -40,7 +40,7 @@ TARGETS = {
 COMMANDS = ["--version", "parse", "compile"]
 DBT_COMMANDS = ["parse", "compile"]
 FLOOR_EXTS = (".sql", ".yml", ".yaml", ".csv", ".md")
-SKIP_DIRS = ("target", "logs", "dbt_packages", "dbt_modules")
+SKIP_DIRS = ("target", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
 
 
 def log(msg):
@@ -324,7 +324,8 @@ def with_package(proj, pkg_dir, xform):
     shutil.copytree(proj, out, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
     with open(os.path.join(out, "packages.yml"), "w") as f:
         f.write(f"packages:\n  - local: {pkg_dir}\n")
-    r = subprocess.run([xform, "deps"], cwd=out, capture_output=True, text=True)
+    r = subprocess.run([xform, "deps", "--profiles-dir", xform_profiles(out)], cwd=out,
+                       capture_output=True, text=True)
     if r.returncode != 0:
         die(f"xform deps failed in {out}:\n{r.stderr}")
     call = "{{ dbt_utils.generate_surrogate_key(['1', \"'x'\"]) }} as _sk, "
@@ -383,10 +384,23 @@ def find_xform():
     return exe
 
 
+def xform_profiles(proj):
+    """A profiles dir for xform whose DuckDB file is its own: `compile` opens
+    the database when a model asks `is_incremental()` (as dbt's compile
+    does), and the project's bench.duckdb may have been written by dbt-duckdb's
+    newer DuckDB, whose storage format xform's DuckDB cannot read."""
+    d = os.path.join(proj, ".xform-profile")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "profiles.yml"), "w") as f:
+        f.write("bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+                f"      path: {os.path.join(d, 'xform.duckdb')}\n      threads: 4\n")
+    return d
+
+
 def xform_cmd(exe, command, proj):
     if command == "--version":
         return [exe, "--version"]
-    return [exe, command, "--project-dir", proj, "--profiles-dir", proj]
+    return [exe, command, "--project-dir", proj, "--profiles-dir", xform_profiles(proj)]
 
 
 # ---------------------------------------------------------------- dbt
