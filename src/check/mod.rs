@@ -197,10 +197,7 @@ pub fn check(
     // Nodes of a layer are independent: big layers go in chunks, which
     // bounds the trees alive at once while keeping every thread busy.
     let chunk = rayon::current_num_threads().max(1) * 64;
-    for layer in layers(dag, &order)
-        .iter()
-        .flat_map(|l| l.chunks(chunk))
-    {
+    for layer in layers(dag, &order).iter().flat_map(|l| l.chunks(chunk)) {
         let t = std::time::Instant::now();
         let parsed: HashMap<&str, Parsed> = layer
             .par_iter()
