@@ -11,7 +11,8 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn result_json(r: &NodeResult) -> Value {
+/// One result as `run_results.json` has it (and `on-run-end`'s `results`).
+pub(crate) fn result_json(r: &NodeResult) -> Value {
     // Project hooks run on the main thread and report no adapter response.
     let hook = r.unique_id.starts_with("operation.");
     let timing = if r.status == Status::Skipped {

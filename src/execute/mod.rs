@@ -915,15 +915,14 @@ fn results_value(project: &Project, results: &[NodeResult]) -> Value {
         .iter()
         .map(|r| {
             let node = project.nodes.get(&r.unique_id);
-            serde_json::json!({
-                "status": r.status.as_str(),
-                "message": r.message,
-                "failures": r.failures,
-                "execution_time": r.execution_time,
-                "thread_id": format!("Thread-{}", r.thread + 1),
-                "adapter_response": {"rows_affected": r.rows_affected},
-                "node": node.map_or(serde_json::Value::Null, crate::artifacts::manifest::node_json),
-            })
+            // The fields of dbt's `RunResult`, as `run_results.json` has
+            // them, and the node.
+            let mut v = crate::artifacts::run_results::result_json(r);
+            v["node"] = node.map_or(
+                serde_json::Value::Null,
+                crate::artifacts::manifest::node_json,
+            );
+            v
         })
         .collect();
     Value::from_serialize(list)
