@@ -40,7 +40,7 @@ TARGETS = {
 COMMANDS = ["--version", "parse", "compile"]
 DBT_COMMANDS = ["parse", "compile"]
 FLOOR_EXTS = (".sql", ".yml", ".yaml", ".csv", ".md")
-SKIP_DIRS = ("target", "logs", "dbt_packages", "dbt_modules")
+SKIP_DIRS = ("target", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
 
 
 def log(msg):
@@ -313,6 +313,40 @@ def ensure_project(bench_dir, n, genproj, genproj_sha, regen):
     return proj
 
 
+def with_package(proj, pkg_dir, xform):
+    """A copy of `proj` with the package at `pkg_dir` installed by `xform deps`
+    (as a local package) and one of its macros called in every model: the
+    issue's "10k models with dbt_utils" check. The package's name is read from
+    its dbt_project.yml; for dbt_utils each model gains a surrogate key."""
+    pkg_dir = os.path.abspath(pkg_dir)
+    out = proj + "-pkg"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(proj, out, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    with open(os.path.join(out, "packages.yml"), "w") as f:
+        f.write(f"packages:\n  - local: {pkg_dir}\n")
+    r = subprocess.run([xform, "deps", "--profiles-dir", xform_profiles(out)], cwd=out,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"xform deps failed in {out}:\n{r.stderr}")
+    call = "{{ dbt_utils.generate_surrogate_key(['1', \"'x'\"]) }} as _sk, "
+    n = 0
+    for root, _dirs, names in os.walk(os.path.join(out, "models")):
+        for name in names:
+            if not name.endswith(".sql"):
+                continue
+            path = os.path.join(root, name)
+            with open(path) as f:
+                sql = f.read()
+            i = sql.lower().find("select ")
+            if i < 0:
+                continue
+            with open(path, "w") as f:
+                f.write(sql[: i + 7] + call + sql[i + 7 :])
+            n += 1
+    log(f"  {out}: {pkg_dir} installed, a package macro called in {n} models")
+    return out
+
+
 def project_files(proj):
     files, size = 0, 0
     for root, dirs, names in os.walk(proj):
@@ -350,10 +384,23 @@ def find_xform():
     return exe
 
 
+def xform_profiles(proj):
+    """A profiles dir for xform whose DuckDB file is its own: `compile` opens
+    the database when a model asks `is_incremental()` (as dbt's compile
+    does), and the project's bench.duckdb may have been written by dbt-duckdb's
+    newer DuckDB, whose storage format xform's DuckDB cannot read."""
+    d = os.path.join(proj, ".xform-profile")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "profiles.yml"), "w") as f:
+        f.write("bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+                f"      path: {os.path.join(d, 'xform.duckdb')}\n      threads: 4\n")
+    return d
+
+
 def xform_cmd(exe, command, proj):
     if command == "--version":
         return [exe, "--version"]
-    return [exe, command, "--project-dir", proj, "--profiles-dir", proj]
+    return [exe, command, "--project-dir", proj, "--profiles-dir", xform_profiles(proj)]
 
 
 # ---------------------------------------------------------------- dbt
@@ -487,14 +534,18 @@ def main():
     ap.add_argument("--no-hyperfine", action="store_true", help="use own timing loop even if hyperfine exists")
     ap.add_argument("--regen", action="store_true", help="regenerate projects even if cached")
     ap.add_argument("--json", metavar="PATH", help="also write results as JSON here")
+    ap.add_argument("--package", metavar="DIR",
+                    help="install this dbt package (a dbt_utils checkout) with `xform deps` and call "
+                         "dbt_utils.generate_surrogate_key in every model; xform only")
     a = ap.parse_args()
+
     if a.runs < 1 or a.warmup < 0:
         die("--runs must be >= 1 and --warmup >= 0")
 
     bench_dir = os.path.abspath(os.environ.get("BENCH_DIR") or "/tmp/xform-bench")
     genproj = os.path.abspath(os.environ.get("GENPROJ")
                               or os.path.join(REPO, "..", "shared", "bench", "genproj.py"))
-    skip_dbt = a.no_dbt or os.environ.get("BENCH_SKIP_DBT", "") not in ("", "0", "false", "no")
+    skip_dbt = a.package is not None or a.no_dbt or os.environ.get("BENCH_SKIP_DBT", "") not in ("", "0", "false", "no")
     venv = os.path.abspath(os.environ.get("DBT_VENV") or os.path.expanduser("~/.cache/xform/venv-dbt-1.11"))
     use_hf = not a.no_hyperfine and shutil.which("hyperfine") is not None
 
@@ -525,6 +576,8 @@ def main():
     for n in a.sizes:
         log(f"== {n} models")
         proj = ensure_project(bench_dir, n, genproj, genproj_sha, a.regen)
+        if a.package:
+            proj = with_package(proj, a.package, xform)
         nfiles, nbytes = project_files(proj)
         target_dir = os.path.join(proj, "target")
 

@@ -11,6 +11,7 @@
 //! - `XF02xx` Jinja rendering (syntax, undefined names, macro errors)
 //! - `XF03xx` graph and selection
 //! - `XF04xx` compilation (refs, sources, cycles)
+//! - `XF06xx` `deps` (package declarations, hub, git, lock file)
 //! - `XF07xx` `check` and `lineage` (SQL syntax, columns, contracts)
 //! - `XF09xx` xform itself failed (exit code 2)
 

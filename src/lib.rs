@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod deps;
 pub mod diagnostics;
 pub mod docs;
 pub mod execute;

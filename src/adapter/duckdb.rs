@@ -32,7 +32,38 @@ impl Adapter for DuckDb {
     fn subquery_needs_alias(&self) -> bool {
         false
     }
+    fn column_class(&self) -> &'static super::ColumnClass {
+        &DUCKDB_COLUMN
+    }
+    fn relation_class(&self) -> &'static str {
+        "DuckDBRelation"
+    }
 }
+
+/// dbt-duckdb's `DuckDBColumn`: `DuckDB`'s own integer and float names.
+static DUCKDB_COLUMN: super::ColumnClass = super::ColumnClass {
+    integer_types: &[
+        "tinyint",
+        "smallint",
+        "integer",
+        "bigint",
+        "hugeint",
+        "utinyint",
+        "usmallint",
+        "uinteger",
+        "ubigint",
+        "int1",
+        "int2",
+        "int4",
+        "int8",
+        "short",
+        "int",
+        "signed",
+        "long",
+    ],
+    float_types: &["real", "float", "float4", "float8", "double"],
+    ..super::BASE_COLUMN
+};
 
 /// dbt-duckdb names the database after the file (`shop.duckdb` is `shop`),
 /// `memory` for `:memory:`; the schema defaults to `main`.

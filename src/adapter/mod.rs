@@ -2,8 +2,9 @@
 //! [`Adapter`] (or SQL in `templates/<dialect>/`); no other module asks which
 //! warehouse it is talking to.
 //!
-//! Invariant: nothing outside `adapter/` opens a connection, and the compile
-//! phase never does I/O against a warehouse.
+//! Invariant: nothing outside `adapter/` opens a connection, parsing never
+//! does I/O against a warehouse, and compiling only when a macro asks
+//! (`xform compile`, through `execute::introspect`).
 
 pub mod bigquery;
 pub mod databricks;
@@ -92,6 +93,18 @@ pub trait Adapter: Send + Sync {
             "select schema_name from information_schema.schemata where lower(catalog_name) = lower({})",
             quote_literal(database)
         )
+    }
+
+    /// The adapter's `Column` class as macros see it (`api.Column`, the
+    /// columns of `adapter.get_columns_in_relation`).
+    fn column_class(&self) -> &'static ColumnClass {
+        &BASE_COLUMN
+    }
+
+    /// The name dbt's relation class has for this adapter (what
+    /// `relation.get('metadata')` reports, which `dbt_utils` checks).
+    fn relation_class(&self) -> &'static str {
+        "BaseRelation"
     }
 
     /// A query listing a relation's columns in order, as rows of (name, type).
@@ -239,6 +252,54 @@ pub struct ColumnInfo {
     /// The full type, e.g. `DECIMAL(18,3)` or `VARCHAR`.
     pub data_type: String,
 }
+
+/// How an adapter's `Column` class names and classifies types: dbt's
+/// `Column` and its subclasses (`DuckDBColumn`, `PostgresColumn`).
+#[derive(Debug)]
+pub struct ColumnClass {
+    /// `translate_type` labels: an upper-case label and the type it means.
+    pub type_labels: &'static [(&'static str, &'static str)],
+    /// Lower-case base types `is_integer()` accepts.
+    pub integer_types: &'static [&'static str],
+    /// Lower-case base types `is_float()` accepts.
+    pub float_types: &'static [&'static str],
+    /// `text` and unsized `character varying` keep their own name as
+    /// `data_type` (dbt-postgres) rather than `character varying(256)`.
+    pub keeps_unsized_strings: bool,
+    /// Whether column types arrive with their modifiers in the name
+    /// (`character varying(10)`, `numeric(18,3)`, as `format_type` spells
+    /// them) where dbt reads the base type and the sizes separately.
+    pub splits_modifiers: bool,
+}
+
+/// dbt's base `Column`.
+pub static BASE_COLUMN: ColumnClass = ColumnClass {
+    type_labels: &[("STRING", "TEXT")],
+    integer_types: &[
+        "smallint",
+        "integer",
+        "bigint",
+        "smallserial",
+        "serial",
+        "bigserial",
+        "int2",
+        "int4",
+        "int8",
+        "serial2",
+        "serial4",
+        "serial8",
+    ],
+    float_types: &[
+        "real",
+        "float4",
+        "float",
+        "double precision",
+        "float8",
+        "double",
+    ],
+    keeps_unsized_strings: false,
+    splits_modifiers: false,
+};
 
 /// A warehouse error, with the database's own message.
 #[derive(Clone, Debug)]

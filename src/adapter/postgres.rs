@@ -38,6 +38,12 @@ impl Adapter for Postgres {
     fn sql_dialect(&self) -> Option<Box<dyn sqlparser::dialect::Dialect>> {
         Some(Box::new(sqlparser::dialect::PostgreSqlDialect {}))
     }
+    fn column_class(&self) -> &'static super::ColumnClass {
+        &POSTGRES_COLUMN
+    }
+    fn relation_class(&self) -> &'static str {
+        "PostgresRelation"
+    }
 
     fn open(&self, target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
         let params = Params::from_fields(&target.fields)?;
@@ -115,6 +121,14 @@ impl Adapter for Postgres {
         }
     }
 }
+
+/// dbt-postgres's `PostgresColumn`: `text` stays `text`; types are read
+/// from `format_type`, which writes their sizes into the name.
+static POSTGRES_COLUMN: super::ColumnClass = super::ColumnClass {
+    keeps_unsized_strings: true,
+    splits_modifiers: true,
+    ..super::BASE_COLUMN
+};
 
 /// How to reach the server: the target's fields, checked.
 #[derive(Clone)]

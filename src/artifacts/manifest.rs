@@ -728,7 +728,7 @@ fn docs(project: &Project) -> Map<String, Value> {
     docs
 }
 
-fn groups(project: &Project) -> (Map<String, Value>, Map<String, Value>) {
+pub(crate) fn groups(project: &Project) -> (Map<String, Value>, Map<String, Value>) {
     let mut groups = Map::new();
     let mut group_map: Map<String, Value> = Map::new();
     for (uid, g) in &project.groups {

@@ -11,7 +11,10 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn result_json(r: &NodeResult) -> Value {
+/// One result as `run_results.json` has it (and `on-run-end`'s `results`).
+pub(crate) fn result_json(r: &NodeResult) -> Value {
+    // Project hooks run on the main thread and report no adapter response.
+    let hook = r.unique_id.starts_with("operation.");
     let timing = if r.status == Status::Skipped {
         json!([])
     } else {
@@ -20,8 +23,10 @@ fn result_json(r: &NodeResult) -> Value {
             {"name": "execute", "started_at": ts(r.compile_done), "completed_at": ts(r.completed)},
         ])
     };
-    // Nothing ran (skipped, failed, or only compiled): no adapter response.
-    let adapter_response = if r.status == Status::Skipped
+    // Hooks run on the main thread; nothing ran for skipped, failed or only
+    // compiled nodes: no adapter response.
+    let adapter_response = if hook
+        || r.status == Status::Skipped
         || r.status == Status::Error
         || r.message.is_none()
     {
@@ -37,7 +42,7 @@ fn result_json(r: &NodeResult) -> Value {
     json!({
         "status": r.status.as_str(),
         "timing": timing,
-        "thread_id": format!("Thread-{} (worker)", r.thread + 1),
+        "thread_id": if hook { "main".to_owned() } else { format!("Thread-{} (worker)", r.thread + 1) },
         "execution_time": r.execution_time,
         "adapter_response": adapter_response,
         "message": r.message,

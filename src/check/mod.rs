@@ -150,49 +150,26 @@ pub fn check(
     let kind = opts
         .dialect
         .map_or_else(|| project.target.kind.clone(), str::to_owned);
-    let parsed: HashMap<String, Parsed> = render_ids
-        .par_iter()
-        .filter_map(|id| project.nodes.get(id).map(|n| (id, n)))
-        .map(|(id, n)| {
-            let rendered = match (pre.and_then(|m| m.get(id)), &compiler) {
-                (Some(sql), _) => Ok(sql.clone()),
-                (None, Some(c)) => c.render(renderer, project, n, None).map(|(sql, _)| sql),
-                (None, None) => Err(Diag::error("XF0900", format!("`{id}` was not rendered"))),
-            };
-            let parsed = match rendered {
-                Ok(sql) => {
-                    let result = parse(project, n, &kind, &sql);
-                    Parsed {
-                        rendered: sql,
-                        result,
-                    }
+    let render_one = |id: &str, n: &Node| -> Parsed {
+        let rendered = match (pre.and_then(|m| m.get(id)), &compiler) {
+            (Some(sql), _) => Ok(sql.clone()),
+            (None, Some(c)) => c.render(renderer, project, n, None).map(|(sql, _)| sql),
+            (None, None) => Err(Diag::error("XF0900", format!("`{id}` was not rendered"))),
+        };
+        match rendered {
+            Ok(sql) => {
+                let result = parse(project, n, &kind, &sql);
+                Parsed {
+                    rendered: sql,
+                    result,
                 }
-                Err(d) => Parsed {
-                    rendered: String::new(),
-                    result: Err(d),
-                },
-            };
-            (id.clone(), parsed)
-        })
-        .collect();
-    tracing::debug!(
-        "rendered and parsed {} models in {:?}",
-        parsed.len(),
-        t0.elapsed()
-    );
-    let t1 = std::time::Instant::now();
-    let order = dag
-        .topo_order()
-        .unwrap_or_else(|| project.nodes.keys().cloned().collect());
-    let statements = |id: &str| {
-        parsed
-            .get(id)
-            .and_then(|p| p.result.as_ref().ok())
-            .map(Vec::as_slice)
+            }
+            Err(d) => Parsed {
+                rendered: String::new(),
+                result: Err(d),
+            },
+        }
     };
-    let inference = lineage::infer(project, &order, &statements, catalog);
-    tracing::debug!("inferred columns in {:?}", t1.elapsed());
-
     let mut tests_of: HashMap<&str, Vec<&Node>> = HashMap::new();
     for n in project.nodes.values() {
         if let Some(t) = &n.test
@@ -202,53 +179,113 @@ pub fn check(
         }
     }
     let selected_set: HashSet<&str> = selected.iter().map(String::as_str).collect();
-    let mut models = Vec::new();
-    for id in &render_ids {
-        if !selected_set.contains(id.as_str()) {
-            continue;
+    let position: HashMap<&str, usize> = render_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let order = dag
+        .topo_order()
+        .unwrap_or_else(|| project.nodes.keys().cloned().collect());
+    // One layer of the DAG at a time: its models are rendered and parsed in
+    // parallel, inferred, checked, and their syntax trees dropped, so that
+    // memory holds one layer's trees rather than the whole project's.
+    let mut inferrer = lineage::Inferrer::new(project, catalog);
+    let mut models: Vec<(usize, ModelReport)> = Vec::new();
+    let (mut rendered_count, mut render_time, mut infer_time) =
+        (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
+    // Nodes of a layer are independent: big layers go in chunks, which
+    // bounds the trees alive at once while keeping every thread busy.
+    let chunk = rayon::current_num_threads().max(1) * 64;
+    for layer in layers(dag, &order).iter().flat_map(|l| l.chunks(chunk)) {
+        let t = std::time::Instant::now();
+        let parsed: HashMap<&str, Parsed> = layer
+            .par_iter()
+            .filter(|id| position.contains_key(*id))
+            .filter_map(|id| project.nodes.get(*id).map(|n| (*id, render_one(id, n))))
+            .collect();
+        rendered_count += parsed.len();
+        render_time += t.elapsed();
+        let t = std::time::Instant::now();
+        for id in layer {
+            let stmts = parsed
+                .get(id)
+                .and_then(|p| p.result.as_ref().ok())
+                .map(Vec::as_slice);
+            inferrer.add(id, stmts);
         }
-        let Some(n) = project.nodes.get(id) else {
-            continue;
-        };
-        let mut ds = Vec::new();
-        if let Some(p) = parsed.get(id) {
+        infer_time += t.elapsed();
+        let inference = inferrer.inference();
+        for (id, p) in &parsed {
+            if !selected_set.contains(id) {
+                continue;
+            }
+            let Some(n) = project.nodes.get(*id) else {
+                continue;
+            };
+            let mut ds = Vec::new();
             if let Err(d) = &p.result {
                 ds.push(d.clone());
             } else {
-                if let Some(unknown) = inference.unknown_columns.get(id) {
+                if let Some(unknown) = inference.unknown_columns.get(*id) {
                     for u in unknown {
                         ds.push(unknown_column(project, n, &p.rendered, u));
                     }
                 }
-                if let Some(shape) = inference.inferred.get(id)
+                if let Some(shape) = inferrer.inferred(id)
                     && shape.complete
                 {
-                    check_columns(project, n, shape, tests_of.get(id.as_str()), &mut ds);
+                    check_columns(project, n, shape, tests_of.get(id), &mut ds);
                 }
                 if opts.lints {
-                    lint(
-                        project,
-                        n,
-                        p,
-                        &inference,
-                        tests_of.get(id.as_str()),
-                        &mut ds,
-                    );
+                    lint(project, n, p, inference, tests_of.get(id), &mut ds);
                 }
             }
+            models.push((
+                position[id],
+                ModelReport {
+                    id: (*id).to_owned(),
+                    name: n.name.clone(),
+                    file: project.display_path(&n.abs_path),
+                    diags: ds,
+                },
+            ));
         }
-        models.push(ModelReport {
-            id: id.clone(),
-            name: n.name.clone(),
-            file: project.display_path(&n.abs_path),
-            diags: ds,
-        });
     }
+    tracing::debug!(
+        "rendered and parsed {rendered_count} models in {render_time:?}, inferred columns in {infer_time:?}, all in {:?}",
+        t0.elapsed()
+    );
+    models.sort_unstable_by_key(|(i, _)| *i);
+    let models = models.into_iter().map(|(_, m)| m).collect();
+    let inference = inferrer.finish();
     Report {
         diags,
         models,
         inference,
     }
+}
+
+/// The nodes of `order` (topological) in layers: a node's layer is one
+/// more than its deepest parent's, so the nodes of a layer are independent
+/// of each other and come after everything they read.
+fn layers<'a>(dag: &Dag, order: &'a [String]) -> Vec<Vec<&'a str>> {
+    let mut depth: HashMap<&str, usize> = HashMap::with_capacity(order.len());
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    for id in order {
+        let d = dag
+            .parents(id)
+            .into_iter()
+            .filter_map(|p| depth.get(p).map(|d| d + 1))
+            .max()
+            .unwrap_or(0);
+        depth.insert(id.as_str(), d);
+        if out.len() <= d {
+            out.resize_with(d + 1, Vec::new);
+        }
+        out[d].push(id.as_str());
+    }
+    out
 }
 
 /// Style warnings (`--warn`).

@@ -125,8 +125,21 @@ pub enum Command {
     Snapshot(RunArgs),
     /// Preview the rows of a model or of an inline query
     Show(ShowArgs),
-    /// Delete the folders listed in `clean-targets` (default: target/)
+    /// Delete the folders listed in `clean-targets` (default: the `target-path`, target/)
     Clean,
+    /// Install the packages of packages.yml (or dependencies.yml) into `dbt_packages/`
+    #[command(
+        long_about = "Install the packages of packages.yml (or dependencies.yml) into dbt_packages/ \
+(or `packages-install-path`), as dbt deps does.
+
+Without package-lock.yml, or when packages.yml changed since it was written, the packages are \
+resolved (hub version ranges to the newest matching version, git revisions to commits, packages \
+of packages too) and package-lock.yml is written. Otherwise the locked versions are installed \
+as they are; packages already installed at their locked version are left alone, so a second run \
+fetches nothing. Hub packages come from DBT_PACKAGE_HUB_URL when set, else hub.getdbt.com; git \
+packages are cloned with the `git` command; local packages are symlinked."
+    )]
+    Deps(DepsArgs),
     /// Re-run the nodes that failed or were skipped in the last run
     Retry(RunArgs),
     /// Create the selected models, seeds and snapshots of the --state environment in this target
@@ -141,6 +154,34 @@ pub enum Command {
     /// Write the documentation site (target/index.html, catalog.json) or serve it
     #[command(subcommand)]
     Docs(DocsCommand),
+}
+
+/// Where `deps --add-package` takes the package from.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DepsSource {
+    Hub,
+    Git,
+    Local,
+}
+
+#[derive(Args, Debug)]
+pub struct DepsArgs {
+    /// Resolve again to the newest versions the ranges allow and rewrite package-lock.yml
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Only write package-lock.yml, install nothing
+    #[arg(long)]
+    pub lock: bool,
+    /// Add a package to packages.yml first, as name@version (e.g. dbt-labs/dbt_utils@1.3.0; a
+    /// range as "dbt-labs/dbt_utils@>=1.0.0,<2.0.0")
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub add_package: Option<String>,
+    /// Where --add-package takes the package from: the hub, a git URL, or a local path
+    #[arg(long, value_enum, default_value_t = DepsSource::Hub)]
+    pub source: DepsSource,
+    /// Also install hub versions whose `require_dbt_version` excludes dbt 1.11
+    #[arg(long)]
+    pub no_version_check: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -295,6 +336,11 @@ pub struct CompileArgs {
     /// Compile one query and print it instead of the project's nodes
     #[arg(long)]
     pub inline: Option<String>,
+    /// Never query the warehouse: macros that introspect (`run_query`,
+    /// `statement`, `adapter.get_columns_in_relation`) see nothing, as
+    /// while parsing
+    #[arg(long)]
+    pub no_introspect: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -424,7 +424,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 return Ok(fail_count(printer, &loaded.diags));
             }
             if let Some(sql) = &c.inline {
-                return Ok(compile_inline(&mut loaded, sql, printer));
+                return Ok(compile_inline(&mut loaded, sql, c.no_introspect, printer));
             }
             let ts = Instant::now();
             let ids = match select_nodes(&loaded, &c.select, &[], printer) {
@@ -432,6 +432,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
             tracing::debug!("selection took {:?}", ts.elapsed());
+            loaded.renderer.set_selected(&ids);
             // Without a warehouse, deferral goes by the state manifest alone.
             let compile_opts = match defer_plan(g, &loaded, &ids) {
                 Ok(plan) => crate::compile::CompileOptions {
@@ -439,6 +440,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                     deferred: plan
                         .map(|p| crate::state::defer::all(p.candidates))
                         .unwrap_or_default(),
+                    introspect: introspection(&loaded.project, c.no_introspect),
                 },
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
@@ -555,6 +557,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
         Command::Docs(args::DocsCommand::Generate(a)) => docs::generate_command(g, a, printer),
         Command::Docs(args::DocsCommand::Serve(a)) => Ok(docs::serve_command(g, a, printer)),
         Command::Clean => clean_command(g, printer),
+        Command::Deps(a) => Ok(deps_command(g, a, printer)),
         Command::Debug => {
             match crate::adapter::duckdb::library_version() {
                 Ok(v) => printer.data(&format!("duckdb library: {v}")),
@@ -779,12 +782,34 @@ fn add_inline_node(loaded: &mut Loaded, sql: &str) -> String {
     uid
 }
 
-fn compile_inline(loaded: &mut Loaded, sql: &str, printer: &Printer) -> Outcome {
+/// `xform compile`'s warehouse: opened when a node first queries it, as
+/// dbt's compile connects (`--no-introspect`: never).
+fn introspection(project: &Project, no_introspect: bool) -> Option<crate::compile::LiveSource> {
+    if no_introspect {
+        return None;
+    }
+    let intro = crate::execute::introspect::Introspection::new(project);
+    Some(crate::compile::LiveSource(std::sync::Arc::new(
+        move |node| intro.live_for(node),
+    )))
+}
+
+fn compile_inline(
+    loaded: &mut Loaded,
+    sql: &str,
+    no_introspect: bool,
+    printer: &Printer,
+) -> Outcome {
     let uid = add_inline_node(loaded, sql);
-    let errs = crate::compile::compile(
+    let opts = crate::compile::CompileOptions {
+        introspect: introspection(&loaded.project, no_introspect),
+        ..crate::compile::CompileOptions::default()
+    };
+    let errs = crate::compile::compile_with(
         &mut loaded.project,
         &loaded.renderer,
         std::slice::from_ref(&uid),
+        &opts,
     );
     if errs.has_errors() {
         return fail(printer, &errs);
@@ -918,6 +943,7 @@ fn run_command(
             Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
         },
     };
+    loaded.renderer.set_selected(&ids);
     // The state is read before this run's artifacts are written.
     let defer = match defer_plan(g, &loaded, &ids) {
         Ok(p) => p,
@@ -1000,9 +1026,17 @@ fn run_command(
     };
     bar.clear();
     let target = loaded.project.target_path();
+    let with_hooks: Vec<_> = out
+        .hooks
+        .0
+        .iter()
+        .chain(&out.results)
+        .chain(&out.hooks.1)
+        .cloned()
+        .collect();
     crate::artifacts::run_results::write(
         &target,
-        &out.results,
+        &with_hooks,
         out.elapsed,
         &loaded.renderer.shared.invocation_id,
         loaded.started,
@@ -1159,8 +1193,6 @@ fn finish_summary(
                 other => other.as_str().to_owned(),
             };
             *kinds.entry(k).or_default() += 1;
-        } else if r.unique_id.starts_with("operation.") {
-            *kinds.entry("project hook".to_owned()).or_default() += 1;
         }
     }
     let parts: Vec<String> = kinds
@@ -1380,17 +1412,53 @@ fn format_table(t: &crate::adapter::Table) -> Vec<String> {
     out
 }
 
-/// `xform clean`: removes `clean-targets` (default `target`), refusing
+/// `xform deps`: installs the declared packages, printing what it does.
+fn deps_command(g: &GlobalArgs, a: &args::DepsArgs, printer: &Printer) -> Outcome {
+    let cli_vars = match parse_vars(g.vars.as_deref()) {
+        Ok(v) => v,
+        Err(d) => return fail(printer, &Diags(vec![d])),
+    };
+    let source = match a.source {
+        args::DepsSource::Hub => crate::deps::AddSource::Hub,
+        args::DepsSource::Git => crate::deps::AddSource::Git,
+        args::DepsSource::Local => crate::deps::AddSource::Local,
+    };
+    let opts = crate::deps::Options {
+        project_dir: g.project_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        cli_vars,
+        upgrade: a.upgrade,
+        lock_only: a.lock,
+        add_package: a.add_package.clone().map(|p| (p, source)),
+        version_check: !a.no_version_check,
+    };
+    let mut emit = |e: crate::deps::Event| match e {
+        crate::deps::Event::Info(m) => printer.info(&m),
+        crate::deps::Event::Warn(d) => printer.diag(&d),
+    };
+    match crate::deps::run(&opts, &mut emit) {
+        Ok(()) => Outcome::Ok,
+        Err(d) => fail(printer, &Diags(vec![d])),
+    }
+}
+
+/// `xform clean`: removes `clean-targets` (default `target-path`), refusing
 /// anything outside the project folder.
 fn clean_command(g: &GlobalArgs, printer: &Printer) -> anyhow::Result<Outcome> {
     let dir = g.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let text = std::fs::read_to_string(dir.join("dbt_project.yml")).unwrap_or_default();
-    let targets: Vec<String> = crate::yaml::parse(&text)
-        .ok()
+    let doc = crate::yaml::parse(&text).ok();
+    // dbt's default is the project's `target-path`.
+    let target_path = doc
+        .as_ref()
+        .and_then(|y| y.get("target-path"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "target".to_owned());
+    let targets: Vec<String> = doc
+        .as_ref()
         .and_then(|y| y.get("clean-targets").map(crate::yaml::Yaml::to_json))
         .and_then(|v| v.as_array().cloned())
         .map_or_else(
-            || vec!["target".to_owned()],
+            || vec![target_path],
             |a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_owned))

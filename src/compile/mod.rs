@@ -168,14 +168,15 @@ fn render_native(
             for x in a {
                 out.push(render_native(renderer, root, x)?);
             }
-            Ok(Value::from(out))
+            // Python lists: a test may append to its arguments.
+            Ok(crate::jinja::mutable::make_list(Value::from(out)))
         }
         serde_json::Value::Object(m) => {
             let mut out = Vec::with_capacity(m.len());
             for (k, x) in m {
                 out.push((k.clone(), render_native(renderer, root, x)?));
             }
-            Ok(Value::from_iter(out))
+            Ok(crate::jinja::mutable::make_dict(Value::from_iter(out)))
         }
         other => Ok(Value::from_serialize(other)),
     }
@@ -1512,6 +1513,22 @@ pub struct CompileOptions {
     /// `--defer`: refs to these nodes resolve to these relations (of the
     /// state's environment) instead of their own.
     pub deferred: HashMap<String, Relation>,
+    /// The warehouse nodes may query while compiling (`xform compile`, as
+    /// dbt's compile does); none for commands that compile offline.
+    pub introspect: Option<LiveSource>,
+}
+
+/// Makes one node's view of the warehouse.
+pub type LiveFn = dyn Fn(&Node) -> Arc<dyn crate::jinja::live::Live> + Send + Sync;
+
+/// Gives each node's render its view of the warehouse.
+#[derive(Clone)]
+pub struct LiveSource(pub Arc<LiveFn>);
+
+impl std::fmt::Debug for LiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveSource")
+    }
 }
 
 impl Compiler {
@@ -1643,6 +1660,15 @@ impl Compiler {
         (ephemeral::inject(&rendered.0, &ctes), ctes)
     }
 
+    /// An ephemeral model's own SQL, with the CTEs of the ephemerals it
+    /// reads: what dbt writes to `target/compiled` for an ephemeral model
+    /// that a compiled node used.
+    pub fn ephemeral_sql(&self, project: &Project, id: &str) -> Option<String> {
+        let rendered = self.ephemerals.get(id)?.clone();
+        let mut memo = ephemeral::Memo::new();
+        Some(self.finish(project, id, rendered, &mut memo).0)
+    }
+
     /// Compiles a unit test's model with its inputs mocked: the rendered SQL
     /// with the fixture CTEs (` name as (...)`) put in front.
     pub fn compile_unit(
@@ -1656,15 +1682,6 @@ impl Compiler {
     ) -> Result<String, Diag> {
         let (sql, _) = compile_node(self, renderer, project, model, live, None, Some(setup))?;
         Ok(ephemeral::inject(&sql, ctes))
-    }
-
-    /// An ephemeral model's compiled SQL (with the CTEs of the ephemeral
-    /// models it reads injected), as dbt writes it to `target/compiled` when
-    /// it inlines the model.
-    pub fn ephemeral_sql(&self, project: &Project, id: &str) -> Option<String> {
-        let rendered = self.ephemerals.get(id)?.clone();
-        let mut memo = ephemeral::Memo::new();
-        Some(self.finish(project, id, rendered, &mut memo).0)
     }
 
     /// Compiles one node: rendered SQL with ephemeral CTEs injected.
@@ -1722,7 +1739,10 @@ fn compile_keeping_rendered_with(
         ids.par_iter()
             .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
             .filter(|(_, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
-            .map(|(id, n)| (id.clone(), compiler.render(renderer, p, n, None)))
+            .map(|(id, n)| {
+                let live = opts.introspect.as_ref().map(|s| (s.0)(n));
+                (id.clone(), compiler.render(renderer, p, n, live))
+            })
             .collect()
     };
     let mut memo: ephemeral::Memo = HashMap::new();
@@ -1778,17 +1798,21 @@ fn graph_value(project: &Project, ids: &[String]) -> Option<Value> {
     let mut nodes = Map::new();
     let mut sources = Map::new();
     let mut exposures = Map::new();
+    let mut unit_tests = Map::new();
     for n in project.nodes.values() {
         let v = crate::artifacts::manifest::node_json(n);
         match n.resource_type {
             ResourceType::Source => sources.insert(n.unique_id.clone(), v),
             ResourceType::Exposure => exposures.insert(n.unique_id.clone(), v),
+            ResourceType::UnitTest => unit_tests.insert(n.unique_id.clone(), v),
             _ => nodes.insert(n.unique_id.clone(), v),
         };
     }
+    let (groups, _) = crate::artifacts::manifest::groups(project);
     Some(Value::from_serialize(serde_json::json!({
         "nodes": nodes, "sources": sources, "exposures": exposures,
-        "metrics": {}, "groups": {}, "semantic_models": {}, "saved_queries": {}, "unit_tests": {},
+        "metrics": {}, "groups": groups, "semantic_models": {}, "saved_queries": {},
+        "unit_tests": unit_tests,
     })))
 }
 

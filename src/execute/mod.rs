@@ -15,6 +15,7 @@
 //! worker threads only; the coordinating thread never waits on the
 //! warehouse except for listing and creating schemas before the run.
 
+pub mod introspect;
 pub mod live;
 pub mod microbatch;
 pub mod seed;
@@ -163,6 +164,10 @@ pub enum Event<'a> {
 /// Everything a run produces.
 pub struct RunOutput {
     pub results: Vec<NodeResult>,
+    /// `on-run-start` and `on-run-end` hooks that ran, as dbt lists them in
+    /// `run_results.json` (`operation.<package>.<package>-on-run-start-0`),
+    /// before and after the nodes.
+    pub hooks: (Vec<NodeResult>, Vec<NodeResult>),
     pub elapsed: f64,
     pub interrupted: bool,
     /// Compiled SQL by node, to update the manifest.
@@ -443,6 +448,7 @@ pub fn run(
     let compile_opts = crate::compile::CompileOptions {
         empty: opts.empty,
         deferred,
+        introspect: None,
     };
     let (compiler, eph_diags) =
         crate::compile::Compiler::with_options(project, renderer, ids, &compile_opts);
@@ -486,8 +492,8 @@ pub fn run(
     }
 
     // `clone` runs no project hooks, as in dbt (its task is not a run).
-    let hooks = opts.clone.is_none();
-    let start_hooks = if hooks {
+    let hooks_run = opts.clone.is_none();
+    let start_hooks = if hooks_run {
         run_project_hooks(project, renderer, &shared, false, &[])?
     } else {
         Vec::new()
@@ -640,7 +646,7 @@ pub fn run(
         .into_iter()
         .map(|(d, s)| Value::from(vec![Value::from(d), Value::from(s)]))
         .collect();
-    let end_hooks = if hooks {
+    let end_hooks = if hooks_run {
         run_project_hooks(
             project,
             renderer,
@@ -658,14 +664,10 @@ pub fn run(
     if let Some(log) = &shared.log {
         log.flush();
     }
-    // Like dbt's run_results.json: start hooks, the nodes, end hooks.
-    let results: Vec<NodeResult> = start_hooks
-        .into_iter()
-        .chain(results)
-        .chain(end_hooks?)
-        .collect();
+    let end_hooks = end_hooks?;
     Ok(RunOutput {
         results,
+        hooks: (start_hooks, end_hooks),
         elapsed: t0.elapsed().as_secs_f64(),
         interrupted: INTERRUPTED.load(Ordering::SeqCst),
         compiled,
@@ -701,6 +703,7 @@ pub fn preview(
             Some(plan) => resolve_defer(&shared, plan)?,
             None => HashMap::new(),
         },
+        introspect: None,
     };
     let (compiler, diags) =
         crate::compile::Compiler::with_options(project, renderer, &ids, &compile_opts);
@@ -731,10 +734,6 @@ pub fn preview(
 
 /// Runs `on-run-start` or `on-run-end` hooks of every package (the root
 /// project's last), rendered with `extra` names (`results`, `schemas`).
-/// Returns a result per hook, as dbt reports them in `run_results.json`
-/// (`operation.<package>.<package>-on-run-start-<n>`, numbered within each
-/// package), and writes each hook's SQL where dbt does
-/// (`target/compiled/<package>/dbt_project.yml/hooks/`).
 fn run_project_hooks(
     project: &Project,
     renderer: &Renderer,
@@ -742,32 +741,33 @@ fn run_project_hooks(
     end: bool,
     extra: &[(&'static str, Value)],
 ) -> Result<Vec<NodeResult>, Diag> {
-    // (package, index within the package, hook)
+    // (package, index within the package's list, hook)
     let mut hooks: Vec<(String, usize, String)> = Vec::new();
-    let list = |file: &crate::project::dbt_project::ProjectFile| {
-        if end {
-            file.on_run_end.clone()
-        } else {
-            file.on_run_start.clone()
-        }
-    };
     for (name, pkg) in &project.packages {
         if pkg.is_root {
             continue;
         }
+        let list = if end {
+            &pkg.file.on_run_end
+        } else {
+            &pkg.file.on_run_start
+        };
         hooks.extend(
-            list(&pkg.file)
-                .into_iter()
+            list.iter()
                 .enumerate()
-                .map(|(i, h)| (name.clone(), i, h)),
+                .map(|(i, h)| (name.clone(), i, h.clone())),
         );
     }
     if let Some(root) = project.root_package() {
+        let list = if end {
+            &root.file.on_run_end
+        } else {
+            &root.file.on_run_start
+        };
         hooks.extend(
-            list(&root.file)
-                .into_iter()
+            list.iter()
                 .enumerate()
-                .map(|(i, h)| (project.root.clone(), i, h)),
+                .map(|(i, h)| (project.root.clone(), i, h.clone())),
         );
     }
     if hooks.is_empty() {
@@ -775,12 +775,12 @@ fn run_project_hooks(
     }
     let which = if end { "on-run-end" } else { "on-run-start" };
     let worker = connect(shared)?;
-    let mut results = Vec::with_capacity(hooks.len());
-    for (n, (package, i, hook)) in hooks.iter().enumerate() {
+    let mut done = Vec::with_capacity(hooks.len());
+    for (package, i, hook) in &hooks {
         let started = chrono::Utc::now();
         let t0 = Instant::now();
-        let name = format!("{package}-{which}-{i}");
-        let mut node = Node::new(ResourceType::Analysis, package, &name);
+        let hook_name = format!("{package}-{which}-{i}");
+        let mut node = Node::new(ResourceType::Analysis, package, &hook_name);
         node.raw_code.clone_from(hook);
         let nl = Arc::new(NodeLive::without_facts(
             shared,
@@ -811,32 +811,32 @@ fn run_project_hooks(
                 Value::from_dyn_object(Arc::clone(&ctx)),
             )
             .map_err(|e| hook_diag(crate::jinja::errors::plain_message(&e)))?;
+        let compile_done = chrono::Utc::now();
+        // dbt keeps each rendered hook where it keeps compiled SQL.
         let _ = write_file(
             &project
                 .target_path()
                 .join("compiled")
                 .join(package)
                 .join("dbt_project.yml/hooks")
-                .join(format!("{name}.sql")),
+                .join(format!("{hook_name}.sql")),
             &sql,
         );
-        let compile_done = chrono::Utc::now();
         if !sql.trim().is_empty() {
             crate::jinja::live::Live::execute(nl.as_ref(), &sql, false, false)
                 .map_err(hook_diag)?;
         }
         nl.finish(true).map_err(hook_diag)?;
-        results.push(NodeResult {
-            unique_id: format!("operation.{package}.{name}"),
+        done.push(NodeResult {
+            unique_id: format!("operation.{package}.{hook_name}"),
             status: Status::Success,
-            // dbt numbers the message by the hook's place among all of them.
-            message: Some(format!("{package}.{which}.{n} passed")),
+            message: Some(format!("{package}.{which}.{i} passed")),
             failures: Some(0),
             started,
             compile_done,
             completed: chrono::Utc::now(),
             execution_time: t0.elapsed().as_secs_f64(),
-            thread: n,
+            thread: 0,
             compiled_code: Some(sql),
             relation_name: None,
             rows_affected: None,
@@ -844,7 +844,7 @@ fn run_project_hooks(
             run_path: None,
         });
     }
-    Ok(results)
+    Ok(done)
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
@@ -916,15 +916,14 @@ fn results_value(project: &Project, results: &[NodeResult]) -> Value {
         .iter()
         .map(|r| {
             let node = project.nodes.get(&r.unique_id);
-            serde_json::json!({
-                "status": r.status.as_str(),
-                "message": r.message,
-                "failures": r.failures,
-                "execution_time": r.execution_time,
-                "thread_id": format!("Thread-{}", r.thread + 1),
-                "adapter_response": {"rows_affected": r.rows_affected},
-                "node": node.map_or(serde_json::Value::Null, crate::artifacts::manifest::node_json),
-            })
+            // The fields of dbt's `RunResult`, as `run_results.json` has
+            // them, and the node.
+            let mut v = crate::artifacts::run_results::result_json(r);
+            v["node"] = node.map_or(
+                serde_json::Value::Null,
+                crate::artifacts::manifest::node_json,
+            );
+            v
         })
         .collect();
     Value::from_serialize(list)
@@ -1119,9 +1118,10 @@ impl Runner<'_> {
     }
 
     /// Writes `target/compiled/...` as dbt does when it compiles a node to
-    /// run it: nothing for seeds and snapshots; a file per batch of a
-    /// microbatch model (`models/m/m_2024-01-31.sql`); and the compiled SQL
-    /// of every ephemeral model inlined, once per run.
+    /// run it: nothing for seeds (no SQL) and snapshots; a file per batch of
+    /// a microbatch model (`models/m/m_2024-01-31.sql`); and the compiled SQL
+    /// of every ephemeral model a node inlines (dbt builds no ephemeral
+    /// model, but writes what it inlined), once per run.
     fn write_compiled(
         &self,
         node: &Node,

@@ -10,7 +10,9 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Map;
 
 use super::context::{MacroFn, NodeCtx, RETURN_SIGNAL, RETURN_SLOT};
+use super::live::ColumnObj;
 use super::relation::Relation;
+use crate::adapter::ColumnClass;
 use crate::project::{MacroDef, Project};
 
 /// Built-in macro files by package. `dbt` is shared by every adapter; the
@@ -45,6 +47,41 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
         "dbt",
         "macros/cross_db.sql",
         include_str!("../../templates/default/macros/cross_db.sql"),
+    ),
+    (
+        "dbt",
+        "macros/utils.sql",
+        include_str!("../../templates/default/macros/utils.sql"),
+    ),
+    (
+        "dbt",
+        "macros/dates.sql",
+        include_str!("../../templates/default/macros/dates.sql"),
+    ),
+    (
+        "dbt",
+        "macros/metadata.sql",
+        include_str!("../../templates/default/macros/metadata.sql"),
+    ),
+    (
+        "dbt_duckdb",
+        "macros/metadata.sql",
+        include_str!("../../templates/duckdb/macros/metadata.sql"),
+    ),
+    (
+        "dbt_postgres",
+        "macros/metadata.sql",
+        include_str!("../../templates/postgres/macros/metadata.sql"),
+    ),
+    (
+        "dbt_duckdb",
+        "macros/utils.sql",
+        include_str!("../../templates/duckdb/macros/utils.sql"),
+    ),
+    (
+        "dbt_postgres",
+        "macros/utils.sql",
+        include_str!("../../templates/postgres/macros/utils.sql"),
     ),
     (
         "dbt",
@@ -210,19 +247,7 @@ pub fn register_globals(env: &mut Environment<'static>) {
             ))
         },
     );
-    env.add_function("set", |v: Option<Value>| -> Value {
-        let mut out: Vec<Value> = Vec::new();
-        if let Some(v) = v
-            && let Ok(iter) = v.try_iter()
-        {
-            for item in iter {
-                if !out.contains(&item) {
-                    out.push(item);
-                }
-            }
-        }
-        Value::from(out)
-    });
+    env.add_function("set", super::mutable::make_set);
     env.add_function(
         "tojson",
         |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
@@ -258,7 +283,12 @@ pub fn register_globals(env: &mut Environment<'static>) {
     env.add_function("local_md5", |s: String| -> Value {
         Value::from(crate::project::properties::md5_hex(&s))
     });
-    env.add_global("api", Value::from_object(Api));
+    env.add_global(
+        "api",
+        Value::from_object(Api {
+            column: &crate::adapter::BASE_COLUMN,
+        }),
+    );
     env.add_global("modules", Value::from_object(Modules));
     env.add_global("dbt_version", Value::from("1.11.0"));
     env.add_filter("as_bool", |v: Value| -> Value {
@@ -316,6 +346,21 @@ impl Object for Exceptions {
                 format!("not implemented: {msg}"),
             )),
             "raise_fail_fast_error" => Err(Error::new(ErrorKind::InvalidOperation, msg)),
+            "column_type_missing" => {
+                let names = args
+                    .last()
+                    .and_then(crate::jinja::kwargs_of)
+                    .and_then(|k| k.get::<Value>("column_names").ok())
+                    .or_else(|| args.first().cloned())
+                    .map(|v| super::python::repr(&v))
+                    .unwrap_or_default();
+                Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "Contracted models require data_type to be defined for each column. Please ensure that the column name and data_type are defined within the YAML configuration for the {names} column(s)."
+                    ),
+                ))
+            }
             "raise_contract_error" => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 contract_error(
@@ -346,7 +391,17 @@ fn contract_error(contract: &Value, model: &Value) -> String {
                             .map(|x| x.to_string())
                             .unwrap_or_default()
                     };
-                    (attr("name"), attr("data_type"))
+                    // dbt's contract errors show the warehouse's own type
+                    // names (`dtype`); YAML columns only have `data_type`.
+                    let dtype = attr("dtype");
+                    (
+                        attr("name"),
+                        if dtype.is_empty() {
+                            attr("data_type")
+                        } else {
+                            dtype
+                        },
+                    )
                 })
                 .collect()
             })
@@ -415,17 +470,121 @@ fn contract_error(contract: &Value, model: &Value) -> String {
     out
 }
 
-/// `api.Relation.create(...)` and `api.Column`.
+/// `api.Relation` and `api.Column`, the adapter's classes.
 #[derive(Debug)]
-struct Api;
+pub struct Api {
+    pub column: &'static ColumnClass,
+}
 
 impl Object for Api {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "Relation" => Some(Value::from_object(RelationApi)),
+            "Column" => Some(Value::from_object(ColumnApi(self.column))),
             _ => None,
         }
     }
+}
+
+/// `api.Column`: called, it makes a column; its class methods name types.
+#[derive(Debug)]
+struct ColumnApi(&'static ColumnClass);
+
+impl Object for ColumnApi {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        ColumnObj::from_args(args, self.0).map(Value::from_object)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let text = |i: usize| -> String {
+            args.get(i)
+                .filter(|v| !v.is_none() && !v.is_undefined())
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .unwrap_or_default()
+        };
+        match method {
+            "translate_type" => Ok(Value::from(translate_type(self.0, &text(0)))),
+            "numeric_type" => {
+                let at = |i: usize| args.get(i).cloned().unwrap_or(Value::from(()));
+                Ok(Value::from(super::live::numeric_type(
+                    &text(0),
+                    &at(1),
+                    &at(2),
+                )))
+            }
+            "string_type" => {
+                let size = args.first().and_then(Value::as_i64).unwrap_or(256);
+                Ok(Value::from(super::live::string_type(size)))
+            }
+            "create" => {
+                let name = text(0);
+                let dtype = translate_type(self.0, &text(1));
+                ColumnObj::from_args(&[Value::from(name), Value::from(dtype)], self.0)
+                    .map(Value::from_object)
+            }
+            "from_description" => {
+                let raw = text(1);
+                let mut info_col = ColumnObj::from_args(
+                    &[Value::from(text(0)), Value::from(raw.clone())],
+                    self.0,
+                )?;
+                let (base, sizes) = match raw.find('(') {
+                    Some(open) => {
+                        let close = raw[open..].find(')').map_or(raw.len(), |c| open + c);
+                        (
+                            raw[..open].to_owned(),
+                            Some(raw[open + 1..close].to_owned()),
+                        )
+                    }
+                    None => (raw.clone(), None),
+                };
+                info_col.dtype = base;
+                if let Some(sizes) = sizes {
+                    let parts: Vec<&str> = sizes.split(',').collect();
+                    let num = |p: &str| {
+                        p.trim().parse::<i64>().map_err(|_| {
+                            err(format!(
+                                "Could not interpret data_type \"{raw}\": could not convert \"{p}\" to an integer"
+                            ))
+                        })
+                    };
+                    match parts.as_slice() {
+                        [n] => info_col.char_size = Some(num(n)?),
+                        [p, s] => {
+                            info_col.numeric_precision = Value::from(num(p)?);
+                            info_col.numeric_scale = Value::from(num(s)?);
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Value::from_object(info_col))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("`api.Column` has no method `{method}`"),
+            )),
+        }
+    }
+}
+
+/// `Column.translate_type`: the adapter's type for a label such as
+/// `string`, or the name unchanged.
+fn translate_type(class: &ColumnClass, dtype: &str) -> String {
+    let upper = dtype.to_ascii_uppercase();
+    class
+        .type_labels
+        .iter()
+        .find(|(label, _)| *label == upper)
+        .map_or_else(|| dtype.to_owned(), |(_, t)| (*t).to_owned())
 }
 
 #[derive(Debug)]
@@ -448,6 +607,10 @@ impl Object for RelationApi {
             };
             out.extend(args.get(1).cloned());
             return Ok(Value::from(out));
+        }
+        if method == "add_ephemeral_prefix" {
+            let name = args.first().map(ToString::to_string).unwrap_or_default();
+            return Ok(Value::from(format!("__dbt__cte__{name}")));
         }
         if method != "create" {
             return Err(Error::new(
@@ -472,8 +635,8 @@ impl Object for RelationApi {
     }
 }
 
-/// `modules.re`, `modules.datetime`, `modules.itertools` (the parts dbt
-/// projects commonly call).
+/// `modules`: `re` and `itertools` (the parts dbt projects commonly call),
+/// `datetime` and `pytz` (see `pydatetime`).
 #[derive(Debug)]
 struct Modules;
 
@@ -481,14 +644,10 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match name {
-            "re" | "datetime" | "itertools" | "pytz" => {
-                Some(Value::from_object(Module(match name {
-                    "re" => "re",
-                    "datetime" => "datetime",
-                    "itertools" => "itertools",
-                    _ => "pytz",
-                })))
-            }
+            "re" => Some(Value::from_object(Module("re"))),
+            "itertools" => Some(Value::from_object(Module("itertools"))),
+            "datetime" => Some(Value::from_object(super::pydatetime::Module::Datetime)),
+            "pytz" => Some(Value::from_object(super::pydatetime::Module::Pytz)),
             _ => None,
         }
     }
@@ -498,19 +657,6 @@ impl Object for Modules {
 struct Module(&'static str);
 
 impl Object for Module {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let k = key.as_str()?;
-        match (self.0, k) {
-            ("datetime", "datetime" | "date") => Some(Value::from_object(Module(if k == "date" {
-                "datetime.date"
-            } else {
-                "datetime.datetime"
-            }))),
-            ("pytz", "utc" | "UTC") => Some(Value::from("UTC")),
-            _ => None,
-        }
-    }
-
     fn call_method(
         self: &Arc<Self>,
         _state: &State<'_, '_>,
@@ -569,12 +715,6 @@ impl Object for Module {
             }
             ("re", "escape") => Ok(Value::from(regex::escape(&s(0)))),
             ("re", "compile") => Ok(Value::from(s(0))),
-            ("datetime.datetime", "now" | "utcnow") => {
-                Ok(super::python::datetime_value(chrono::Utc::now()))
-            }
-            ("datetime.date", "today") => Ok(Value::from(
-                chrono::Utc::now().format("%Y-%m-%d").to_string(),
-            )),
             ("itertools", "chain") => {
                 let mut out = Vec::new();
                 for a in args {
@@ -622,6 +762,15 @@ pub struct AdapterObj {
 impl Object for AdapterObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "behavior" => Some(Value::from_object(Behavior(
+                self.ctx.shared.project_flags.clone(),
+            ))),
+            _ => None,
+        }
     }
 
     fn call_method(
@@ -707,6 +856,7 @@ impl Object for AdapterObj {
                 Ok(Value::from(shared.adapter.quote(&s)))
             }
             "type" => Ok(Value::from(shared.adapter.kind())),
+            "xform_relation_class" => Ok(Value::from(shared.adapter.relation_class())),
             // dbt: `quote_as_configured(name, 'database'|'schema'|'identifier')`
             // follows the project's `quoting:`.
             "quote_as_configured" if args.get(1).and_then(Value::as_str).is_some() => {
@@ -745,6 +895,43 @@ impl Object for AdapterObj {
                 None => compile_time_method(method),
             },
         }
+    }
+}
+
+/// `adapter.behavior`: the adapter's behavior flags, set under `flags:` in
+/// `dbt_project.yml` and off by default. A flag is truthy when set;
+/// `.setting` and `.no_warn` read it too.
+#[derive(Debug)]
+struct Behavior(serde_json::Map<String, serde_json::Value>);
+
+impl Object for Behavior {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let on = self.0.get(key.as_str()?).is_some_and(crate::value::truthy);
+        Some(Value::from_object(BehaviorFlag(on)))
+    }
+}
+
+#[derive(Debug)]
+struct BehaviorFlag(bool);
+
+impl Object for BehaviorFlag {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.0
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "setting" | "no_warn" => Some(Value::from(self.0)),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0 { "True" } else { "False" })
     }
 }
 
@@ -866,7 +1053,10 @@ fn live_method(
         "get_columns_in_relation" => {
             let rel = rel_arg(args, 0, "relation")?;
             let cols = live.columns(&rel).map_err(live_err)?;
-            Ok(super::live::columns_value(&cols))
+            Ok(super::live::columns_value(
+                &cols,
+                ctx.shared.adapter.column_class(),
+            ))
         }
         "get_column_schema_from_query" => {
             let sql = args
@@ -874,7 +1064,10 @@ fn live_method(
                 .and_then(Value::as_str)
                 .ok_or_else(|| err("adapter.get_column_schema_from_query needs the query text"))?;
             let cols = live.query_columns(sql).map_err(live_err)?;
-            Ok(super::live::columns_value(&cols))
+            Ok(super::live::columns_value(
+                &cols,
+                ctx.shared.adapter.column_class(),
+            ))
         }
         "get_missing_columns" => {
             let from = live
@@ -887,7 +1080,10 @@ fn live_method(
                 .into_iter()
                 .filter(|c| !to.iter().any(|t| t.name.eq_ignore_ascii_case(&c.name)))
                 .collect();
-            Ok(super::live::columns_value(&missing))
+            Ok(super::live::columns_value(
+                &missing,
+                ctx.shared.adapter.column_class(),
+            ))
         }
         "list_relations_without_caching" | "list_relations" => {
             let rel = rel_arg(args, 0, "schema_relation")?;

@@ -192,15 +192,6 @@ impl NodeCtx {
             .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
         Ok(existing.is_some_and(|r| r.kind.as_deref() == Some("table")))
     }
-
-    fn live(&self) -> Result<&Arc<dyn super::live::Live>, Error> {
-        self.live.as_ref().ok_or_else(|| {
-            err(
-                ErrorKind::InvalidOperation,
-                "this needs a warehouse connection, which only `run`, `build`, `seed`, `snapshot`, `test` and `show` have",
-            )
-        })
-    }
 }
 
 fn err(kind: ErrorKind, msg: impl Into<String>) -> Error {
@@ -249,18 +240,6 @@ impl Object for CtxFn {
                 }
             }
             "doc" => do_doc(&self.ctx, args),
-            "run_query" => {
-                if self.ctx.live.is_none() {
-                    return Ok(Value::from(()));
-                }
-                let sql = args.first().map(ToString::to_string).unwrap_or_default();
-                let (_, table) = self
-                    .ctx
-                    .live()?
-                    .execute(&sql, true, true)
-                    .map_err(|m| err(ErrorKind::InvalidOperation, m))?;
-                Ok(super::live::table_value(&table))
-            }
             "statement" => do_statement(&self.ctx, state, args),
             "render" => {
                 let text = args.first().map(ToString::to_string).unwrap_or_default();
@@ -303,21 +282,6 @@ impl Object for CtxFn {
                     r.insert(name, value);
                 }
                 Ok(Value::from(""))
-            }
-            "load_relation" | "load_cached_relation" => {
-                let Some(rel) = args.first().and_then(super::live::as_relation) else {
-                    return Ok(Value::from(()));
-                };
-                let Some(live) = &self.ctx.live else {
-                    return Ok(Value::from(()));
-                };
-                live.get_relation(
-                    rel.database.as_deref().unwrap_or_default(),
-                    rel.schema.as_deref().unwrap_or_default(),
-                    rel.identifier.as_deref().unwrap_or_default(),
-                )
-                .map(|r| r.map_or(Value::from(()), Relation::into_value))
-                .map_err(|m| err(ErrorKind::InvalidOperation, m))
             }
             _ => Err(err(ErrorKind::UnknownFunction, self.name)),
         }
@@ -479,11 +443,8 @@ pub fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     match ctx.phase {
         Phase::Parse => {
             let rel = Relation::new("", "", &call.name);
-            ctx.record(|r| {
-                if !r.refs.contains(&call) {
-                    r.refs.push(call);
-                }
-            });
+            // Every call is recorded, repeats too, as dbt lists them.
+            ctx.record(|r| r.refs.push(call));
             Ok(rel.into_value())
         }
         Phase::Compile => {
@@ -528,11 +489,7 @@ pub fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     match ctx.phase {
         Phase::Parse => {
             let pair = [src.clone(), tbl.clone()];
-            ctx.record(|r| {
-                if !r.sources.contains(&pair) {
-                    r.sources.push(pair);
-                }
-            });
+            ctx.record(|r| r.sources.push(pair));
             Ok(Relation::new("", &src, &tbl).into_value())
         }
         Phase::Compile => match &ctx.resolver {
@@ -747,6 +704,7 @@ impl Object for MacroFn {
         // only run in the caller's state, so it is rendered here and handed
         // to the callee as text.
         let args = bind_caller(state, args)?;
+        let args = bind_catch_alls(&mac, args)?;
         if let Ok(mut d) = self.ctx.depth.lock() {
             *d += 1;
         }
@@ -766,6 +724,70 @@ impl Object for MacroFn {
             .with_source(e)),
         }
     }
+}
+
+/// Moves the arguments a macro does not declare into its `varargs` and
+/// `kwargs` parameters, when it has them (see [`super::signature`]).
+fn bind_catch_alls(mac: &Value, args: Vec<Value>) -> Result<Vec<Value>, Error> {
+    let declared: Vec<String> = mac
+        .get_attr("arguments")
+        .ok()
+        .and_then(|a| a.try_iter().ok())
+        .map(|it| it.filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let takes = |n: &str| declared.iter().any(|d| d == n);
+    let (takes_varargs, takes_kwargs) = (takes("varargs"), takes("kwargs"));
+    if !takes_varargs && !takes_kwargs {
+        return Ok(args);
+    }
+    let regular: Vec<&str> = declared
+        .iter()
+        .map(String::as_str)
+        .filter(|d| !super::signature::CATCH_ALLS.contains(d))
+        .collect();
+    let (pos, kwargs) = split_kwargs(&args);
+    let mut out: Vec<Value> = pos.iter().take(regular.len()).cloned().collect();
+    let extra_pos: Vec<Value> = pos.iter().skip(regular.len()).cloned().collect();
+    if !extra_pos.is_empty() && !takes_varargs {
+        return Err(err(
+            ErrorKind::TooManyArguments,
+            format!(
+                "macro takes {} positional arguments, got {}",
+                regular.len(),
+                pos.len()
+            ),
+        ));
+    }
+    let mut known: Vec<(String, Value)> = Vec::new();
+    let mut extra: Vec<(Value, Value)> = Vec::new();
+    if let Some(k) = &kwargs {
+        for key in k.args() {
+            let v: Value = k.peek(key)?;
+            if regular.contains(&key) || key == "caller" {
+                known.push((key.to_owned(), v));
+            } else {
+                extra.push((Value::from(key), v));
+            }
+        }
+    }
+    if !extra.is_empty() && !takes_kwargs {
+        let names: Vec<String> = extra.iter().map(|(k, _)| k.to_string()).collect();
+        return Err(err(
+            ErrorKind::TooManyArguments,
+            format!("unknown keyword argument `{}`", names.join("`, `")),
+        ));
+    }
+    if takes_varargs {
+        known.push(("varargs".to_owned(), Value::from(extra_pos)));
+    }
+    if takes_kwargs {
+        known.push((
+            "kwargs".to_owned(),
+            super::mutable::make_dict(Value::from_iter(extra)),
+        ));
+    }
+    out.push(Value::from(Kwargs::from_iter(known)));
+    Ok(out)
 }
 
 /// Replaces a `caller` keyword argument by its rendered body.
@@ -877,14 +899,11 @@ impl Object for NodeCtx {
             "doc" => return f("doc"),
             "is_incremental" => return f("is_incremental"),
             "should_full_refresh" => return f("should_full_refresh"),
-            "run_query" => return f("run_query"),
             "statement" => return f("statement"),
             "render" => return f("render"),
             "load_result" => return f("load_result"),
             "store_result" => return f("store_result"),
             "store_raw_result" => return f("store_raw_result"),
-            "load_relation" => return f("load_relation"),
-            "load_cached_relation" => return f("load_cached_relation"),
             "execute" => return Some(Value::from(self.phase == Phase::Compile)),
             "this" => return self.this.clone().map(Relation::into_value),
             "model" => return Some(self.model.clone()),
@@ -892,12 +911,17 @@ impl Object for NodeCtx {
             "project_name" => return Some(Value::from(self.shared.root.as_str())),
             "invocation_id" => return Some(Value::from(self.shared.invocation_id.as_str())),
             "run_started_at" => {
-                return Some(super::python::datetime_value(self.shared.run_started_at));
+                return Some(super::pydatetime::utc_value(self.shared.run_started_at));
             }
             "flags" => return Some(self.shared.flags.clone()),
             "builtins" => {
                 return Some(Value::from_object(Builtins {
                     ctx: Arc::clone(self),
+                }));
+            }
+            "api" => {
+                return Some(Value::from_object(super::builtins::Api {
+                    column: self.shared.adapter.column_class(),
                 }));
             }
             "adapter" => {
@@ -913,7 +937,7 @@ impl Object for NodeCtx {
                     }))
                 }));
             }
-            "selected_resources" => return Some(Value::from(Vec::<Value>::new())),
+            "selected_resources" => return Some(self.shared.selected.clone()),
             "context" => return Some(Value::from_dyn_object(Arc::clone(self))),
             _ => {}
         }

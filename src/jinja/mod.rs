@@ -6,16 +6,19 @@
 //! through the file it happens to sit in. Names that are not Jinja locals are
 //! looked up in [`context::NodeCtx`], one per rendered node.
 //!
-//! Invariant: rendering never touches the warehouse in the parse and compile
-//! phases; `execute` is false while parsing, exactly as in dbt.
+//! Invariant: rendering touches the warehouse only through [`live::Live`]:
+//! never while parsing (`execute` is false, exactly as in dbt), lazily in
+//! `xform compile`, and in the run phase.
 
 pub mod builtins;
 pub mod context;
 pub mod errors;
 pub mod live;
 pub mod mutable;
+pub mod pydatetime;
 pub mod python;
 pub mod relation;
+pub mod signature;
 pub mod yaml_render;
 
 use std::collections::{HashMap, HashSet};
@@ -55,6 +58,10 @@ pub struct Shared {
     /// Whether database, schema and identifier names are quoted: the
     /// adapter's default under the project's `quoting:`.
     pub quoting: (bool, bool, bool),
+    /// `selected_resources`: the unique ids the command selected.
+    pub selected: Value,
+    /// The root project's `flags:`, read by `adapter.behavior`.
+    pub project_flags: Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -122,7 +129,8 @@ impl Renderer {
                 continue;
             }
             let tname = format!("macro:{}", m.unique_id);
-            let source = mutable::rewrite(&m.template).into_owned();
+            let with_catch_alls = signature::add_catch_alls(&m.template);
+            let source = mutable::rewrite(&with_catch_alls).into_owned();
             if let Err(e) = env.add_template_owned(tname.clone(), source) {
                 errors.push(errors::to_diag(&e, project, None));
                 continue;
@@ -196,6 +204,11 @@ impl Renderer {
             })),
             docs,
             quoting,
+            selected: Value::from(Vec::<Value>::new()),
+            project_flags: project
+                .root_package()
+                .map(|p| p.file.flags.clone())
+                .unwrap_or_default(),
         };
         Ok(Self {
             env,
@@ -223,6 +236,21 @@ impl Renderer {
             }
         }
         shared.flags = Value::from_serialize(current);
+    }
+}
+
+impl Renderer {
+    /// Sets `selected_resources` once the command has selected its nodes.
+    pub fn set_selected(&mut self, ids: &[String]) {
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            tracing::debug!("selected_resources not set: the shared context is in use");
+            return;
+        };
+        shared.selected = Value::from(
+            ids.iter()
+                .map(|i| Value::from(i.as_str()))
+                .collect::<Vec<_>>(),
+        );
     }
 }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
+use minijinja::value::{DynObject, Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 
 /// Jinja keywords after which `[` starts a list literal, not a subscript.
@@ -468,6 +468,165 @@ impl Object for MutDict {
     }
 }
 
+/// A Python set: shared, mutable, unordered for comparison (`set(a) ==
+/// set(b)` whatever the order), iterated in insertion order.
+#[derive(Default)]
+pub struct PySet(Mutex<Vec<Value>>);
+
+impl fmt::Debug for PySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(lock(&self.0).iter()).finish()
+    }
+}
+
+/// `set(iterable)`: the distinct items, in first-seen order.
+pub fn make_set(v: Option<Value>) -> Value {
+    let mut out: Vec<Value> = Vec::new();
+    if let Some(v) = v
+        && let Ok(iter) = v.try_iter()
+    {
+        for item in iter {
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+    }
+    Value::from_object(PySet(Mutex::new(out)))
+}
+
+fn items_of(v: &Value) -> Vec<Value> {
+    v.try_iter().map(Iterator::collect).unwrap_or_default()
+}
+
+impl Object for PySet {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let items = lock(&self.0);
+        let i = key.as_i64()?;
+        index(items.len(), i).map(|i| items[i].clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(lock(&self.0).clone())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(lock(&self.0).len())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        !lock(&self.0).is_empty()
+    }
+
+    /// Equal when both hold the same items; a proper subset is less.
+    fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<PySet>()?;
+        let (a, b) = (lock(&self.0).clone(), lock(&other.0).clone());
+        let a_in_b = a.iter().all(|x| b.contains(x));
+        let b_in_a = b.iter().all(|x| a.contains(x));
+        Some(match (a_in_b, b_in_a) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (false, true) => std::cmp::Ordering::Greater,
+            _ => std::cmp::Ordering::Less,
+        })
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let mut items = lock(&self.0);
+        let others: Vec<Vec<Value>> = args.iter().map(items_of).collect();
+        let new = |v: Vec<Value>| Value::from_object(PySet(Mutex::new(v)));
+        match method {
+            "add" => {
+                let x = arg(args, 0);
+                if !items.contains(&x) {
+                    items.push(x);
+                }
+                Ok(Value::from(()))
+            }
+            "update" => {
+                for x in others.into_iter().flatten() {
+                    if !items.contains(&x) {
+                        items.push(x);
+                    }
+                }
+                Ok(Value::from(()))
+            }
+            "discard" | "remove" => {
+                let x = arg(args, 0);
+                match items.iter().position(|i| *i == x) {
+                    Some(i) => {
+                        items.remove(i);
+                        Ok(Value::from(()))
+                    }
+                    None if method == "discard" => Ok(Value::from(())),
+                    None => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("set.remove(x): {x} not in set"),
+                    )),
+                }
+            }
+            "union" => {
+                let mut out = items.clone();
+                for x in others.into_iter().flatten() {
+                    if !out.contains(&x) {
+                        out.push(x);
+                    }
+                }
+                Ok(new(out))
+            }
+            "intersection" => Ok(new(items
+                .iter()
+                .filter(|x| others.iter().all(|o| o.contains(x)))
+                .cloned()
+                .collect())),
+            "difference" => Ok(new(items
+                .iter()
+                .filter(|x| !others.iter().any(|o| o.contains(x)))
+                .cloned()
+                .collect())),
+            "symmetric_difference" => {
+                let other = others.into_iter().next().unwrap_or_default();
+                let mut out: Vec<Value> = items
+                    .iter()
+                    .filter(|x| !other.contains(x))
+                    .cloned()
+                    .collect();
+                out.extend(other.iter().filter(|x| !items.contains(x)).cloned());
+                Ok(new(out))
+            }
+            "issubset" => {
+                let other = others.into_iter().next().unwrap_or_default();
+                Ok(Value::from(items.iter().all(|x| other.contains(x))))
+            }
+            "issuperset" => {
+                let other = others.into_iter().next().unwrap_or_default();
+                Ok(Value::from(other.iter().all(|x| items.contains(x))))
+            }
+            "isdisjoint" => {
+                let other = others.into_iter().next().unwrap_or_default();
+                Ok(Value::from(!items.iter().any(|x| other.contains(x))))
+            }
+            "copy" => Ok(new(items.clone())),
+            "clear" => {
+                items.clear();
+                Ok(Value::from(()))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("set has no method `{method}`"),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,5 +658,18 @@ mod tests {
         .into_owned();
         let out = env.render_str(&src, ()).unwrap();
         assert_eq!(out, "1,2,3 3 1 3");
+    }
+
+    #[test]
+    fn sets_compare_without_order() {
+        let mut env = minijinja::Environment::new();
+        env.add_function("set", make_set);
+        let out = env
+            .render_str(
+                "{{ set(['a', 'b', 'a']) == set(['b', 'a']) }} {{ set(['a']) != set(['a', 'c']) }} {{ set(['a', 'b']) | length }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(out, "True True 2");
     }
 }

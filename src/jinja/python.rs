@@ -1,12 +1,10 @@
 //! Python behaviour that dbt templates rely on: values print the way Python
 //! prints them (`None`, `True`, `['a', 'b']`), strings, lists and dicts have
-//! their Python methods, and dates have `strftime`.
+//! their Python methods (dates and times are in `pydatetime`).
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use minijinja::value::{Object, ObjectRepr, Value, ValueKind};
+use minijinja::value::{ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, Output, State};
 
 /// Formats a value for `{{ ... }}` output as Jinja2 under Python does.
@@ -92,7 +90,9 @@ fn write_repr(v: &Value, out: &mut String) {
         ValueKind::Map => {
             // Objects that render themselves (relations) print as their text.
             if let Some(obj) = v.as_object()
-                && matches!(obj.repr(), ObjectRepr::Plain)
+                && (matches!(obj.repr(), ObjectRepr::Plain)
+                    || v.downcast_object_ref::<super::relation::Relation>()
+                        .is_some())
             {
                 let _ = write!(out, "{v}");
                 return;
@@ -204,73 +204,6 @@ fn py_format(fmt: &str, args: &[Value]) -> String {
         }
     }
     out
-}
-
-/// A timestamp with Python's `datetime` surface (`strftime`, `isoformat`,
-/// fields), printed as `str(datetime)` prints it.
-#[derive(Debug, Clone)]
-pub struct PyDateTime(pub DateTime<Utc>);
-
-pub fn datetime_value(dt: DateTime<Utc>) -> Value {
-    Value::from_object(PyDateTime(dt))
-}
-
-impl Object for PyDateTime {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        use chrono::{Datelike, Timelike};
-        let d = &self.0;
-        Some(match key.as_str()? {
-            "year" => Value::from(d.year()),
-            "month" => Value::from(d.month()),
-            "day" => Value::from(d.day()),
-            "hour" => Value::from(d.hour()),
-            "minute" => Value::from(d.minute()),
-            "second" => Value::from(d.second()),
-            "microsecond" => Value::from(d.timestamp_subsec_micros()),
-            _ => return None,
-        })
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        match method {
-            "strftime" => {
-                let f = args
-                    .first()
-                    .and_then(Value::as_str)
-                    .unwrap_or("%Y-%m-%d %H:%M:%S");
-                let mut s = String::new();
-                write!(s, "{}", self.0.format(f)).map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("bad strftime format `{f}`"),
-                    )
-                })?;
-                Ok(Value::from(s))
-            }
-            "isoformat" => Ok(Value::from(
-                self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
-            )),
-            "timestamp" => Ok(Value::from(self.0.timestamp() as f64)),
-            "date" => Ok(Value::from(self.0.format("%Y-%m-%d").to_string())),
-            _ => Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!("datetime has no method `{method}`"),
-            )),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
-    }
 }
 
 /// JSON as Python's `json.dumps` writes it by default: `", "` between

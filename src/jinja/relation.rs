@@ -101,9 +101,25 @@ fn flag(kwargs: &Kwargs, key: &str, current: bool) -> Result<bool, Error> {
     }
 }
 
+/// dbt's relations are read-only mappings (`relation is mapping` holds, and
+/// `relation.get('metadata')` names the class, which is how `dbt_utils` tells
+/// a relation from a string).
 impl Object for Relation {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<Relation>()?;
+        let key = |r: &Relation| (r.render(), r.kind.clone());
+        Some(key(self).cmp(&key(other)))
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -122,6 +138,15 @@ impl Object for Relation {
             "path" => Value::from_serialize(serde_json::json!({
                 "database": self.database, "schema": self.schema, "identifier": self.identifier
             })),
+            "quote_policy" => Value::from_serialize(serde_json::json!({
+                "database": self.quote.0, "schema": self.quote.1, "identifier": self.quote.2
+            })),
+            "include_policy" => Value::from_serialize(serde_json::json!({
+                "database": self.include.0, "schema": self.include.1, "identifier": self.include.2
+            })),
+            "is_pointer" | "is_function" | "dbt_created" => Value::from(false),
+            "limit" | "event_time_filter" | "catalog" => Value::from(()),
+            "require_alias" => Value::from(true),
             _ => return None,
         })
     }
@@ -132,7 +157,7 @@ impl Object for Relation {
 
     fn call_method(
         self: &Arc<Self>,
-        _state: &State<'_, '_>,
+        state: &State<'_, '_>,
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
@@ -200,6 +225,13 @@ impl Object for Relation {
             }
             "get" => {
                 let key = args.first().and_then(Value::as_str).unwrap_or_default();
+                if key == "metadata" {
+                    let class = state
+                        .lookup("adapter")
+                        .and_then(|a| a.call_method(state, "xform_relation_class", &[]).ok())
+                        .unwrap_or(Value::from("BaseRelation"));
+                    return Ok(Value::from_iter([("type", class)]));
+                }
                 Ok(self
                     .get_value(&Value::from(key))
                     .or_else(|| args.get(1).cloned())

@@ -140,9 +140,6 @@ pub struct Inference {
     pub unknown_columns: HashMap<String, Vec<UnknownColumn>>,
     /// CTEs nothing reads, per node.
     pub unused_ctes: HashMap<String, Vec<UnusedCte>>,
-    /// The columns each model's query produces, before an enforced
-    /// contract's declared columns stand in for an incomplete set.
-    pub inferred: HashMap<String, Shape>,
 }
 
 /// Finds the node a relation name in compiled SQL stands for.
@@ -198,7 +195,7 @@ impl RelationIndex {
 
 struct Known<'a> {
     index: &'a RelationIndex,
-    shapes: &'a HashMap<String, Shape>,
+    shapes: &'a IndexMap<String, Shape>,
 }
 
 impl Tables for Known<'_> {
@@ -295,14 +292,88 @@ pub fn infer<'a>(
     parsed: &dyn Fn(&str) -> Option<&'a [Statement]>,
     catalog: Option<&Catalog>,
 ) -> Inference {
-    let index = RelationIndex::new(project);
-    let mut shapes: HashMap<String, Shape> = HashMap::new();
-    let mut out = Inference::default();
+    let mut inferrer = Inferrer::new(project, catalog);
     for id in order {
+        inferrer.add(id, parsed(id));
+    }
+    inferrer.finish()
+}
+
+/// Infers node by node, so that a caller can parse the models of one layer
+/// of the DAG, infer them and drop their syntax trees before the next.
+/// Every node must be added after its parents. Each node's columns are held
+/// once (`shapes`) and become the lineage graph at `finish`.
+pub struct Inferrer<'p> {
+    project: &'p Project,
+    catalog: Option<&'p Catalog>,
+    index: RelationIndex,
+    /// The columns of every node added, in the order added.
+    shapes: IndexMap<String, Shape>,
+    /// For a model whose enforced contract's declared columns stand in for
+    /// an incomplete inferred set: what its query was inferred to produce.
+    replaced: HashMap<String, Shape>,
+    out: Inference,
+}
+
+impl<'p> Inferrer<'p> {
+    pub fn new(project: &'p Project, catalog: Option<&'p Catalog>) -> Self {
+        Self {
+            project,
+            catalog,
+            index: RelationIndex::new(project),
+            shapes: IndexMap::new(),
+            replaced: HashMap::new(),
+            out: Inference::default(),
+        }
+    }
+
+    /// Unknown columns and unused CTEs found so far.
+    pub const fn inference(&self) -> &Inference {
+        &self.out
+    }
+
+    /// The columns a model's query was inferred to produce (before an
+    /// enforced contract's declared columns stand in for an incomplete set).
+    pub fn inferred(&self, id: &str) -> Option<&Shape> {
+        self.replaced.get(id).or_else(|| self.shapes.get(id))
+    }
+
+    pub fn finish(self) -> Inference {
+        let mut out = self.out;
+        out.graph.nodes.reserve(self.shapes.len());
+        for (id, shape) in self.shapes {
+            let Some(n) = self.project.nodes.get(&id) else {
+                continue;
+            };
+            let lineage = NodeLineage {
+                resource_type: n.resource_type,
+                name: n.name.clone(),
+                depends_on: n.depends_on_nodes.clone(),
+                columns_complete: shape.complete,
+                columns: shape
+                    .columns
+                    .into_iter()
+                    .filter(|c| !c.name.is_empty())
+                    .map(|c| ColumnLineage {
+                        name: c.name,
+                        data_type: c.data_type,
+                        origins: c.origins,
+                    })
+                    .collect(),
+            };
+            out.graph.nodes.insert(id, lineage);
+        }
+        out
+    }
+
+    /// Infers one node from its parsed SQL (`None` when it did not parse
+    /// or is not a model).
+    pub fn add(&mut self, id: &str, stmts: Option<&[Statement]>) {
+        let project = self.project;
         let Some(n) = project.nodes.get(id) else {
-            continue;
+            return;
         };
-        let from_catalog = catalog.and_then(|c| c.nodes.get(id));
+        let from_catalog = self.catalog.and_then(|c| c.nodes.get(id));
         let shape = match n.resource_type {
             ResourceType::Source => match from_catalog {
                 Some(cols) => declared(cols.clone()),
@@ -317,25 +388,27 @@ pub fn infer<'a>(
                 from_catalog.map_or_else(Shape::default, |c| declared(c.clone()))
             }
             ResourceType::Model => {
-                let mut shape = match parsed(id) {
+                let shape = match stmts {
                     Some(stmts) => {
                         let known = Known {
-                            index: &index,
-                            shapes: &shapes,
+                            index: &self.index,
+                            shapes: &self.shapes,
                         };
                         let analysis = sql::analyze(stmts, &known);
                         if !analysis.unknown_columns.is_empty() {
-                            out.unknown_columns
-                                .insert(id.clone(), analysis.unknown_columns);
+                            self.out
+                                .unknown_columns
+                                .insert(id.to_owned(), analysis.unknown_columns);
                         }
                         if !analysis.unused_ctes.is_empty() {
-                            out.unused_ctes.insert(id.clone(), analysis.unused_ctes);
+                            self.out
+                                .unused_ctes
+                                .insert(id.to_owned(), analysis.unused_ctes);
                         }
                         analysis.shape
                     }
                     None => Shape::default(),
                 };
-                out.inferred.insert(id.clone(), shape.clone());
                 if !shape.complete && contract_enforced(n) && !n.columns.is_empty() {
                     // The warehouse enforces the declared columns.
                     let mut declared_shape = declared(yaml_columns(n));
@@ -348,34 +421,16 @@ pub fn infer<'a>(
                             c.origins.clone_from(&found.origins);
                         }
                     }
-                    shape = declared_shape;
+                    self.replaced.insert(id.to_owned(), shape);
+                    declared_shape
+                } else {
+                    shape
                 }
-                shape
             }
-            _ => continue,
+            _ => return,
         };
-        out.graph.nodes.insert(
-            id.clone(),
-            NodeLineage {
-                resource_type: n.resource_type,
-                name: n.name.clone(),
-                depends_on: n.depends_on_nodes.clone(),
-                columns_complete: shape.complete,
-                columns: shape
-                    .columns
-                    .iter()
-                    .filter(|c| !c.name.is_empty())
-                    .map(|c| ColumnLineage {
-                        name: c.name.clone(),
-                        data_type: c.data_type.clone(),
-                        origins: c.origins.clone(),
-                    })
-                    .collect(),
-            },
-        );
-        shapes.insert(id.clone(), shape);
+        self.shapes.insert(id.to_owned(), shape);
     }
-    out
 }
 
 /// One step of column lineage: `from` feeds `to`.

@@ -45,6 +45,8 @@ pub struct ProjectFile {
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
     pub quoting: Map<String, Value>,
+    /// `flags:` (behavior flags and run settings).
+    pub flags: Map<String, Value>,
     pub require_dbt_version: Vec<String>,
     /// Where `name:` is written, for duplicate-package errors.
     pub name_offset: usize,
@@ -271,6 +273,11 @@ pub fn read(
         _ => Map::new(),
     };
 
+    let flags = match doc.get("flags").map(Yaml::to_json) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+
     let model_paths = if doc.get("model-paths").is_some() {
         strings(doc.get("model-paths"), &["models"])
     } else {
@@ -304,6 +311,7 @@ pub fn read(
         on_run_start: hooks(doc.get("on-run-start")),
         on_run_end: hooks(doc.get("on-run-end")),
         quoting,
+        flags,
         require_dbt_version: strings(doc.get("require-dbt-version"), &[]),
         name_offset: name_node.map_or(0, |n| n.offset),
         name,

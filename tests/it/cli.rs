@@ -75,6 +75,7 @@ fn version_and_help_work_without_a_project() {
         "show",
         "retry",
         "clean",
+        "deps",
         "run-operation",
     ] {
         let out = xform(dir.path(), &[cmd, "--help"]);

@@ -210,3 +210,47 @@ fn yaml_jinja_that_fails_to_render_points_at_the_value() {
         out.stderr
     );
 }
+
+/// `compile` opens the warehouse only for a node that queries it, and
+/// never with `--no-introspect`: here the Postgres target is unreachable.
+#[test]
+fn compile_reaches_the_warehouse_only_when_a_macro_queries_it() {
+    let dir = copy_project(&crate::support::fixture("compile/cross_db"));
+    let unreachable = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xform"))
+            .args(args)
+            .args(["--target", "postgres"])
+            .current_dir(dir.path())
+            .env("XFORM_TEST_PG_PORT", "1")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run xform")
+    };
+    let offline = unreachable(&["compile", "-s", "strings", "dates"]);
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    let asks = unreachable(&["compile", "-s", "introspective"]);
+    let stderr = String::from_utf8_lossy(&asks.stderr);
+    assert_eq!(asks.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("queries the warehouse, which cannot be reached")
+            && stderr.contains("--no-introspect"),
+        "{stderr}"
+    );
+    let without = unreachable(&["compile", "-s", "introspective", "--no-introspect"]);
+    assert!(
+        without.status.success(),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    let sql = std::fs::read_to_string(
+        dir.path()
+            .join("target/compiled/cross_db/models/introspective.sql"),
+    )
+    .expect("compiled introspective.sql");
+    // Without the warehouse the spine has one interval and nothing answers.
+    assert!(sql.contains("0 as answer"), "{sql}");
+}

@@ -196,6 +196,7 @@ macro_rules! cases {
 }
 
 cases![
+    cross_db,
     data_tests,
     incremental,
     merge_bad_keys,

@@ -16,6 +16,7 @@ mod check;
 mod cli;
 mod compile;
 mod dbt_compat;
+mod deps;
 mod docs;
 mod errors;
 mod exec_compat;

@@ -55,8 +55,14 @@ pub struct Output {
 
 /// Runs `xform` with `args` in `dir`, without colours, at a fixed width.
 pub fn xform(dir: &Path, args: &[&str]) -> Output {
+    xform_env(dir, args, &[])
+}
+
+/// `xform` with extra environment variables.
+pub fn xform_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_xform"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")

@@ -39,6 +39,16 @@
   drop {{ relation.type or 'table' }} if exists {{ relation.render() }} cascade
 {%- endmacro %}
 
+{#- The relation as it exists in the warehouse, or none. -#}
+{% macro load_cached_relation(relation) -%}
+  {{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{%- endmacro %}
+
+{#- The old name of `load_cached_relation`. -#}
+{% macro load_relation(relation) -%}
+  {{ return(load_cached_relation(relation)) }}
+{%- endmacro %}
+
 {% macro drop_relation_if_exists(relation) %}
   {% if relation is not none %}
     {{ adapter.drop_relation(relation) }}
@@ -165,7 +175,7 @@
   {%- endif -%}
   {%- for m in model_columns -%}
     {%- set match = contract_columns | selectattr('name', 'equalto', m.name) | list -%}
-    {%- if not match or match[0].data_type != m.data_type -%}
+    {%- if not match or match[0].dtype != m.dtype -%}
       {{ exceptions.raise_contract_error(contract_columns, model_columns) }}
     {%- endif -%}
   {%- endfor -%}
@@ -175,8 +185,41 @@
   {{ return(adapter.dispatch('get_empty_schema_sql', 'dbt')(columns)) }}
 {%- endmacro %}
 
-{% macro default__get_empty_schema_sql(columns) -%}
-  select {% for c in columns %}cast(null as {{ c.data_type }}) as {{ c.name }}{{ ", " if not loop.last }}{% endfor %}
+{#- A query of typed nulls, one per column: what the contract promises.
+    `columns` is a model's `columns` (a dict by name, as dbt passes it) or a
+    list of columns. A bare `numeric` has no scale: warn, as dbt does. -#}
+{% macro default__get_empty_schema_sql(columns) %}
+    {%- set missing_type = [] -%}
+    {%- set naked_numeric = [] -%}
+    select
+    {% for key in columns %}
+      {%- set col = columns[key] if columns is mapping else key -%}
+      {%- if col['data_type'] is not defined or col['data_type'] is none -%}
+        {%- do missing_type.append(col['name']) -%}
+      {%- elif col['data_type'].strip().lower() in ('numeric', 'decimal', 'number') -%}
+        {%- do naked_numeric.append(col['name']) -%}
+      {%- endif -%}
+      {% set col_name = adapter.quote(col['name']) if col.get('quote') else col['name'] %}
+      {{ cast('null', col['data_type']) }} as {{ col_name }}{{ ", " if not loop.last }}
+    {%- endfor -%}
+    {%- if (missing_type | length) > 0 -%}
+      {{ exceptions.column_type_missing(column_names=missing_type) }}
+    {%- elif (naked_numeric | length) > 0 -%}
+      {{ exceptions.warn("Detected columns with numeric type and unspecified precision/scale, this can lead to unintended rounding: " ~ naked_numeric ~ "`") }}
+    {%- endif -%}
+{% endmacro %}
+
+{#- Name and type of each column, as contract errors show them. -#}
+{% macro format_columns(columns) -%}
+  {%- set formatted = [] -%}
+  {%- for column in columns -%}
+    {%- do formatted.append(adapter.dispatch('format_column', 'dbt')(column)) -%}
+  {%- endfor -%}
+  {{ return(formatted) }}
+{%- endmacro %}
+
+{% macro default__format_column(column) -%}
+  {{ return({'name': column.name, 'data_type': column.dtype, 'formatted': column.column.lower() ~ " " ~ column.dtype}) }}
 {%- endmacro %}
 
 {#- The columns of an enforced contract with their constraints, then the
