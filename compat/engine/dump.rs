@@ -14,6 +14,10 @@
 //!   `dbt_updated_at` with the check strategy or for hard deletes): it
 //!   becomes `<now@step N>`. So xform must take "now" in the same step as
 //!   dbt, but not at the same microsecond;
+//! - a timestamp with a fraction of a second that is a whole number of hours
+//!   (up to 72) from a step's window came from `now()` moved by that much:
+//!   it becomes `<now-23h@step N>`;
+//! - on Postgres, each tool's own database name becomes `{database}`;
 //! - a `DATE`/`TIMESTAMP`/`TIMESTAMPTZ` value within 60 days of the day the
 //!   run started (UTC) becomes `today-3` or `today-3 00:00:00`: the inverse
 //!   of the date placeholders of fixtures (a run across midnight UTC sees two
@@ -33,6 +37,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 
+use super::artifacts::DATABASE;
 use super::pg::Database;
 
 /// Every schema and relation of a database after one step.
@@ -245,9 +250,11 @@ pub fn dump_postgres(db: &Database, clock: &Clock) -> Result<Dump> {
                 select.join(", ")
             ))
             .map(|rows| {
+                // A relation's name written into the data (union_relations'
+                // `_dbt_source_relation`) names the tool's own database.
                 let mut lines: Vec<String> = rows
                     .into_iter()
-                    .map(|values| render_row(&columns, values, clock))
+                    .map(|values| render_row(&columns, values, clock).replace(&db.name, DATABASE))
                     .collect();
                 lines.sort();
                 lines
@@ -369,26 +376,19 @@ pub fn normalise_time(v: &str, ty: &str, clock: &Clock) -> (String, Option<usize
     let Ok(t) = NaiveDateTime::parse_from_str(bare, "%Y-%m-%d %H:%M:%S%.f") else {
         return (v.to_owned(), None);
     };
-    // The step whose window holds the value, else the nearest one within
-    // 2 s (steps can be milliseconds apart, so containment comes first).
-    let distance = |w: &Window| {
-        if t < w.start {
-            w.start - t
-        } else if t > w.end {
-            t - w.end
-        } else {
-            TimeDelta::zero()
+    if let Some(step) = step_at(t, clock) {
+        return (format!("<now@step {step}>"), Some(step));
+    }
+    // `now()` moved by whole hours (`dateadd('hour', -23, current_timestamp)`).
+    // Only a value with a fraction of a second: data placeholders are whole
+    // seconds, and one could otherwise sit a whole number of hours before a
+    // step by chance.
+    if t.and_utc().timestamp_subsec_nanos() != 0 {
+        for hours in (-72..=72_i64).filter(|h| *h != 0) {
+            if let Some(step) = step_at(t - TimeDelta::hours(hours), clock) {
+                return (format!("<now{hours:+}h@step {step}>"), None);
+            }
         }
-    };
-    if let Some((i, _)) = clock
-        .windows
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (i, distance(w)))
-        .filter(|(_, d)| *d <= TimeDelta::seconds(2))
-        .min_by_key(|(_, d)| *d)
-    {
-        return (format!("<now@step {}>", i + 1), Some(i + 1));
     }
     match relative_day(t.date(), clock.today) {
         Some(day) => (
@@ -401,6 +401,28 @@ pub fn normalise_time(v: &str, ty: &str, clock: &Clock) -> (String, Option<usize
         ),
         None => (v.to_owned(), None),
     }
+}
+
+/// The step (1-based) whose window holds `t`, else the nearest one within
+/// 2 s (steps can be milliseconds apart, so containment comes first).
+fn step_at(t: NaiveDateTime, clock: &Clock) -> Option<usize> {
+    let distance = |w: &Window| {
+        if t < w.start {
+            w.start - t
+        } else if t > w.end {
+            t - w.end
+        } else {
+            TimeDelta::zero()
+        }
+    };
+    clock
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (i, distance(w)))
+        .filter(|(_, d)| *d <= TimeDelta::seconds(2))
+        .min_by_key(|(_, d)| *d)
+        .map(|(i, _)| i + 1)
 }
 
 fn relative_day(d: NaiveDate, today: NaiveDate) -> Option<String> {
@@ -442,6 +464,9 @@ mod tests {
         assert_eq!(n("2030-05-08 00:00:00", "TIMESTAMP"), "today-2 00:00:00");
         assert_eq!(n("2030-05-11", "DATE"), "today+1");
         assert_eq!(n("2024-01-01 12:00:00", "TIMESTAMP"), "2024-01-01 12:00:00");
+        assert_eq!(n("2030-05-09 11:00:07.5", "TIMESTAMP"), "<now-23h@step 2>");
+        // A whole second a whole number of hours away is data, not now().
+        assert_eq!(n("2030-05-09 11:00:07", "TIMESTAMP"), "today-1 11:00:07");
         let columns = vec![
             ("dbt_scd_id".to_owned(), "VARCHAR".to_owned()),
             ("dbt_valid_from".to_owned(), "TIMESTAMP".to_owned()),
