@@ -465,10 +465,6 @@ fn settle(
             *v = serde_json::Value::Object(merged);
         }
     }
-    // Severity is case-insensitive in YAML and upper-case in the manifest.
-    if let Some(serde_json::Value::String(s)) = explicit.get_mut("severity") {
-        *s = s.to_uppercase();
-    }
     let cfg = crate::node::NodeConfig::new(rt, explicit);
     node.tags = cfg
         .get("tags")

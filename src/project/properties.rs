@@ -764,7 +764,19 @@ fn build_test(
         None => format!("test_{short}"),
     };
     // Like dbt, the test's YAML config becomes a `config()` call in its
-    // code, with the shortened file name as alias.
+    // code, with the shortened file name as alias: dbt's own config keys
+    // first, in dbt's order (`TestBuilder.CONFIG_ARGS`), then the others as
+    // written.
+    let mut cfg = {
+        let mut ordered = Map::new();
+        for k in TEST_CONFIG_KEYS {
+            if let Some(v) = cfg.remove(*k) {
+                ordered.insert((*k).to_owned(), v);
+            }
+        }
+        ordered.extend(cfg);
+        ordered
+    };
     if file_name != name && !cfg.contains_key("alias") {
         cfg.insert("alias".into(), json!(file_name));
     }
