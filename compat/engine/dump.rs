@@ -9,8 +9,8 @@
 //! - floats are rounded to 12 significant digits, so that sums added up in
 //!   a different order compare equal;
 //! - a `TIMESTAMP`/`TIMESTAMPTZ` value inside a step's wall-clock window
-//!   (from starting the command to its exit; else the nearest window within
-//!   2 s) came from `now()` (snapshot `dbt_valid_from`/`dbt_valid_to`/
+//!   (from starting the command to the end of the dump that follows it;
+//!   else the nearest window within 2 s) came from `now()` (snapshot `dbt_valid_from`/`dbt_valid_to`/
 //!   `dbt_updated_at` with the check strategy or for hard deletes): it
 //!   becomes `<now@step N>`. So xform must take "now" in the same step as
 //!   dbt, but not at the same microsecond;
@@ -113,6 +113,10 @@ pub struct Window {
 pub struct Clock<'a> {
     pub today: NaiveDate,
     pub windows: &'a [Window],
+    /// The last window is still open: it reaches the moment a value is
+    /// looked at. While a step's database is dumped, a view that reads
+    /// `now()` is computed then, after the command exited.
+    pub open: bool,
 }
 
 /// A quoted SQL identifier.
@@ -406,11 +410,17 @@ pub fn normalise_time(v: &str, ty: &str, clock: &Clock) -> (String, Option<usize
 /// The step (1-based) whose window holds `t`, else the nearest one within
 /// 2 s (steps can be milliseconds apart, so containment comes first).
 fn step_at(t: NaiveDateTime, clock: &Clock) -> Option<usize> {
-    let distance = |w: &Window| {
+    let last = clock.windows.len().saturating_sub(1);
+    let distance = |i: usize, w: &Window| {
+        let end = if clock.open && i == last {
+            w.end.max(chrono::Utc::now().naive_utc())
+        } else {
+            w.end
+        };
         if t < w.start {
             w.start - t
-        } else if t > w.end {
-            t - w.end
+        } else if t > end {
+            t - end
         } else {
             TimeDelta::zero()
         }
@@ -419,7 +429,7 @@ fn step_at(t: NaiveDateTime, clock: &Clock) -> Option<usize> {
         .windows
         .iter()
         .enumerate()
-        .map(|(i, w)| (i, distance(w)))
+        .map(|(i, w)| (i, distance(i, w)))
         .filter(|(_, d)| *d <= TimeDelta::seconds(2))
         .min_by_key(|(_, d)| *d)
         .map(|(i, _)| i + 1)
@@ -454,6 +464,7 @@ mod tests {
         let clock = Clock {
             today: NaiveDate::from_ymd_opt(2030, 5, 10).expect("date"),
             windows: &windows,
+            open: false,
         };
         let n = |v: &str, ty: &str| normalise_time(v, ty, &clock).0;
         assert_eq!(n("2030-05-10 10:00:07.123456", "TIMESTAMP"), "<now@step 2>");

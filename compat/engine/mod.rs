@@ -291,11 +291,16 @@ pub fn run(tool: Tool, exe: &Path, src: &Path, spec: &Spec, opts: &Options) -> R
         let clock = Clock {
             today: opts.today,
             windows: &windows,
+            open: true,
         };
         let dump = match &database {
             Some(db) => dump::dump_postgres(db, &clock)?,
             None => dump::dump_duckdb(&db_file, &clock)?,
         };
+        // The step's window closes once its database has been read.
+        if let Some(w) = windows.last_mut() {
+            w.end = Utc::now().naive_utc();
+        }
         // A step that fails early leaves the previous step's file in place.
         let results_text = std::fs::read_to_string(target.join("run_results.json")).ok();
         let results = match &results_text {
