@@ -197,16 +197,25 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     fn csv_load_sql(&self, load: &CsvLoad<'_>) -> Option<String> {
+        let path = quote_literal(&load.path.to_string_lossy());
+        let delim = quote_literal(&load.delimiter.to_string());
+        if load.fast {
+            // dbt-duckdb's fast path: DuckDB sniffs quoting and escaping
+            // (a file quoted with `'` reads `''` as NULL), the table's
+            // columns give the types.
+            return Some(format!(
+                "COPY {} FROM {path} (FORMAT CSV, HEADER TRUE, DELIMITER {delim})",
+                load.relation
+            ));
+        }
         let columns: Vec<String> = load
             .columns
             .iter()
             .map(|(n, t)| format!("{}: {}", quote_literal(n), quote_literal(t)))
             .collect();
         Some(format!(
-            "insert into {} select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = '', columns = {{{}}})",
+            "insert into {} select * from read_csv({path}, header = true, auto_detect = false, delim = {delim}, quote = '\"', escape = '\"', nullstr = '', columns = {{{}}})",
             load.relation,
-            quote_literal(&load.path.to_string_lossy()),
-            quote_literal(&load.delimiter.to_string()),
             columns.join(", ")
         ))
     }

@@ -206,6 +206,10 @@ pub struct CsvLoad<'a> {
     pub delimiter: char,
     /// Column names and SQL types, in file order.
     pub columns: &'a [(String, String)],
+    /// The seed's `fast` config (default true): load with the reader's
+    /// own dialect detection, as dbt-duckdb's `COPY` does; false reads the
+    /// file as dbt's CSV parser does (double quotes, empty field is NULL).
+    pub fast: bool,
 }
 
 /// One connection, used by one worker at a time.

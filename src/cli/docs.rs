@@ -24,6 +24,7 @@ pub(super) fn generate_command(
     }
     let mut errors = Diags::default();
     let mut rendered = None;
+    let mut compiled = None;
     if !a.no_compile {
         let t1 = Instant::now();
         let ids: Vec<String> = loaded
@@ -40,8 +41,19 @@ pub(super) fn generate_command(
         errors.extend(errs.0.into_iter().filter(Diag::is_error));
         super::write_compiled(&loaded.project, &ids)?;
         tracing::debug!("compiled {} nodes in {:?}", ids.len(), t1.elapsed());
+        compiled = Some(loaded.project.nodes.keys().cloned().collect::<Vec<_>>());
     }
     super::write_manifest(&loaded)?;
+    // As dbt's `docs generate`, which runs `compile` first: its results.
+    if let Some(ids) = &compiled {
+        super::write_compile_results(
+            &loaded,
+            ids,
+            "generate",
+            &super::args::SelectArgs::default(),
+            t0,
+        )?;
+    }
     let generated = crate::docs::generate(
         &loaded.project,
         &loaded.renderer,

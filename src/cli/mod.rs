@@ -468,7 +468,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             let written = write_compiled(&loaded.project, &ids)?;
             tracing::debug!("wrote {written} compiled files in {:?}", tw.elapsed());
             write_manifest(&loaded)?;
-            write_compile_results(&loaded, &selected, &c.select, t0)?;
+            write_compile_results(&loaded, &selected, "compile", &c.select, t0)?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
             }
@@ -679,9 +679,12 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
 /// `run_results.json` of `compile`, as dbt writes it: a result for every
 /// selected seed, snapshot, data test, analysis and model that is not
 /// ephemeral; `success`, or `error` for one that did not compile.
+/// `docs generate` writes the same for what it compiled (`which`: the
+/// command, recorded in `args`).
 fn write_compile_results(
     loaded: &Loaded,
     ids: &[String],
+    which: &str,
     sel: &args::SelectArgs,
     t0: Instant,
 ) -> anyhow::Result<()> {
@@ -725,7 +728,7 @@ fn write_compile_results(
         t0.elapsed().as_secs_f64(),
         &loaded.renderer.shared.invocation_id,
         loaded.started,
-        &serde_json::json!({"which": "compile", "select": sel.select, "exclude": sel.exclude}),
+        &serde_json::json!({"which": which, "select": sel.select, "exclude": sel.exclude}),
     )?;
     Ok(())
 }

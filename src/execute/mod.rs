@@ -1767,6 +1767,11 @@ fn info_fn(
                     path: &node.abs_path,
                     delimiter: delim,
                     columns: &cols,
+                    fast: node
+                        .config
+                        .get("fast")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(true),
                 };
                 // None: the warehouse streams the file instead (`seed_copy`).
                 Ok(shared
