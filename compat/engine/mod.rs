@@ -237,11 +237,12 @@ pub fn run(tool: Tool, exe: &Path, src: &Path, spec: &Spec, opts: &Options) -> R
         _ => Connection::DuckDb(&db_file),
     };
     let profiles = dir.path().join("profiles");
-    std::fs::create_dir_all(&profiles)?;
+    std::fs::create_dir_all(&profiles).with_context(|| format!("create {}", profiles.display()))?;
     std::fs::write(
         profiles.join("profiles.yml"),
         project::profile_yaml(&info.profile, &conn, opts.threads),
-    )?;
+    )
+    .with_context(|| format!("write {}/profiles.yml", profiles.display()))?;
     let target = project.join(&info.target_path);
     let stop_on_error = tool == Tool::Xform && spec.expect_xform_error.is_some();
     let db_name = database.as_ref().map(|d| d.name.as_str());
@@ -281,7 +282,8 @@ pub fn run(tool: Tool, exe: &Path, src: &Path, spec: &Spec, opts: &Options) -> R
             start,
             end: Utc::now().naive_utc(),
         });
-        std::fs::write(dir.path().join(format!("step-{n}.log")), &output)?;
+        let log = dir.path().join(format!("step-{n}.log"));
+        std::fs::write(&log, &output).with_context(|| format!("write {}", log.display()))?;
         if opts.verbose {
             eprintln!(
                 "--- {}: step {n}: {cmd} (exit {exit})\n{output}",

@@ -96,7 +96,7 @@ pub fn profile_yaml(profile: &str, conn: &Connection, threads: usize) -> String 
 pub fn copy_project(src: &Path, dst: &Path, today: NaiveDate, is_case: bool) -> Result<()> {
     std::fs::create_dir_all(dst).with_context(|| format!("create {}", dst.display()))?;
     for entry in std::fs::read_dir(src).with_context(|| format!("read {}", src.display()))? {
-        let entry = entry?;
+        let entry = entry.with_context(|| format!("read {}", src.display()))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name == "target"
@@ -125,8 +125,8 @@ pub fn copy_tree(from: &Path, to: &Path, today: NaiveDate) -> Result<()> {
             .with_context(|| format!("link {}", to.display()))?;
     } else if meta.is_dir() {
         std::fs::create_dir_all(to).with_context(|| format!("create {}", to.display()))?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
+        for entry in std::fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
+            let entry = entry.with_context(|| format!("read {}", from.display()))?;
             copy_tree(&entry.path(), &to.join(entry.file_name()), today)?;
         }
     } else {
