@@ -159,6 +159,9 @@ pub struct UnitInput {
 pub enum UnitRows {
     Dicts(Vec<Map<String, Value>>),
     Sql(String),
+    /// A `dict` input without `rows` or `fixture`: the rows of the seed it
+    /// mocks, read from its CSV file by the parse phase (as dbt does).
+    FromSeed,
 }
 
 impl Default for UnitRows {

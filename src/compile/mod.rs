@@ -23,7 +23,7 @@ use crate::graph::Dag;
 use crate::jinja::context::{NodeCtx, Phase, Recorded, Resolved, Resolver};
 use crate::jinja::relation::Relation;
 use crate::jinja::{Renderer, errors};
-use crate::node::{Node, RefCall, ResourceType};
+use crate::node::{Node, RefCall, ResourceType, UnitRows};
 use crate::project::{Project, config};
 
 fn template_name(node: &Node) -> String {
@@ -1058,14 +1058,48 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
     }
 }
 
+/// The rows of a seed's CSV file as strings (empty fields too), for a unit
+/// test input that gives no rows, as dbt reads them.
+fn seed_rows(project: &Project, id: &str) -> Result<Vec<Map<String, serde_json::Value>>, String> {
+    let seed = project
+        .nodes
+        .get(id)
+        .filter(|n| n.resource_type == ResourceType::Seed)
+        .ok_or(
+            "has no rows, and only a seed's rows can be left out (they are read from its CSV file)",
+        )?;
+    let text = std::fs::read_to_string(&seed.abs_path)
+        .map_err(|e| format!("has no rows, and seed `{}` cannot be read: {e}", seed.name))?;
+    let mut rows: Vec<Map<String, serde_json::Value>> =
+        crate::project::unit_tests::csv_records(&text)
+            .map_err(|e| {
+                format!(
+                    "has no rows, and seed `{}` is not valid CSV: {e}",
+                    seed.name
+                )
+            })?
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect()
+            })
+            .collect();
+    crate::project::unit_tests::promote_complete_row(&mut rows);
+    Ok(rows)
+}
+
 /// Unit tests: the tested model becomes the only dependency, and each
 /// `given` input is resolved to the node it mocks. A unit test whose model
 /// is disabled is disabled too; one that cannot be resolved is reported and
 /// left out.
 fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
+    // Per test: its model, and per input the node it mocks and the rows
+    // read from a seed's file.
+    type Inputs = Vec<(Option<String>, Option<UnitRows>)>;
     let lookup = Lookup::new(project);
     let mut drop: Vec<(String, bool)> = Vec::new();
-    let mut updates: Vec<(String, String, Vec<Option<String>>)> = Vec::new();
+    let mut updates: Vec<(String, String, Inputs)> = Vec::new();
     for node in project.nodes.values() {
         let Some(unit) = node.unit.as_ref() else {
             continue;
@@ -1103,32 +1137,38 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
             drop.push((node.unique_id.clone(), disabled));
             continue;
         };
-        let incremental = project
-            .nodes
-            .get(model)
-            .is_some_and(|m| m.materialized() == "incremental");
-        if incremental
-            && !unit
-                .overrides
-                .macros
-                .get("is_incremental")
-                .is_some_and(serde_json::Value::is_boolean)
-        {
-            diags.push(
-                at(
-                    &node.span,
-                    Diag::error(
-                        "XF0188",
-                        format!(
-                            "unit test `{}` tests incremental model `{}`, so it must say which run it tests",
-                            node.name, unit.model
-                        ),
-                    ),
-                )
-                .with_help(
-                    "add `overrides: {macros: {is_incremental: false}}` (first run) or `true` (with `- input: this`)",
+        // As dbt: a model that calls `is_incremental()` is tested for one
+        // run or the other, and the incremental run reads a mock of `this`.
+        let incremental = project.nodes.get(model).is_some_and(|m| {
+            m.depends_on_macros
+                .iter()
+                .any(|u| u == "macro.dbt.is_incremental")
+        });
+        let override_ = unit
+            .overrides
+            .macros
+            .get("is_incremental")
+            .and_then(serde_json::Value::as_bool);
+        let problem = match override_ {
+            _ if !incremental => None,
+            None => Some((
+                format!(
+                    "unit test `{}` tests model `{}`, which calls `is_incremental()`, so it must say which run it tests",
+                    node.name, unit.model
                 ),
-            );
+                "add `overrides: {macros: {is_incremental: false}}` (first run) or `true` (with `- input: this`)",
+            )),
+            Some(true) if !unit.given.iter().any(|g| g.input == "this") => Some((
+                format!(
+                    "unit test `{}` tests an incremental run of model `{}`, so it must mock `this`, the table the run reads",
+                    node.name, unit.model
+                ),
+                "add `- input: this` under `given:` with the rows the table holds before the run",
+            )),
+            Some(_) => None,
+        };
+        if let Some((message, help)) = problem {
+            diags.push(at(&node.span, Diag::error("XF0188", message)).with_help(help));
             drop.push((node.unique_id.clone(), false));
             continue;
         }
@@ -1174,7 +1214,24 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
                 ));
                 ok = false;
             }
-            targets.push(target);
+            let mut rows = None;
+            if let (UnitRows::FromSeed, Some(t)) = (&g.rows, &target) {
+                match seed_rows(project, t) {
+                    Ok(r) => rows = Some(UnitRows::Dicts(r)),
+                    Err(m) => {
+                        diags.push(at(
+                            &g.span,
+                            Diag::error(
+                                "XF0189",
+                                format!("input `{}` of unit test `{}` {m}", g.input, node.name),
+                            )
+                            .with_help("give its rows with `rows:` or a `fixture:` file"),
+                        ));
+                        ok = false;
+                    }
+                }
+            }
+            targets.push((target, rows));
         }
         if ok {
             updates.push((node.unique_id.clone(), model.to_owned(), targets));
@@ -1193,8 +1250,11 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
             n.schema = schema;
             n.depends_on_nodes = vec![model];
             if let Some(u) = n.unit.as_mut() {
-                for (g, t) in u.given.iter_mut().zip(targets) {
+                for (g, (t, rows)) in u.given.iter_mut().zip(targets) {
                     g.target = t;
+                    if let Some(r) = rows {
+                        g.rows = r;
+                    }
                 }
             }
         }
@@ -1449,6 +1509,9 @@ pub struct UnitSetup {
     /// The mock of `this`, when the test gives one.
     pub this: Option<Relation>,
     pub overrides: Arc<crate::node::UnitOverrides>,
+    /// Each fixture's CTE text (` name as (...)`), by the key of
+    /// `fixtures` (`this` for the mock of `this`).
+    pub ctes: HashMap<String, String>,
 }
 
 /// Resolves a unit test model's refs and sources to their mocks. Every input
@@ -1457,15 +1520,30 @@ pub struct UnitSetup {
 struct UnitResolver {
     inner: Arc<dyn Resolver>,
     fixtures: HashMap<String, Relation>,
+    /// The keys of the fixtures the model read, in order of first use: the
+    /// order of their CTEs.
+    used: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl UnitResolver {
+    fn mocked(&self, key: &str) -> Option<Relation> {
+        let rel = self.fixtures.get(key)?;
+        if let Ok(mut used) = self.used.lock()
+            && !used.iter().any(|k| k == key)
+        {
+            used.push(key.to_owned());
+        }
+        Some(rel.clone())
+    }
 }
 
 impl Resolver for UnitResolver {
     fn resolve_ref(&self, from_package: &str, call: &RefCall) -> Result<Resolved, String> {
         let r = self.inner.resolve_ref(from_package, call)?;
-        if let Some(rel) = self.fixtures.get(&r.unique_id) {
+        if let Some(rel) = self.mocked(&r.unique_id) {
             return Ok(Resolved {
                 unique_id: r.unique_id,
-                relation: rel.clone(),
+                relation: rel,
                 ephemeral: false,
                 event_time: None,
             });
@@ -1477,9 +1555,7 @@ impl Resolver for UnitResolver {
     }
 
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
-        self.fixtures
-            .get(&format!("source:{source}.{table}"))
-            .cloned()
+        self.mocked(&format!("source:{source}.{table}"))
             .ok_or_else(|| {
                 format!(
                     "source `{source}.{table}` has no mock input: add `- input: source('{source}', '{table}')` under `given:`"
@@ -1666,7 +1742,11 @@ impl Compiler {
     }
 
     /// Compiles a unit test's model with its inputs mocked: the rendered SQL
-    /// with the fixture CTEs (` name as (...)`) put in front.
+    /// with the fixture CTEs put in front, as dbt injects the ephemeral
+    /// nodes it makes of them: `this` first (dbt's unit test context names
+    /// it before rendering), then the others in the order the model first
+    /// reads them; an input the model never reads gets no CTE. Also returns
+    /// the keys of the CTEs, in order.
     pub fn compile_unit(
         &self,
         renderer: &Renderer,
@@ -1674,10 +1754,27 @@ impl Compiler {
         model: &Node,
         live: Option<Arc<dyn crate::jinja::live::Live>>,
         setup: &UnitSetup,
-        ctes: &[(String, String)],
-    ) -> Result<String, Diag> {
-        let (sql, _) = compile_node(self, renderer, project, model, live, None, Some(setup))?;
-        Ok(ephemeral::inject(&sql, ctes))
+    ) -> Result<(String, Vec<String>), Diag> {
+        let used = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sql, _) = compile_node(
+            self,
+            renderer,
+            project,
+            model,
+            live,
+            None,
+            Some((setup, &used)),
+        )?;
+        let mut keys = Vec::new();
+        if setup.this.is_some() {
+            keys.push("this".to_owned());
+        }
+        keys.extend(used.lock().map(|u| u.clone()).unwrap_or_default());
+        let ctes: Vec<(String, String)> = keys
+            .iter()
+            .filter_map(|k| setup.ctes.get(k).map(|c| (k.clone(), c.clone())))
+            .collect();
+        Ok((ephemeral::inject(&sql, &ctes), keys))
     }
 
     /// Compiles one node: rendered SQL with ephemeral CTEs injected.
@@ -1823,7 +1920,7 @@ fn compile_node(
     node: &Node,
     live: Option<Arc<dyn crate::jinja::live::Live>>,
     batch: Option<(String, String)>,
-    unit: Option<&UnitSetup>,
+    unit: Option<(&UnitSetup, &Arc<std::sync::Mutex<Vec<String>>>)>,
 ) -> CompileResult {
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
@@ -1842,10 +1939,11 @@ fn compile_node(
     ctx.graph.clone_from(&compiler.graph);
     ctx.live = live;
     ctx.batch = batch;
-    if let Some(u) = unit {
+    if let Some((u, used)) = unit {
         ctx.resolver = Some(Arc::new(UnitResolver {
             inner: Arc::clone(&compiler.resolver),
             fixtures: u.fixtures.clone(),
+            used: Arc::clone(used),
         }));
         if let Some(t) = &u.this {
             ctx.this = Some(t.clone());

@@ -83,6 +83,8 @@ impl Runner<'_> {
                 node.config
                     .insert("expected_sql".into(), serde_json::Value::String(s.clone()));
             }
+            // Only a `given` input takes a seed's rows.
+            UnitRows::FromSeed => {}
         }
         let mut model_like = node.clone();
         // `model` in the materialization is the tested model, by name.
@@ -145,7 +147,10 @@ impl Runner<'_> {
         }
     }
 
-    /// The tested model's SQL over the mocked inputs.
+    /// The tested model's SQL over the mocked inputs. Each input is a
+    /// `__dbt__cte__` CTE named as dbt names the ephemeral node it makes of
+    /// it: the relation's identifier, `<source>__<table>` for a source, and
+    /// the model's identifier for `this`.
     fn unit_sql(
         &self,
         test: &Node,
@@ -154,7 +159,9 @@ impl Runner<'_> {
         live: &Arc<dyn crate::jinja::live::Live>,
     ) -> Result<String, Diag> {
         let mut fixtures: HashMap<String, Relation> = HashMap::new();
-        let mut ctes: Vec<(String, String)> = Vec::new();
+        let mut ctes: HashMap<String, String> = HashMap::new();
+        // Each fixture's compiled SQL and the name of its file.
+        let mut files: HashMap<String, (String, String)> = HashMap::new();
         let mut this = None;
         for g in &unit.given {
             let Some(target) = g.target.as_ref().and_then(|t| self.project.nodes.get(t)) else {
@@ -163,45 +170,48 @@ impl Runner<'_> {
             let is_this = g.input == "this";
             let sql = self.fixture_sql(test, g, target, is_this, live)?;
             let (key, cte) = if is_this {
-                (
-                    "this".to_owned(),
-                    format!("__dbt__cte__{}__this", target.name),
-                )
+                ("this".to_owned(), format!("__dbt__cte__{}", model.alias))
             } else if let Some(s) = &target.source {
                 (
                     format!("source:{}.{}", s.source_name, target.name),
-                    format!("__dbt__cte__{}_{}", s.source_name, target.name),
+                    format!("__dbt__cte__{}__{}", s.source_name, target.name),
                 )
             } else {
                 (
                     target.unique_id.clone(),
-                    format!("__dbt__cte__{}", target.name),
+                    format!("__dbt__cte__{}", target.alias),
                 )
             };
-            if ctes.iter().any(|(k, _)| *k == key) {
-                continue;
-            }
             let rel = Relation::cte(&cte);
             if is_this {
                 this = Some(rel);
             } else {
                 fixtures.insert(key.clone(), rel);
             }
-            ctes.push((key, format!(" {cte} as (\n{sql}\n)")));
+            // An input given twice is mocked by the last one, as in dbt.
+            ctes.insert(key.clone(), format!(" {cte} as (\n{sql}\n)"));
+            let file = format!(
+                "{}/{}/{}.sql",
+                target.package_name,
+                test.original_file_path,
+                if is_this { &model.name } else { &target.name }
+            );
+            files.insert(key, (file, sql));
         }
         let setup = crate::compile::UnitSetup {
             fixtures,
             this,
             overrides: Arc::new(unit.overrides.clone()),
+            ctes,
         };
-        self.compiler
+        let (sql, used) = self
+            .compiler
             .compile_unit(
                 self.renderer,
                 self.project,
                 model,
                 Some(Arc::clone(live)),
                 &setup,
-                &ctes,
             )
             .map_err(|mut d| {
                 d.message = format!(
@@ -209,10 +219,23 @@ impl Runner<'_> {
                     test.name, test.original_file_path, d.message
                 );
                 d
-            })
+            })?;
+        // dbt writes each fixture it inlined as the ephemeral node it made
+        // of it, beside the test's own file (every test mocking `orders`
+        // rewrites `<yaml>/orders.sql`).
+        let compiled = self.project.target_path().join("compiled");
+        for key in &used {
+            if let Some((file, fixture)) = files.get(key) {
+                let _ = write_file(&compiled.join(file), fixture);
+            }
+        }
+        Ok(sql)
     }
 
-    /// The mock rows of one input as a query.
+    /// The mock rows of one input as a query, rendered as dbt renders the
+    /// ephemeral node it makes of the input: `model` is the input (named as
+    /// the relation it mocks, a source's table by its name), `this` the
+    /// relation whose columns type the rows; `format: sql` rows are Jinja.
     fn fixture_sql(
         &self,
         test: &Node,
@@ -221,11 +244,10 @@ impl Runner<'_> {
         is_this: bool,
         live: &Arc<dyn crate::jinja::live::Live>,
     ) -> Result<String, Diag> {
-        let rows = match &g.rows {
-            UnitRows::Sql(s) => return Ok(s.clone()),
-            UnitRows::Dicts(rows) => rows,
-        };
-        if target.is_ephemeral() && !is_this {
+        if let UnitRows::Dicts(_) = &g.rows
+            && target.is_ephemeral()
+            && !is_this
+        {
             return Err(self.input_diag(
                 test,
                 g,
@@ -236,20 +258,39 @@ impl Runner<'_> {
             ));
         }
         let shared = &self.renderer.shared;
-        let Some(entry) = shared.find_macro(&test.package_name, "get_fixture_sql") else {
-            return Err(Diag::error("XF0900", "macro `get_fixture_sql` is missing"));
-        };
-        let entry = entry.clone();
-        let mut ctx = NodeCtx::new(Arc::clone(shared), Phase::Compile, &test.package_name);
+        let mut ctx = NodeCtx::new(Arc::clone(shared), Phase::Compile, &target.package_name);
         // Deferred inputs take their types from the state's relation.
         ctx.this = Some(self.compiler.ref_relation(self.project, target));
         ctx.model = Value::from_serialize(serde_json::json!({
             "name": target.name,
             "unique_id": target.unique_id,
-            "resource_type": target.resource_type.as_str(),
+            "resource_type": "model",
+            "package_name": target.package_name,
+            "config": {"materialized": "ephemeral"},
         }));
         ctx.live = Some(Arc::clone(live));
         let ctx = Arc::new(ctx);
+        let rows = match &g.rows {
+            // dbt renders a fixture as a template only when it has Jinja's
+            // markers (what it loaded was rendered already).
+            UnitRows::Sql(s) if !has_jinja_markers(s) => return Ok(s.clone()),
+            UnitRows::Sql(s) => {
+                let root = Value::from_dyn_object(Arc::clone(&ctx));
+                let source = crate::jinja::mutable::rewrite(s);
+                return self
+                    .renderer
+                    .env
+                    .render_str(&source, root)
+                    .map_err(|e| self.unit_diag(test, Some(g), &e));
+            }
+            UnitRows::Dicts(rows) => rows.as_slice(),
+            // Read from the seed's file by the parse phase.
+            UnitRows::FromSeed => &[],
+        };
+        let Some(entry) = shared.find_macro(&target.package_name, "get_fixture_sql") else {
+            return Err(Diag::error("XF0900", "macro `get_fixture_sql` is missing"));
+        };
+        let entry = entry.clone();
         let rows_value = Value::from_serialize(rows);
         call_macro(
             self.renderer,
@@ -296,6 +337,14 @@ impl Runner<'_> {
         }
         d
     }
+}
+
+/// Whether dbt would render `text` as Jinja: it holds `{{`, `{%`, `{#`,
+/// `}}`, `%}` or `#}`.
+fn has_jinja_markers(text: &str) -> bool {
+    ["{{", "{%", "{#", "}}", "%}", "#}"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 /// How many differing rows of each side a failure shows.
@@ -435,6 +484,13 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn fixtures_are_rendered_only_with_jinja_markers() {
+        assert!(has_jinja_markers("select {{ 1 }}"));
+        assert!(has_jinja_markers("select 1 -- }}"));
+        assert!(!has_jinja_markers("select '{x}' as a"));
     }
 
     #[test]

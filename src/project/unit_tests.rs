@@ -261,8 +261,13 @@ fn rows_of(
         return parse_text(file, item, &t, &format, test, what);
     }
     let Some(r) = rows_y else {
-        // No rows: an empty input (dbt treats a missing `rows` so too).
-        return Ok(UnitRows::Dicts(Vec::new()));
+        // No rows: a seed input is mocked by the seed's own rows; `expect`
+        // without rows expects none.
+        return Ok(if format == "dict" && what == "given" {
+            UnitRows::FromSeed
+        } else {
+            UnitRows::Dicts(Vec::new())
+        });
     };
     if format != "dict" {
         let Some(t) = r.as_str() else {
@@ -299,7 +304,17 @@ fn rows_of(
             }
         }
     }
+    promote_complete_row(&mut out);
     Ok(UnitRows::Dicts(out))
+}
+
+/// Swaps the first row without a null into first place, as dbt does with
+/// every dict and CSV fixture (some warehouses type a union's columns by its
+/// first row); the order shows in the compiled SQL.
+pub fn promote_complete_row(rows: &mut [Map<String, Value>]) {
+    if let Some(i) = rows.iter().position(|r| r.values().all(|v| !v.is_null())) {
+        rows.swap(0, i);
+    }
 }
 
 fn parse_text(
@@ -311,23 +326,44 @@ fn parse_text(
     what: &str,
 ) -> Result<UnitRows, Diag> {
     if format == "sql" {
-        return Ok(UnitRows::Sql(text.trim().to_owned()));
+        return Ok(UnitRows::Sql(text.to_owned()));
     }
-    csv_rows(text).map(UnitRows::Dicts).map_err(|m| {
+    let mut rows = csv_rows(text).map_err(|m| {
         file.diag(
             "XF0186",
             at,
             format!("CSV rows of `{what}` in unit test `{test}`: {m}"),
         )
-    })
+    })?;
+    promote_complete_row(&mut rows);
+    Ok(UnitRows::Dicts(rows))
 }
 
-/// CSV text as dicts of strings; an empty field is NULL, as in dbt.
+/// CSV text as dicts of strings; an empty field is NULL, as in dbt. Fields
+/// are taken as written, spaces included, as Python's `csv` reads them.
 fn csv_rows(text: &str) -> Result<Vec<Map<String, Value>>, String> {
+    Ok(csv_records(text)?
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(k, v)| {
+                    let v = if v.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::String(v)
+                    };
+                    (k, v)
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// CSV text as (header, field) pairs per row; blank lines are skipped.
+pub fn csv_records(text: &str) -> Result<Vec<Vec<(String, String)>>, String> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.trim().as_bytes());
+        .from_reader(text.trim_matches(['\r', '\n']).as_bytes());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| e.to_string())?
@@ -345,18 +381,13 @@ fn csv_rows(text: &str) -> Result<Vec<Map<String, Value>>, String> {
                 headers.len()
             ));
         }
-        let mut m = Map::new();
-        for (h, v) in headers.iter().zip(rec.iter()) {
-            m.insert(
-                h.clone(),
-                if v.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(v.to_owned())
-                },
-            );
-        }
-        out.push(m);
+        out.push(
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect(),
+        );
     }
     Ok(out)
 }
@@ -383,13 +414,16 @@ fn read_fixture(
                     && e.path().extension().and_then(|s| s.to_str()) == Some(format)
             });
         if let Some(f) = found {
-            return std::fs::read_to_string(f.path()).map_err(|e| {
-                file.diag(
-                    "XF0187",
-                    at,
-                    format!("cannot read fixture `{}`: {e}", f.path().display()),
-                )
-            });
+            // dbt strips a fixture file's text, as it does every file's.
+            return std::fs::read_to_string(f.path())
+                .map(|t| t.trim().to_owned())
+                .map_err(|e| {
+                    file.diag(
+                        "XF0187",
+                        at,
+                        format!("cannot read fixture `{}`: {e}", f.path().display()),
+                    )
+                });
         }
         looked.push(format!("{tp}/fixtures/"));
     }
@@ -414,5 +448,35 @@ mod tests {
         assert_eq!(rows[1]["id"], Value::Null);
         assert_eq!(rows[1]["name"], Value::String("b".into()));
         assert!(csv_rows("id,name\n1\n").is_err());
+    }
+
+    #[test]
+    fn csv_fields_keep_their_spaces_as_python_reads_them() {
+        let rows = csv_rows("id,name\n1, a \n\n2,b\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["name"], Value::String(" a ".into()));
+        assert_eq!(rows[1]["id"], Value::String("2".into()));
+    }
+
+    #[test]
+    fn the_first_row_without_nulls_moves_first() {
+        let mut rows = csv_rows("a,b\n1,\n2,x\n,y\n3,z\n").unwrap();
+        promote_complete_row(&mut rows);
+        let firsts: Vec<&Value> = rows.iter().map(|r| &r["a"]).collect();
+        assert_eq!(
+            firsts,
+            ["2", "1", "", "3"]
+                .map(|s| if s.is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(s.into())
+                })
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        // No complete row: the order stays.
+        let mut rows = csv_rows("a,b\n1,\n,y\n").unwrap();
+        promote_complete_row(&mut rows);
+        assert_eq!(rows[0]["a"], Value::String("1".into()));
     }
 }

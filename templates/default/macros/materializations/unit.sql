@@ -1,8 +1,10 @@
 {#- Unit tests. The runner renders the tested model with each `given` input
-    replaced by a CTE of mock rows (`get_fixture_sql`), then this
-    materialization runs one query returning the model's rows and the
+    replaced by a `__dbt__cte__` CTE of mock rows (`get_fixture_sql`), then
+    this materialization runs one query returning the model's rows and the
     expected rows side by side, tagged `actual` / `expected` in the column
-    `actual_or_expected`; the runner compares the two sets. -#}
+    `actual_or_expected`; the runner compares the two sets. The text of every
+    macro here is dbt's byte for byte, so `target/compiled` and `target/run`
+    read as dbt writes them. -#}
 
 {%- materialization unit, default -%}
   {%- set expected_rows = config.get('expected_rows') -%}
@@ -39,61 +41,61 @@
   {%- endif -%}
 
   {%- call statement('main', fetch_result=True) -%}
-    {{ get_unit_test_sql(sql, expected_sql, compared_quoted) }}
+    {{- "\n    " ~ get_unit_test_sql(sql, expected_sql, compared_quoted) -}}
   {%- endcall -%}
 
   {{ return({'relations': []}) }}
 {%- endmaterialization -%}
 
 {#- Mock rows for one input, as a query. `this` is the relation the input
-    stands for; its columns give the types, and columns a row leaves out are
-    NULL of their type. -#}
+    stands for and `model` the input (its `name`); the relation's columns
+    give the types, and a column a row leaves out is NULL of its type. -#}
 {% macro get_fixture_sql(rows, column_name_to_data_types) -%}
-  {%- set types = column_name_to_data_types or {} -%}
+  {{- "\n-- Fixture for " ~ model.name ~ "\n" -}}
+  {%- set types = {} -%}
   {%- set quoted = {} -%}
-  {%- set names = [] -%}
-  {%- if not types -%}
-    {%- set types = {} -%}
+  {%- if column_name_to_data_types -%}
+    {%- for name, type in column_name_to_data_types.items() -%}
+      {%- do types.update({name: type}) -%}
+      {%- do quoted.update({name: adapter.quote(name)}) -%}
+    {%- endfor -%}
+  {%- else -%}
     {%- for column in adapter.get_columns_in_relation(this) -%}
       {%- do types.update({column.name | lower: column.data_type}) -%}
       {%- do quoted.update({column.name | lower: column.quoted}) -%}
-      {%- do names.append(column.name | lower) -%}
-    {%- endfor -%}
-  {%- else -%}
-    {%- for name, type in types.items() -%}
-      {%- do quoted.update({name: adapter.quote(name)}) -%}
-      {%- do names.append(name) -%}
     {%- endfor -%}
   {%- endif -%}
-  {%- if not names -%}
+  {%- if not types -%}
     {{ exceptions.raise_compiler_error(
          "cannot mock `" ~ model.name ~ "`: " ~ this ~ " does not exist in the warehouse, so its column types are unknown"
          ~ "\nbuild it first (for example `xform run -s " ~ model.name ~ " --empty`), or give this input with `format: sql`") }}
   {%- endif -%}
   {%- set nulls = {} -%}
-  {%- for name in names -%}
-    {%- do nulls.update({name: safe_cast('null', types[name]) | trim}) -%}
+  {%- for name, type in types.items() -%}
+    {%- do nulls.update({name: safe_cast('null', type) | trim}) -%}
   {%- endfor -%}
+  {{- validate_fixture_rows(rows, none) -}}
   {%- for row in rows -%}
     {%- set values = nulls.copy() -%}
-    {%- do values.update(format_row(row, types)) %}
-select {% for name in names -%}
-  {{ values[name] }} as {{ quoted[name] }}{% if not loop.last %}, {% endif %}
-{%- endfor %}
-{%- if not loop.last %}
-union all
-{%- endif -%}
+    {%- do values.update(format_row(row, types)) -%}
+    {{- "select" -}}
+    {%- for name, value in values.items() -%}
+      {{- " " ~ value ~ " as " ~ quoted[name] ~ ("," if not loop.last else "") -}}
+    {%- endfor -%}
+    {%- if not loop.last -%}{{- "\nunion all\n" -}}{%- endif -%}
   {%- endfor -%}
-  {%- if not rows %}
-select {% for name in names -%}
-  {{ nulls[name] }} as {{ quoted[name] }}{% if not loop.last %}, {% endif %}
-{%- endfor %}
-limit 0
+  {%- if not rows -%}
+    {{- "select" -}}
+    {%- for name, value in nulls.items() -%}
+      {{- " " ~ value ~ " as " ~ quoted[name] ~ ("," if not loop.last else "") -}}
+    {%- endfor -%}
+    {{- "\n    limit 0" -}}
   {%- endif -%}
 {%- endmacro %}
 
 {#- One mock row as SQL literals cast to the column types, keyed by the
-    lower-cased column name. -#}
+    lower-cased column name. A string goes into a `character varying(n)`
+    column without its length, so a long value is not cut short. -#}
 {% macro format_row(row, column_name_to_data_types) -%}
   {%- set out = {} -%}
   {%- for name, value in row.items() -%}
@@ -103,6 +105,10 @@ limit 0
            "column `" ~ name ~ "` in the mock rows of `" ~ model.name ~ "` is not one of its columns: "
            ~ (column_name_to_data_types.keys() | list | join(', '))) }}
     {%- endif -%}
+    {%- set type = column_name_to_data_types[key] -%}
+    {%- if value is string and 'varying' in type -%}
+      {%- set type = type.split('(')[0] -%}
+    {%- endif -%}
     {%- if value is none -%}
       {%- set literal = 'null' -%}
     {%- elif value is string -%}
@@ -110,46 +116,56 @@ limit 0
     {%- else -%}
       {%- set literal = value -%}
     {%- endif -%}
-    {%- do out.update({key: safe_cast(literal, column_name_to_data_types[key])}) -%}
+    {%- do out.update({key: safe_cast(literal, type)}) -%}
   {%- endfor -%}
   {{ return(out) }}
 {%- endmacro %}
 
+{#- A hook for adapters that restrict mock rows; none does by default. -#}
+{% macro validate_fixture_rows(rows, row_number) -%}
+  {{ return(adapter.dispatch('validate_fixture_rows', 'dbt')(rows, row_number)) }}
+{%- endmacro %}
+
+{% macro default__validate_fixture_rows(rows, row_number) -%}
+{%- endmacro %}
+
+{#- The expected rows as a query (no rows: none of the model's). -#}
 {% macro get_expected_sql(rows, column_name_to_data_types, column_name_to_quoted) -%}
   {%- if not rows -%}
-select * from dbt_internal_unit_test_actual limit 0
-  {%- else -%}
-    {%- for row in rows -%}
-      {%- set values = format_row(row, column_name_to_data_types) %}
-select {% for name, value in values.items() -%}
-  {{ value }} as {{ column_name_to_quoted[name] }}{% if not loop.last %}, {% endif %}
-{%- endfor %}
-{%- if not loop.last %}
-union all
-{%- endif -%}
-    {%- endfor -%}
+    {{- "select * from dbt_internal_unit_test_actual\n    limit 0" -}}
   {%- endif -%}
+  {%- for row in rows -%}
+    {{- "select" -}}
+    {%- for name, value in format_row(row, column_name_to_data_types).items() -%}
+      {{- " " ~ value ~ " as " ~ column_name_to_quoted[name] ~ ("," if not loop.last else "") -}}
+    {%- endfor -%}
+    {%- if not loop.last -%}{{- "\nunion all\n" -}}{%- endif -%}
+  {%- endfor -%}
 {%- endmacro %}
 
 {% macro get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
   {{ adapter.dispatch('get_unit_test_sql', 'dbt')(main_sql, expected_fixture_sql, expected_column_names) }}
 {%- endmacro %}
 
+{#- The comments are dbt's, part of the query it runs. -#}
 {% macro default__get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
--- the model's rows from the mock inputs
+-- Build actual result given inputs
 with dbt_internal_unit_test_actual as (
-  select {{ expected_column_names | join(', ') }}, {{ string_literal("actual") }} as {{ adapter.quote("actual_or_expected") }}
+  select
+    {{ expected_column_names | join(',') }}, {{ string_literal("actual") }} as {{ adapter.quote("actual_or_expected") }}
   from (
     {{ main_sql }}
   ) _dbt_internal_unit_test_actual
 ),
--- the rows the unit test expects
+-- Build expected result
 dbt_internal_unit_test_expected as (
-  select {{ expected_column_names | join(', ') }}, {{ string_literal("expected") }} as {{ adapter.quote("actual_or_expected") }}
+  select
+    {{ expected_column_names | join(', ') }}, {{ string_literal("expected") }} as {{ adapter.quote("actual_or_expected") }}
   from (
     {{ expected_fixture_sql }}
   ) _dbt_internal_unit_test_expected
 )
+-- Union actual and expected results
 select * from dbt_internal_unit_test_actual
 union all
 select * from dbt_internal_unit_test_expected
