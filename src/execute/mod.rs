@@ -1640,18 +1640,16 @@ fn user_facing(d: Diag, node: &Node, mat: &str) -> Diag {
 
 /// dbt's hook list for a materialization: `{sql, transaction, index}`.
 fn hooks(node: &Node, key: &str) -> Value {
-    let list = match node.config.get(key) {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(serde_json::Value::String(s)) => vec![serde_json::Value::String(s.clone())],
-        Some(v @ serde_json::Value::Object(_)) => vec![v.clone()],
-        _ => Vec::new(),
-    };
+    let list = node
+        .config
+        .get(key)
+        .map(crate::project::config::hook_list)
+        .unwrap_or_default();
     let out: Vec<Value> = list
         .into_iter()
         .enumerate()
         .map(|(i, h)| {
             let (sql, txn) = match h {
-                serde_json::Value::String(s) => (s, true),
                 serde_json::Value::Object(o) => (
                     o.get("sql")
                         .and_then(serde_json::Value::as_str)
@@ -1661,6 +1659,7 @@ fn hooks(node: &Node, key: &str) -> Value {
                         .and_then(serde_json::Value::as_bool)
                         .unwrap_or(true),
                 ),
+                serde_json::Value::String(s) => (s, true),
                 other => (other.to_string(), true),
             };
             Value::from_serialize(serde_json::json!({"sql": sql, "transaction": txn, "index": i}))

@@ -25,6 +25,11 @@ const TEMPLATES: &[(&str, &str, &str)] = &[
     ),
     (
         "dbt_duckdb",
+        "macros/materializations/hooks.sql",
+        include_str!("../../templates/duckdb/macros/hooks.sql"),
+    ),
+    (
+        "dbt_duckdb",
         "macros/grants.sql",
         include_str!("../../templates/duckdb/macros/grants.sql"),
     ),

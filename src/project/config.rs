@@ -49,17 +49,25 @@ pub fn canonical_key(key: &str) -> &str {
 pub fn merge_into(base: &mut Map<String, Value>, more: &Map<String, Value>) {
     for (k, v) in more {
         let key = canonical_key(k);
-        if LIST_APPEND.contains(&key) {
+        if key == "tags" {
             let mut list = base
                 .get(key)
                 .map(crate::value::string_list)
                 .unwrap_or_default();
-            for item in hook_or_tag_list(key, v) {
-                if key != "tags" || !list.contains(&item) {
+            for item in crate::value::string_list(v) {
+                if !list.contains(&item) {
                     list.push(item);
                 }
             }
             base.insert(key.to_owned(), json!(list));
+        } else if LIST_APPEND.contains(&key) {
+            let mut list = match base.remove(key) {
+                Some(Value::Array(a)) => a,
+                Some(other) => hook_list(&other),
+                None => Vec::new(),
+            };
+            list.extend(hook_list(v));
+            base.insert(key.to_owned(), Value::Array(list));
         } else if DICT_MERGE.contains(&key) {
             match (base.get_mut(key), v) {
                 (Some(Value::Object(existing)), Value::Object(new)) => {
@@ -77,24 +85,37 @@ pub fn merge_into(base: &mut Map<String, Value>, more: &Map<String, Value>) {
     }
 }
 
-fn hook_or_tag_list(key: &str, v: &Value) -> Vec<String> {
-    if key == "tags" {
-        return crate::value::string_list(v);
-    }
-    // Hooks may be strings or `{sql: ..., transaction: ...}` mappings.
+/// Hooks as dbt reads them: a string, a string holding a JSON object
+/// (what `before_begin()`/`after_commit()` return), or a `{sql,
+/// transaction}` mapping; a mapping becomes `{sql, transaction}`.
+pub fn hook_list(v: &Value) -> Vec<Value> {
     match v {
-        Value::Array(items) => items
-            .iter()
-            .flat_map(|i| hook_or_tag_list(key, i))
-            .collect(),
-        Value::Object(m) => m
-            .get("sql")
-            .and_then(Value::as_str)
-            .map(|s| vec![s.to_owned()])
-            .unwrap_or_default(),
+        Value::Array(items) => items.iter().flat_map(hook_list).collect(),
         Value::Null => Vec::new(),
-        Value::String(s) => vec![s.clone()],
-        other => vec![other.to_string()],
+        Value::String(s) => {
+            let t = s.trim();
+            if t.starts_with('{')
+                && let Ok(Value::Object(o)) = serde_json::from_str::<Value>(t)
+                && o.contains_key("sql")
+            {
+                return hook_list(&Value::Object(o));
+            }
+            vec![Value::String(s.clone())]
+        }
+        Value::Object(m) => {
+            let Some(sql) = m.get("sql") else {
+                return Vec::new();
+            };
+            let sql = match sql {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let transaction = m
+                .get("transaction")
+                .map_or(true, |t| t.as_bool().unwrap_or(true));
+            vec![json!({"sql": sql, "transaction": transaction})]
+        }
+        other => vec![Value::String(other.to_string())],
     }
 }
 
@@ -353,6 +374,20 @@ mod tests {
                 .as_object()
                 .unwrap(),
         );
-        assert_eq!(base["pre-hook"], json!(["a", "b"]));
+        assert_eq!(
+            base["pre-hook"],
+            json!(["a", {"sql": "b", "transaction": false}])
+        );
+        // What after_commit() returns: a JSON string.
+        merge_into(
+            &mut base,
+            json!({"pre-hook": "\n  {\"sql\": \"c\", \"transaction\": false}\n"})
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(
+            base["pre-hook"][2],
+            json!({"sql": "c", "transaction": false})
+        );
     }
 }

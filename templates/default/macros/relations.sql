@@ -245,8 +245,15 @@
   ) as model_subq
 {%- endmacro %}
 
+{#- Hooks outside the transaction: the transaction is committed first, as
+    dbt does. -#}
 {% macro run_hooks(hooks, inside_transaction=True) %}
   {% for hook in hooks | selectattr('transaction', 'equalto', inside_transaction) %}
+    {% if not inside_transaction and loop.first %}
+      {% call statement(auto_begin=inside_transaction) %}
+        commit;
+      {% endcall %}
+    {% endif %}
     {% set rendered = render(hook.get('sql')) | trim %}
     {% if rendered | length > 0 %}
       {% call statement(auto_begin=inside_transaction) %}
@@ -254,6 +261,24 @@
       {% endcall %}
     {% endif %}
   {% endfor %}
+{% endmacro %}
+
+{#- A hook with its transaction setting, as a JSON string (what dbt's
+    helpers return; configs read it back as a mapping). -#}
+{% macro make_hook_config(sql, inside_transaction) %}
+    {{ tojson({"sql": sql, "transaction": inside_transaction}) }}
+{% endmacro %}
+
+{% macro before_begin(sql) %}
+    {{ make_hook_config(sql, inside_transaction=False) }}
+{% endmacro %}
+
+{% macro in_transaction(sql) %}
+    {{ make_hook_config(sql, inside_transaction=True) }}
+{% endmacro %}
+
+{% macro after_commit(sql) %}
+    {{ make_hook_config(sql, inside_transaction=False) }}
 {% endmacro %}
 
 {% macro persist_docs(relation, model, for_relation=true, for_columns=true) -%}
