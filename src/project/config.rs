@@ -112,7 +112,7 @@ pub fn hook_list(v: &Value) -> Vec<Value> {
             };
             let transaction = m
                 .get("transaction")
-                .map_or(true, |t| t.as_bool().unwrap_or(true));
+                .is_none_or(|t| t.as_bool().unwrap_or(true));
             vec![json!({"sql": sql, "transaction": transaction})]
         }
         other => vec![Value::String(other.to_string())],
