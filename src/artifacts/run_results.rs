@@ -55,7 +55,9 @@ pub(crate) fn result_json(r: &NodeResult) -> Value {
     })
 }
 
-/// Writes `run_results.json` (to a temporary file, then renamed).
+/// Writes `run_results.json` (to a temporary file, then renamed). Results
+/// are serialized one at a time straight into the file, so a large run
+/// never holds the whole document in memory.
 pub fn write(
     target_dir: &Path,
     results: &[NodeResult],
@@ -64,22 +66,53 @@ pub fn write(
     started: chrono::DateTime<chrono::Utc>,
     args: &Value,
 ) -> std::io::Result<()> {
-    let doc = json!({
-        "metadata": {
+    use serde::ser::{SerializeMap, SerializeSeq};
+    struct Results<'a>(&'a [NodeResult]);
+    impl serde::Serialize for Results<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for r in self.0 {
+                seq.serialize_element(&result_json(r))?;
+            }
+            seq.end()
+        }
+    }
+    struct Doc<'a> {
+        metadata: Value,
+        results: Results<'a>,
+        elapsed: f64,
+        args: &'a Value,
+    }
+    impl serde::Serialize for Doc<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(4))?;
+            m.serialize_entry("metadata", &self.metadata)?;
+            m.serialize_entry("results", &self.results)?;
+            m.serialize_entry("elapsed_time", &self.elapsed)?;
+            m.serialize_entry("args", self.args)?;
+            m.end()
+        }
+    }
+    let doc = Doc {
+        metadata: json!({
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
             "dbt_version": DBT_VERSION,
             "generated_at": ts(chrono::Utc::now()),
             "invocation_id": invocation_id,
             "invocation_started_at": ts(started),
             "env": {},
-        },
-        "results": results.iter().map(result_json).collect::<Vec<_>>(),
-        "elapsed_time": elapsed,
-        "args": args,
-    });
+        }),
+        results: Results(results),
+        elapsed,
+        args,
+    };
     std::fs::create_dir_all(target_dir)?;
     let tmp = target_dir.join(".run_results.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    serde::Serialize::serialize(&doc, &mut serde_json::Serializer::pretty(&mut w))
+        .map_err(std::io::Error::other)?;
+    std::io::Write::flush(&mut w)?;
+    drop(w);
     std::fs::rename(&tmp, target_dir.join("run_results.json"))
 }
 

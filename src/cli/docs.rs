@@ -44,16 +44,6 @@ pub(super) fn generate_command(
         compiled = Some(loaded.project.nodes.keys().cloned().collect::<Vec<_>>());
     }
     super::write_manifest(&loaded)?;
-    // As dbt's `docs generate`, which runs `compile` first: its results.
-    if let Some(ids) = &compiled {
-        super::write_compile_results(
-            &loaded,
-            ids,
-            "generate",
-            &super::args::SelectArgs::default(),
-            t0,
-        )?;
-    }
     let generated = crate::docs::generate(
         &loaded.project,
         &loaded.renderer,
@@ -64,6 +54,11 @@ pub(super) fn generate_command(
         loaded.started,
     )?;
     printer.diags(&generated.warnings);
+    // As dbt's `docs generate`, which runs `compile` first: its results.
+    if let Some(ids) = &compiled {
+        let sel = super::args::SelectArgs::default();
+        super::write_compile_results(&mut loaded, ids, "generate", &sel, t0)?;
+    }
     let c = &generated.catalog;
     printer.info(&format!(
         "Catalog written to {} ({} relations, {} sources, from the {})",

@@ -468,7 +468,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             let written = write_compiled(&loaded.project, &ids)?;
             tracing::debug!("wrote {written} compiled files in {:?}", tw.elapsed());
             write_manifest(&loaded)?;
-            write_compile_results(&loaded, &selected, "compile", &c.select, t0)?;
+            write_compile_results(&mut loaded, &selected, "compile", &c.select, t0)?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
             }
@@ -680,9 +680,10 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
 /// selected seed, snapshot, data test, analysis and model that is not
 /// ephemeral; `success`, or `error` for one that did not compile.
 /// `docs generate` writes the same for what it compiled (`which`: the
-/// command, recorded in `args`).
+/// command, recorded in `args`). The compiled code moves from the nodes to
+/// the results: call it once nothing else needs it (the manifest is written).
 fn write_compile_results(
-    loaded: &Loaded,
+    loaded: &mut Loaded,
     ids: &[String],
     which: &str,
     sel: &args::SelectArgs,
@@ -690,18 +691,23 @@ fn write_compile_results(
 ) -> anyhow::Result<()> {
     use crate::execute::{NodeResult, Status};
     let now = chrono::Utc::now();
-    let results: Vec<NodeResult> = ids
-        .iter()
-        .filter_map(|id| loaded.project.nodes.get(id))
-        .filter(|n| match n.resource_type {
+    let mut results: Vec<NodeResult> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(n) = loaded.project.nodes.get_mut(id) else {
+            continue;
+        };
+        let reported = match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
             ResourceType::Seed
             | ResourceType::Snapshot
             | ResourceType::Test
             | ResourceType::Analysis => true,
             _ => false,
-        })
-        .map(|n| NodeResult {
+        };
+        if !reported {
+            continue;
+        }
+        results.push(NodeResult {
             unique_id: n.unique_id.clone(),
             status: if n.resource_type == ResourceType::Seed || n.compiled_code.is_some() {
                 Status::Success
@@ -715,13 +721,13 @@ fn write_compile_results(
             completed: now,
             execution_time: 0.0,
             thread: 0,
-            compiled_code: n.compiled_code.clone(),
+            compiled_code: n.compiled_code.take(),
             relation_name: n.relation_name.clone(),
             rows_affected: None,
             diag: None,
             run_path: None,
-        })
-        .collect();
+        });
+    }
     crate::artifacts::run_results::write(
         &loaded.project.target_path(),
         &results,
