@@ -8,7 +8,6 @@ mkdir -p "$XFORM_CACHE"
 # The DuckDB release the `duckdb` crate is pinned to (Cargo.toml: =1.10506.x).
 XFORM_DUCKDB_VERSION=1.5.6
 XFORM_DUCKDB_NPM="@duckdb/node-bindings-linux-x64@${XFORM_DUCKDB_VERSION}-r.1"
-export XFORM_DUCKDB_VERSION
 
 if [ -z "${DUCKDB_LIB_DIR:-}" ]; then
   DUCKDB_LIB_DIR="$XFORM_CACHE/duckdb-$XFORM_DUCKDB_VERSION"

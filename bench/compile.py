@@ -27,10 +27,7 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# DuckDB pinned to the engine xform links (exported by .ci/env.sh), so both
-# tools read and write the same database file format.
-DBT_PIP_SPECS = ["dbt-core~=1.11.0", "dbt-duckdb~=1.10"] + (
-    [f"duckdb=={os.environ['XFORM_DUCKDB_VERSION']}"] if os.environ.get("XFORM_DUCKDB_VERSION") else [])
+DBT_PIP_SPECS = ["dbt-core~=1.11.0", "dbt-duckdb~=1.10"]
 MIB = 1024  # ru_maxrss is in KiB on Linux
 
 # Absolute targets. They are stated for the 10,000-model project; they are
