@@ -99,6 +99,18 @@ impl Object for PyTz {
     }
 }
 
+/// The offset a pytz zone has when it is given as `tzinfo=` rather than
+/// through `localize()`: pytz's zone object stands for the zone's first
+/// period (for most zones the local mean time, `-07:53` in Los Angeles),
+/// with the offset rounded to the minute as pytz rounds it.
+fn pytz_first_offset(tz: Tz) -> FixedOffset {
+    let first = tz
+        .offset_from_utc_datetime(&NaiveDateTime::new(NaiveDate::MIN, NaiveTime::MIN))
+        .fix();
+    let secs = first.local_minus_utc();
+    FixedOffset::east_opt((secs + 30).div_euclid(60) * 60).unwrap_or(first)
+}
+
 /// A `datetime.datetime`: the wall-clock time, and its zone when aware.
 #[derive(Debug, Clone)]
 pub struct PyDateTime {
@@ -162,12 +174,21 @@ impl PyDateTime {
     fn strftime(&self, python_fmt: &str) -> Result<String, Error> {
         let fmt = chrono_format(python_fmt, self.tz.is_some());
         match self.tz {
-            Some((tz, _)) => {
+            Some((tz, off)) => {
                 let dt = tz
                     .from_local_datetime(&self.naive)
                     .earliest()
                     .ok_or_else(|| err("the datetime does not exist in its time zone"))?;
-                format_with(dt.format(&fmt), python_fmt)
+                if dt.offset().fix() == off {
+                    format_with(dt.format(&fmt), python_fmt)
+                } else {
+                    // A zone attached with `tzinfo=` keeps pytz's first offset.
+                    let fixed = off
+                        .from_local_datetime(&self.naive)
+                        .single()
+                        .ok_or_else(|| err("the datetime does not exist in its time zone"))?;
+                    format_with(fixed.format(&fmt), python_fmt)
+                }
             }
             None => format_with(self.naive.format(&fmt), python_fmt),
         }
@@ -309,14 +330,9 @@ impl Object for PyDateTime {
                 if let Some(k) = &kwargs
                     && let Ok(tzinfo) = k.get::<Value>("tzinfo")
                 {
-                    out.tz = match tzinfo.downcast_object_ref::<PyTz>() {
-                        Some(t) => {
-                            t.0.from_local_datetime(&out.naive)
-                                .earliest()
-                                .map(|dt| (t.0, dt.offset().fix()))
-                        }
-                        None => None,
-                    };
+                    out.tz = tzinfo
+                        .downcast_object_ref::<PyTz>()
+                        .map(|t| (t.0, pytz_first_offset(t.0)));
                 }
                 Ok(out.into_value())
             }
@@ -546,12 +562,9 @@ impl Object for Module {
                 )
                 .ok_or_else(|| err("time is out of range"))?;
                 let naive = NaiveDateTime::new(date, time);
-                Ok(match tz_arg(kw, args, 7) {
-                    Some(tz) => tz
-                        .from_local_datetime(&naive)
-                        .earliest()
-                        .map_or_else(|| PyDateTime::naive(naive), PyDateTime::aware),
-                    None => PyDateTime::naive(naive),
+                Ok(PyDateTime {
+                    naive,
+                    tz: tz_arg(kw, args, 7).map(|tz| (tz, pytz_first_offset(tz))),
                 }
                 .into_value())
             }
@@ -715,6 +728,24 @@ mod tests {
                 "{{ pytz.timezone('Europe/Paris').localize(datetime.datetime(2024, 1, 15, 9)).isoformat() }}"
             ),
             "2024-01-15T09:00:00+01:00"
+        );
+        // pytz's zone given as `tzinfo=` is the zone's first period, not the
+        // offset in effect then: only `localize()` finds that.
+        assert_eq!(
+            render(
+                "{{ datetime.datetime(1997, 9, 29, 6, 14, tzinfo=pytz.timezone('America/Los_Angeles')) }}"
+            ),
+            "1997-09-29 06:14:00-07:53"
+        );
+        assert_eq!(
+            render(
+                "{{ datetime.datetime(2020, 1, 1).replace(tzinfo=pytz.timezone('Asia/Kolkata')).strftime('%H:%M %z') }}"
+            ),
+            "00:00 +0553"
+        );
+        assert_eq!(
+            render("{{ datetime.datetime(2020, 1, 1, tzinfo=pytz.utc) }}"),
+            "2020-01-01 00:00:00+00:00"
         );
         assert_eq!(
             render("{{ datetime.date(2024, 1, 2) < datetime.date(2024, 1, 10) }}"),
