@@ -84,8 +84,10 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
                 continue;
             }
         }
-        // Copy plain text up to the next `{`.
-        let next = src[i + 1..].find('{').map_or(src.len(), |n| i + 1 + n);
+        // Copy plain text up to the next `{` (past the whole character at
+        // `i`, which need not be ASCII).
+        let from = i + src[i..].chars().next().map_or(1, char::len_utf8);
+        let next = src[from..].find('{').map_or(src.len(), |n| from + n);
         out.push_str(&src[i..next]);
         i = next;
     }
@@ -113,7 +115,7 @@ fn find_tag_end(src: &str, from: usize, close: &str) -> (usize, usize) {
             None => {
                 if b[i] == b'\'' || b[i] == b'"' {
                     quote = Some(b[i]);
-                } else if src[i..].starts_with(close) {
+                } else if b[i..].starts_with(close.as_bytes()) {
                     return (i, i + close.len());
                 }
             }
@@ -643,6 +645,14 @@ mod tests {
         );
         assert_eq!(rewrite("{{ 'a[b]' ~ m['k'] }}"), "{{ 'a[b]' ~ m['k'] }}");
         assert!(matches!(rewrite("select 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn keeps_text_that_is_not_ascii() {
+        assert_eq!(
+            rewrite("'{% if e %}✅: {% endif %}ok' {{ [x] }}❌{{ {'é': 1} ~ ü }}"),
+            "'{% if e %}✅: {% endif %}ok' {{ __xf_list([x]) }}❌{{ __xf_dict({'é': 1}) ~ ü }}"
+        );
     }
 
     #[test]
