@@ -635,8 +635,8 @@ impl Object for RelationApi {
     }
 }
 
-/// `modules`: `re` and `itertools` (the parts dbt projects commonly call),
-/// `datetime` and `pytz` (see `pydatetime`).
+/// `modules`: `re` (see `pyre`), `itertools` (the parts dbt projects
+/// commonly call), `datetime` and `pytz` (see `pydatetime`).
 #[derive(Debug)]
 struct Modules;
 
@@ -644,7 +644,7 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match name {
-            "re" => Some(Value::from_object(Module("re"))),
+            "re" => Some(Value::from_object(super::pyre::ReModule)),
             "itertools" => Some(Value::from_object(Module("itertools"))),
             "datetime" => Some(Value::from_object(super::pydatetime::Module::Datetime)),
             "pytz" => Some(Value::from_object(super::pydatetime::Module::Pytz)),
@@ -663,58 +663,7 @@ impl Object for Module {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        let s = |i: usize| {
-            args.get(i)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let regex = |p: &str| {
-            regex::Regex::new(p).map_err(|e| err(format!("invalid regular expression: {e}")))
-        };
         match (self.0, method) {
-            ("re", "match") => {
-                let re = regex(&format!("^(?:{})", s(0)))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "search") => {
-                let re = regex(&s(0))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "fullmatch") => {
-                let re = regex(&format!("^(?:{})$", s(0)))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "sub") => {
-                let re = regex(&s(0))?;
-                Ok(Value::from(
-                    re.replace_all(&s(2), s(1).as_str()).into_owned(),
-                ))
-            }
-            ("re", "findall") => {
-                let re = regex(&s(0))?;
-                let text = s(1);
-                Ok(Value::from(
-                    re.find_iter(&text)
-                        .map(|m| Value::from(m.as_str()))
-                        .collect::<Vec<_>>(),
-                ))
-            }
-            ("re", "split") => {
-                let re = regex(&s(0))?;
-                let text = s(1);
-                Ok(Value::from(
-                    re.split(&text).map(Value::from).collect::<Vec<_>>(),
-                ))
-            }
-            ("re", "escape") => Ok(Value::from(regex::escape(&s(0)))),
-            ("re", "compile") => Ok(Value::from(s(0))),
             ("itertools", "chain") => {
                 let mut out = Vec::new();
                 for a in args {

@@ -16,6 +16,7 @@ pub mod errors;
 pub mod live;
 pub mod mutable;
 pub mod pydatetime;
+pub mod pyre;
 pub mod python;
 pub mod relation;
 pub mod signature;
