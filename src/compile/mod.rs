@@ -154,7 +154,10 @@ fn render_native(
                 (!inner.contains("}}") && !inner.contains("{{")).then(|| inner.trim().to_owned())
             });
             match expr {
-                Some(e) => renderer.env.compile_expression(&e)?.eval(root),
+                Some(e) => renderer
+                    .env
+                    .compile_expression(&crate::jinja::mutable::rewrite_expression(&e))?
+                    .eval(root),
                 None if s.contains("{{") || s.contains("{%") => {
                     let source = crate::jinja::mutable::rewrite(s);
                     let t = renderer.env.template_from_str(&source)?;

@@ -200,6 +200,8 @@ pub fn register_globals(env: &mut Environment<'static>) {
     env.add_function("return", |v: Option<Value>| do_return(v));
     env.add_function("__xf_list", super::mutable::make_list);
     env.add_function("__xf_dict", super::mutable::make_dict);
+    env.add_function("__xf_add", super::arith::add);
+    env.add_function("__xf_sub", super::arith::sub);
     env.add_function(
         "env_var",
         |name: String, default: Option<Value>| -> Result<Value, Error> {

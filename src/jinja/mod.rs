@@ -10,6 +10,7 @@
 //! never while parsing (`execute` is false, exactly as in dbt), lazily in
 //! `xform compile`, and in the run phase.
 
+pub mod arith;
 pub mod builtins;
 pub mod context;
 pub mod errors;

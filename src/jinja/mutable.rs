@@ -40,7 +40,8 @@ const KEYWORDS: &[&str] = &[
     "print",
 ];
 
-/// Wraps list and dict literals inside `{{ }}` and `{% %}` tags.
+/// Wraps list and dict literals inside `{{ }}` and `{% %}` tags, and in
+/// templates that handle dates turns `+`/`-` into calls (`arith`).
 pub fn rewrite(src: &str) -> Cow<'_, str> {
     if !src.contains('[') && !src.contains('{') {
         return Cow::Borrowed(src);
@@ -50,6 +51,7 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
     let mut i = 0;
     let mut changed = false;
     let mut in_raw = false;
+    let arith = super::arith::needs_rewrite(src);
     while i < b.len() {
         if b[i] == b'{' && i + 1 < b.len() {
             let next = b[i + 1];
@@ -77,7 +79,23 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
                 } else {
                     let r = rewrite_expr(inner);
                     changed |= matches!(r, Cow::Owned(_));
-                    out.push_str(&r);
+                    if arith {
+                        // Whitespace-control marks (`{{-`, `-}}`) are not operators.
+                        let lead = usize::from(r.starts_with(['-', '+']));
+                        let trail = usize::from(r.len() > lead && r.ends_with('-'));
+                        let body = &r[lead..r.len() - trail];
+                        let a = super::arith::rewrite_expr(body);
+                        if let Cow::Owned(a) = a {
+                            changed = true;
+                            out.push_str(&r[..lead]);
+                            out.push_str(&a);
+                            out.push_str(&r[r.len() - trail..]);
+                        } else {
+                            out.push_str(&r);
+                        }
+                    } else {
+                        out.push_str(&r);
+                    }
                 }
                 out.push_str(&src[inner_end..tag_end]);
                 i = tag_end;
@@ -95,6 +113,19 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
         Cow::Owned(out)
     } else {
         Cow::Borrowed(src)
+    }
+}
+
+/// `rewrite` for a lone expression (`compile_expression`), such as a test
+/// argument written as `'{{ ... }}'`.
+pub fn rewrite_expression(expr: &str) -> Cow<'_, str> {
+    let r = rewrite_expr(expr);
+    if !super::arith::needs_rewrite(expr) {
+        return r;
+    }
+    match super::arith::rewrite_expr(&r) {
+        Cow::Owned(a) => Cow::Owned(a),
+        Cow::Borrowed(_) => r,
     }
 }
 

@@ -3,8 +3,8 @@
 //! datetimes, naive or aware, that print as Python prints them, with
 //! `strftime`, `isoformat`, `astimezone`, `replace`, and comparisons.
 //!
-//! minijinja has no operator overloading, so `datetime + timedelta` is not
-//! available; `timedelta` objects exist for their fields.
+//! minijinja has no operator overloading: `datetime - timedelta` and the
+//! like are calls that `arith` puts in place of the operators.
 
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
@@ -133,6 +133,20 @@ impl PyDateTime {
 
     pub fn into_value(self) -> Value {
         Value::from_object(self)
+    }
+
+    /// `self - other` for two datetimes: wall-clock times when both are
+    /// naive, instants when both are aware, as Python subtracts them.
+    pub fn minus(&self, other: &Self) -> Result<chrono::TimeDelta, Error> {
+        match (self.instant(), other.instant()) {
+            (Some(a), Some(b)) => Ok(a.signed_duration_since(b)),
+            (None, None) if self.tz.is_none() && other.tz.is_none() => {
+                Ok(self.naive.signed_duration_since(other.naive))
+            }
+            _ => Err(err(
+                "can't subtract offset-naive and offset-aware datetimes",
+            )),
+        }
     }
 
     /// The instant, for an aware datetime.
@@ -618,6 +632,9 @@ impl Object for Module {
                 None => PyDateTime::naive(Local::now().naive_local()),
             }
             .into_value()),
+            (Module::DatetimeClass, "today") => {
+                Ok(PyDateTime::naive(Local::now().naive_local()).into_value())
+            }
             (Module::DatetimeClass, "utcnow") => {
                 Ok(PyDateTime::naive(Utc::now().naive_utc()).into_value())
             }

@@ -323,12 +323,7 @@ impl Pattern {
     ) -> Result<&'a fancy_regex::Regex, Error> {
         cell.get_or_init(|| build(&format!(r"\A(?:{}){end}", self.body)))
             .as_ref()
-            .map_err(|e| {
-                err(format!(
-                    "invalid regular expression `{}`: {e}",
-                    self.source
-                ))
-            })
+            .map_err(|e| err(format!("invalid regular expression `{}`: {e}", self.source)))
     }
 
     fn groups(&self) -> usize {
