@@ -863,30 +863,33 @@ pub fn run_operation(
         "run-operation",
     ));
     let (package, macro_name) = match name.split_once('.') {
-        Some((p, m)) => (p.to_owned(), m.to_owned()),
-        None => (project.root.clone(), name.to_owned()),
+        Some((p, m)) => (Some(p), m),
+        None => (None, name),
     };
-    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, &project.root);
+    let found = match package {
+        Some(p) => renderer.shared.macro_in(p, macro_name).map(|e| (p, e)),
+        None => renderer.shared.find_operation(macro_name),
+    };
+    let mut ctx = NodeCtx::new(
+        Arc::clone(&renderer.shared),
+        Phase::Compile,
+        found.map_or(project.root.as_str(), |(p, _)| p),
+    );
     ctx.live = Some(nl.clone());
     let ctx = Arc::new(ctx);
-    let entry = renderer
-        .shared
-        .macro_in(&package, &macro_name)
-        .or_else(|| renderer.shared.find_macro(&project.root, &macro_name))
-        .cloned()
-        .ok_or_else(|| {
-            let names = renderer.shared.visible_macro_names(&project.root);
-            let mut d = Diag::error("XF0540", format!("no macro named `{name}`"));
-            if let Some(c) = crate::diagnostics::closest(&macro_name, names.iter().copied()) {
-                d = d.with_help(format!("did you mean `{c}`?"));
-            }
-            d
-        })?;
+    let entry = found.map(|(_, e)| e).cloned().ok_or_else(|| {
+        let names = renderer.shared.visible_macro_names(&project.root);
+        let mut d = Diag::error("XF0540", format!("no macro named `{name}`"));
+        if let Some(c) = crate::diagnostics::closest(macro_name, names.iter().copied()) {
+            d = d.with_help(format!("did you mean `{c}`?"));
+        }
+        d
+    })?;
     let kwargs: minijinja::value::Kwargs = args
         .iter()
         .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
         .collect();
-    match call_macro(renderer, &ctx, &macro_name, &entry, &[Value::from(kwargs)]) {
+    match call_macro(renderer, &ctx, macro_name, &entry, &[Value::from(kwargs)]) {
         Ok(_) => nl
             .finish(true)
             .map_err(|m| Diag::error("XF0510", format!("commit failed: {m}"))),
