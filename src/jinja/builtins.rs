@@ -321,6 +321,23 @@ pub fn register_globals(env: &mut Environment<'static>) {
         }
     });
     env.add_filter("as_native", |v: Value| -> Value { v });
+    // Jinja2's `Undefined` has a length of 0 (`column.fields | length` on an
+    // adapter whose columns have no `fields`).
+    for name in ["length", "count"] {
+        env.add_filter(name, |v: &Value| -> Result<Value, Error> {
+            if v.is_undefined() {
+                return Ok(Value::from(0));
+            }
+            minijinja::filters::length(v).map(Value::from)
+        });
+    }
+    // `list` makes a new Python list, which can be changed (`(xs | list).pop()`).
+    env.add_filter(
+        "list",
+        |state: &State<'_, '_>, v: Value| -> Result<Value, Error> {
+            minijinja::filters::list(state, v).map(super::mutable::make_list)
+        },
+    );
 }
 
 /// `exceptions.raise_compiler_error(msg)` and friends.
