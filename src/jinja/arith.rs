@@ -96,8 +96,7 @@ fn tokenize(expr: &str) -> Vec<(Tok, &str)> {
             b'0'..=b'9' => {
                 while i < b.len() {
                     let d = b[i];
-                    let exponent_sign =
-                        (d == b'-' || d == b'+') && matches!(b[i - 1], b'e' | b'E');
+                    let exponent_sign = (d == b'-' || d == b'+') && matches!(b[i - 1], b'e' | b'E');
                     if d.is_ascii_alphanumeric() || d == b'_' || d == b'.' || exponent_sign {
                         i += 1;
                     } else {

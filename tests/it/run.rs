@@ -444,6 +444,48 @@ fn run_operation_calls_a_macro_with_arguments() {
     );
 }
 
+/// As dbt's `find_macro_by_name`: an installed package's macro is found
+/// without its package name, and a default reading an earlier parameter is
+/// evaluated after it (dbt-codegen's `generate_source(schema_name,
+/// name=schema_name)`).
+#[test]
+fn run_operation_finds_a_package_macro_without_its_prefix() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "dbt_packages/tools/dbt_project.yml",
+        "name: tools\nversion: '1.0'\n",
+    );
+    write(
+        d,
+        "dbt_packages/tools/macros/ops.sql",
+        "{% macro make_named(schema_name, name=schema_name) %}\n  {% do run_query('create table ' ~ name ~ ' as select 1 as n') %}\n{% endmacro %}\n",
+    );
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "make_named",
+            "--args",
+            "{schema_name: noted}",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select n from noted"), ["Int(1)"]);
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "tools.make_named",
+            "--args",
+            "{schema_name: a, name: other}",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select n from other"), ["Int(1)"]);
+}
+
 #[test]
 fn debug_checks_the_connection() {
     let p = project();
