@@ -848,12 +848,36 @@ fn run_project_hooks(
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
-/// connection and commits what it did.
+/// connection and commits what it did. The result, once the macro is found,
+/// is what dbt records in `run_results.json` (`macro.<package>.<name>`,
+/// `success` or `error`), started at `started`.
 pub fn run_operation(
     project: &Project,
     renderer: &Renderer,
     name: &str,
     args: &serde_json::Map<String, serde_json::Value>,
+    started: chrono::DateTime<chrono::Utc>,
+) -> (Option<NodeResult>, Result<(), Diag>) {
+    let mut result: Option<NodeResult> = None;
+    let outcome = call_operation(project, renderer, name, args, started, &mut result);
+    if let Some(r) = &mut result {
+        r.completed = chrono::Utc::now();
+        r.execution_time = (r.completed - r.started).as_seconds_f64();
+        if outcome.is_err() {
+            r.status = Status::Error;
+            r.failures = Some(1);
+        }
+    }
+    (result, outcome)
+}
+
+fn call_operation(
+    project: &Project,
+    renderer: &Renderer,
+    name: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+    started: chrono::DateTime<chrono::Utc>,
+    result: &mut Option<NodeResult>,
 ) -> Result<(), Diag> {
     let shared = open_shared(project, true, false)?;
     let nl = Arc::new(NodeLive::without_facts(
@@ -885,6 +909,23 @@ pub fn run_operation(
         }
         d
     })?;
+    let now = chrono::Utc::now();
+    *result = Some(NodeResult {
+        unique_id: entry.unique_id.clone(),
+        status: Status::Success,
+        message: None,
+        failures: Some(0),
+        started,
+        compile_done: now,
+        completed: now,
+        execution_time: 0.0,
+        thread: 0,
+        compiled_code: None,
+        relation_name: None,
+        rows_affected: None,
+        diag: None,
+        run_path: None,
+    });
     let kwargs: minijinja::value::Kwargs = args
         .iter()
         .map(|(k, v)| (k.clone(), Value::from_serialize(v)))

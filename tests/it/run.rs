@@ -484,6 +484,26 @@ fn run_operation_finds_a_package_macro_without_its_prefix() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(rows(d, "select n from other"), ["Int(1)"]);
+    // dbt records the operation in run_results.json, failed or not.
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "make_named",
+            "--args",
+            "{schema_name: other}",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results"),
+    )
+    .expect("json");
+    let r = &results["results"][0];
+    assert_eq!(r["unique_id"], "macro.tools.make_named");
+    assert_eq!(r["status"], "error");
+    assert_eq!(r["failures"], 1);
+    assert_eq!(r["thread_id"], "MainThread");
 }
 
 #[test]
