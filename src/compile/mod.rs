@@ -1546,6 +1546,13 @@ impl Compiler {
             .unwrap_or_else(|| relation_for(project, node))
     }
 
+    /// Gives a context that is no node's (`run-operation`) this compile's
+    /// `ref`/`source` resolution and `graph`, as dbt's operations have them.
+    pub fn attach(&self, ctx: &mut NodeCtx) {
+        ctx.resolver = Some(Arc::clone(&self.resolver));
+        ctx.graph.clone_from(&self.graph);
+    }
+
     /// As `new`, with options (`--empty`, `--defer`).
     pub fn with_options(
         project: &Project,

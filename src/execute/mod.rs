@@ -900,6 +900,10 @@ fn call_operation(
         found.map_or(project.root.as_str(), |(p, _)| p),
     );
     ctx.live = Some(nl.clone());
+    // dbt's operations resolve refs and sources and see the parsed project
+    // in `graph` (dbt-codegen walks `graph.nodes` to find a model's parents).
+    let (compiler, _) = crate::compile::Compiler::new(project, renderer, &[]);
+    compiler.attach(&mut ctx);
     let ctx = Arc::new(ctx);
     let entry = found.map(|(_, e)| e).cloned().ok_or_else(|| {
         let names = renderer.shared.visible_macro_names(&project.root);

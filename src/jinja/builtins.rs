@@ -230,8 +230,10 @@ pub fn register_globals(env: &mut Environment<'static>) {
             Ok(Value::from(""))
         },
     );
+    // Python's `print`: standard output, where `dbt run-operation` users
+    // collect what dbt-codegen's macros generate.
     env.add_function("print", |msg: Value| -> Value {
-        let _ = writeln!(std::io::stderr().lock(), "{msg}");
+        let _ = writeln!(std::io::stdout().lock(), "{msg}");
         Value::from("")
     });
     env.add_function(

@@ -506,6 +506,24 @@ fn run_operation_finds_a_package_macro_without_its_prefix() {
     assert_eq!(r["thread_id"], "MainThread");
 }
 
+/// An operation resolves refs and sources and sees `graph`, and `print`
+/// writes to standard output, as dbt-codegen's generators rely on.
+#[test]
+fn run_operation_resolves_refs_and_prints_to_stdout() {
+    let p = project();
+    let d = p.path();
+    write(d, "models/a.sql", "select 1 as x");
+    write(
+        d,
+        "macros/show.sql",
+        "{% macro show() %}{{ print(ref('a')) }}{{ print(graph.nodes.values() | selectattr('name', 'equalto', 'a') | list | length) }}{% endmacro %}\n",
+    );
+    let out = xform(d, &["run-operation", "show"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(r#"."main"."a""#), "{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l == "1"), "{}", out.stdout);
+}
+
 #[test]
 fn debug_checks_the_connection() {
     let p = project();
