@@ -434,6 +434,7 @@ mod tests {
                     v
                 })
                 .collect(),
+            kinds: Vec::new(),
         }
     }
 

@@ -233,7 +233,11 @@ pub fn register_globals(env: &mut Environment<'static>) {
     // Python's `print`: standard output, where `dbt run-operation` users
     // collect what dbt-codegen's macros generate.
     env.add_function("print", |msg: Value| -> Value {
-        let _ = writeln!(std::io::stdout().lock(), "{msg}");
+        // `str()` of the value: text as it is, the rest as Python prints it.
+        let text = msg
+            .as_str()
+            .map_or_else(|| super::python::repr(&msg), str::to_owned);
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
         Value::from("")
     });
     env.add_function(

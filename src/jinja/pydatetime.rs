@@ -697,6 +697,52 @@ impl Object for Module {
     }
 }
 
+/// A date or timestamp cell of a query result as the Python value dbt's
+/// agate table holds (`None` when the text is not one, such as Postgres's
+/// `infinity`): `2024-01-02 03:04:05.5+00` is an aware datetime.
+pub fn cell_value(kind: crate::adapter::CellKind, text: &str) -> Option<Value> {
+    use crate::adapter::CellKind;
+    let naive = |t: &str| {
+        NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+            .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+            .ok()
+    };
+    match kind {
+        CellKind::Plain => None,
+        CellKind::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|d| Value::from_object(PyDate(d))),
+        CellKind::Timestamp => naive(text).map(|n| PyDateTime::naive(n).into_value()),
+        CellKind::TimestampTz => {
+            // The offset, when written, follows the time: `+00`, `-05:30`.
+            let split = text
+                .char_indices()
+                .skip(11)
+                .find(|(_, c)| *c == '+' || *c == '-')
+                .map_or(text.len(), |(i, _)| i);
+            let (when, off) = text.split_at(split);
+            let secs = if off.is_empty() {
+                0
+            } else {
+                let sign = if off.starts_with('-') { -1 } else { 1 };
+                let mut parts = off[1..].split(':').map(str::parse::<i32>);
+                let h = parts.next()?.ok()?;
+                let m = parts.next().transpose().ok()?.unwrap_or(0);
+                let s = parts.next().transpose().ok()?.unwrap_or(0);
+                sign * (h * 3600 + m * 60 + s)
+            };
+            let naive = naive(when)?;
+            Some(
+                PyDateTime {
+                    naive,
+                    tz: Some((Tz::UTC, FixedOffset::east_opt(secs)?)),
+                }
+                .into_value(),
+            )
+        }
+    }
+}
+
 /// `run_started_at`: an aware UTC datetime.
 pub fn utc_value(dt: DateTime<Utc>) -> Value {
     PyDateTime::aware(dt.with_timezone(&Tz::UTC)).into_value()
@@ -764,6 +810,29 @@ mod tests {
             render("{{ datetime.datetime(2020, 1, 1, tzinfo=pytz.utc) }}"),
             "2020-01-01 00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn query_cells_read_as_python_values() {
+        use crate::adapter::CellKind;
+        let show = |k, t| cell_value(k, t).map(|v| v.to_string());
+        assert_eq!(
+            show(CellKind::TimestampTz, "2024-01-02 03:04:05.5+00").as_deref(),
+            Some("2024-01-02 03:04:05.500000+00:00")
+        );
+        assert_eq!(
+            show(CellKind::TimestampTz, "2024-01-02 03:04:05-05:30").as_deref(),
+            Some("2024-01-02 03:04:05-05:30")
+        );
+        assert_eq!(
+            show(CellKind::Timestamp, "2024-01-02 03:04:05.500").as_deref(),
+            Some("2024-01-02 03:04:05.500000")
+        );
+        assert_eq!(
+            show(CellKind::Date, "2024-01-02").as_deref(),
+            Some("2024-01-02")
+        );
+        assert_eq!(show(CellKind::TimestampTz, "infinity"), None);
         assert_eq!(
             render("{{ datetime.date(2024, 1, 2) < datetime.date(2024, 1, 10) }}"),
             "True"

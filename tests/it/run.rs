@@ -516,12 +516,19 @@ fn run_operation_resolves_refs_and_prints_to_stdout() {
     write(
         d,
         "macros/show.sql",
-        "{% macro show() %}{{ print(ref('a')) }}{{ print(graph.nodes.values() | selectattr('name', 'equalto', 'a') | list | length) }}{% endmacro %}\n",
+        "{% macro show() %}{{ print(ref('a')) }}{{ print(graph.nodes.values() | selectattr('name', 'equalto', 'a') | list | length) }}{{ print(run_query(\"select cast('2024-01-02 03:04:05.5' as timestamp) as t\").columns[0].values() | map('string') | list) }}{% endmacro %}\n",
     );
     let out = xform(d, &["run-operation", "show"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(r#"."main"."a""#), "{}", out.stdout);
     assert!(out.stdout.lines().any(|l| l == "1"), "{}", out.stdout);
+    // Query cells of dates and timestamps are Python's values, printed as
+    // Python prints a list of them.
+    assert!(
+        out.stdout.contains("['2024-01-02 03:04:05.500000']"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
