@@ -267,16 +267,35 @@ impl Connection for DuckDbConnection {
             }
         }
         let names = stmt.column_names();
-        let columns = names
+        let columns: Vec<(String, String)> = names
             .into_iter()
             .enumerate()
             .map(|(i, n)| (n, format!("{:?}", stmt.column_type(i))))
+            .collect();
+        // Arrow's type names: `Timestamp(Microsecond, Some("Etc/UTC"))` has
+        // a zone; cells of both kinds are written in UTC.
+        let kinds = columns
+            .iter()
+            .map(|(_, t)| {
+                if t.starts_with("Timestamp(") {
+                    if t.contains("Some(") {
+                        super::CellKind::TimestampTz
+                    } else {
+                        super::CellKind::Timestamp
+                    }
+                } else if t.starts_with("Date32") || t.starts_with("Date64") {
+                    super::CellKind::Date
+                } else {
+                    super::CellKind::Plain
+                }
+            })
             .collect();
         Ok((
             ok,
             Table {
                 columns,
                 rows: rows_out,
+                kinds,
             },
         ))
     }

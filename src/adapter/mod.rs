@@ -247,6 +247,23 @@ pub struct Response {
 pub struct Table {
     pub columns: Vec<(String, String)>,
     pub rows: Vec<Vec<Value>>,
+    /// What each column's cells are beyond JSON (empty: plain values), so
+    /// templates get dates and datetimes as dbt's agate tables hold them.
+    pub kinds: Vec<CellKind>,
+}
+
+/// How a column's text cells read as Python values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CellKind {
+    #[default]
+    Plain,
+    /// `YYYY-MM-DD`: a `date`.
+    Date,
+    /// A timestamp without time zone: a naive `datetime`.
+    Timestamp,
+    /// A timestamp with time zone, its offset written after it or UTC when
+    /// not: an aware `datetime`.
+    TimestampTz,
 }
 
 /// A column as the warehouse describes it.

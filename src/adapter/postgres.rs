@@ -440,6 +440,14 @@ impl Connection for PgConnection {
                             (c.name().to_owned(), ty.to_owned())
                         })
                         .collect();
+                    table.kinds = (0..cols.len())
+                        .map(|i| match types.as_ref().and_then(|t| t.get(i)) {
+                            Some(&Type::DATE) => super::CellKind::Date,
+                            Some(&Type::TIMESTAMP) => super::CellKind::Timestamp,
+                            Some(&Type::TIMESTAMPTZ) => super::CellKind::TimestampTz,
+                            _ => super::CellKind::Plain,
+                        })
+                        .collect();
                 }
                 SimpleQueryMessage::Row(row) if fetch => {
                     let cells = (0..row.len())

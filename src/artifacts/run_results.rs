@@ -13,8 +13,10 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// One result as `run_results.json` has it (and `on-run-end`'s `results`).
 pub(crate) fn result_json(r: &NodeResult) -> Value {
-    // Project hooks run on the main thread and report no adapter response.
-    let hook = r.unique_id.starts_with("operation.");
+    // Project hooks run on the main thread and report no adapter response;
+    // so does `run-operation`'s macro, in dbt's `MainThread`.
+    let operation = r.unique_id.starts_with("macro.");
+    let hook = operation || r.unique_id.starts_with("operation.");
     let timing = if r.status == Status::Skipped {
         json!([])
     } else {
@@ -42,7 +44,13 @@ pub(crate) fn result_json(r: &NodeResult) -> Value {
     json!({
         "status": r.status.as_str(),
         "timing": timing,
-        "thread_id": if hook { "main".to_owned() } else { format!("Thread-{} (worker)", r.thread + 1) },
+        "thread_id": if operation {
+            "MainThread".to_owned()
+        } else if hook {
+            "main".to_owned()
+        } else {
+            format!("Thread-{} (worker)", r.thread + 1)
+        },
         "execution_time": r.execution_time,
         "adapter_response": adapter_response,
         "message": r.message,

@@ -538,12 +538,24 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             if loaded.diags.has_errors() {
                 return Ok(fail_count(printer, &loaded.diags));
             }
-            match crate::execute::run_operation(
+            let (result, outcome) = crate::execute::run_operation(
                 &loaded.project,
                 &loaded.renderer,
                 &a.macro_name,
                 &args,
-            ) {
+                loaded.started,
+            );
+            if let Some(r) = &result {
+                crate::artifacts::run_results::write(
+                    &loaded.project.target_path(),
+                    std::slice::from_ref(r),
+                    r.execution_time,
+                    &loaded.renderer.shared.invocation_id,
+                    loaded.started,
+                    &serde_json::json!({"which": "run-operation", "macro": a.macro_name, "args": args}),
+                )?;
+            }
+            match outcome {
                 Ok(()) => {
                     printer.info(&format!("Ran operation `{}`", a.macro_name));
                     Ok(Outcome::Ok)

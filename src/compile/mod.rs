@@ -154,7 +154,10 @@ fn render_native(
                 (!inner.contains("}}") && !inner.contains("{{")).then(|| inner.trim().to_owned())
             });
             match expr {
-                Some(e) => renderer.env.compile_expression(&e)?.eval(root),
+                Some(e) => renderer
+                    .env
+                    .compile_expression(&crate::jinja::mutable::rewrite_expression(&e))?
+                    .eval(root),
                 None if s.contains("{{") || s.contains("{%") => {
                     let source = crate::jinja::mutable::rewrite(s);
                     let t = renderer.env.template_from_str(&source)?;
@@ -1617,6 +1620,13 @@ impl Compiler {
             .get(&node.unique_id)
             .cloned()
             .unwrap_or_else(|| relation_for(project, node))
+    }
+
+    /// Gives a context that is no node's (`run-operation`) this compile's
+    /// `ref`/`source` resolution and `graph`, as dbt's operations have them.
+    pub fn attach(&self, ctx: &mut NodeCtx) {
+        ctx.resolver = Some(Arc::clone(&self.resolver));
+        ctx.graph.clone_from(&self.graph);
     }
 
     /// As `new`, with options (`--empty`, `--defer`).

@@ -848,12 +848,36 @@ fn run_project_hooks(
 }
 
 /// `run-operation`: calls a macro with keyword arguments on a live
-/// connection and commits what it did.
+/// connection and commits what it did. The result, once the macro is found,
+/// is what dbt records in `run_results.json` (`macro.<package>.<name>`,
+/// `success` or `error`), started at `started`.
 pub fn run_operation(
     project: &Project,
     renderer: &Renderer,
     name: &str,
     args: &serde_json::Map<String, serde_json::Value>,
+    started: chrono::DateTime<chrono::Utc>,
+) -> (Option<NodeResult>, Result<(), Diag>) {
+    let mut result: Option<NodeResult> = None;
+    let outcome = call_operation(project, renderer, name, args, started, &mut result);
+    if let Some(r) = &mut result {
+        r.completed = chrono::Utc::now();
+        r.execution_time = (r.completed - r.started).as_seconds_f64();
+        if outcome.is_err() {
+            r.status = Status::Error;
+            r.failures = Some(1);
+        }
+    }
+    (result, outcome)
+}
+
+fn call_operation(
+    project: &Project,
+    renderer: &Renderer,
+    name: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+    started: chrono::DateTime<chrono::Utc>,
+    result: &mut Option<NodeResult>,
 ) -> Result<(), Diag> {
     let shared = open_shared(project, true, false)?;
     let nl = Arc::new(NodeLive::without_facts(
@@ -863,30 +887,54 @@ pub fn run_operation(
         "run-operation",
     ));
     let (package, macro_name) = match name.split_once('.') {
-        Some((p, m)) => (p.to_owned(), m.to_owned()),
-        None => (project.root.clone(), name.to_owned()),
+        Some((p, m)) => (Some(p), m),
+        None => (None, name),
     };
-    let mut ctx = NodeCtx::new(Arc::clone(&renderer.shared), Phase::Compile, &project.root);
+    let found = match package {
+        Some(p) => renderer.shared.macro_in(p, macro_name).map(|e| (p, e)),
+        None => renderer.shared.find_operation(macro_name),
+    };
+    let mut ctx = NodeCtx::new(
+        Arc::clone(&renderer.shared),
+        Phase::Compile,
+        found.map_or(project.root.as_str(), |(p, _)| p),
+    );
     ctx.live = Some(nl.clone());
+    // dbt's operations resolve refs and sources and see the parsed project
+    // in `graph` (dbt-codegen walks `graph.nodes` to find a model's parents).
+    let (compiler, _) = crate::compile::Compiler::new(project, renderer, &[]);
+    compiler.attach(&mut ctx);
     let ctx = Arc::new(ctx);
-    let entry = renderer
-        .shared
-        .macro_in(&package, &macro_name)
-        .or_else(|| renderer.shared.find_macro(&project.root, &macro_name))
-        .cloned()
-        .ok_or_else(|| {
-            let names = renderer.shared.visible_macro_names(&project.root);
-            let mut d = Diag::error("XF0540", format!("no macro named `{name}`"));
-            if let Some(c) = crate::diagnostics::closest(&macro_name, names.iter().copied()) {
-                d = d.with_help(format!("did you mean `{c}`?"));
-            }
-            d
-        })?;
+    let entry = found.map(|(_, e)| e).cloned().ok_or_else(|| {
+        let names = renderer.shared.visible_macro_names(&project.root);
+        let mut d = Diag::error("XF0540", format!("no macro named `{name}`"));
+        if let Some(c) = crate::diagnostics::closest(macro_name, names.iter().copied()) {
+            d = d.with_help(format!("did you mean `{c}`?"));
+        }
+        d
+    })?;
+    let now = chrono::Utc::now();
+    *result = Some(NodeResult {
+        unique_id: entry.unique_id.clone(),
+        status: Status::Success,
+        message: None,
+        failures: Some(0),
+        started,
+        compile_done: now,
+        completed: now,
+        execution_time: 0.0,
+        thread: 0,
+        compiled_code: None,
+        relation_name: None,
+        rows_affected: None,
+        diag: None,
+        run_path: None,
+    });
     let kwargs: minijinja::value::Kwargs = args
         .iter()
         .map(|(k, v)| (k.clone(), Value::from_serialize(v)))
         .collect();
-    match call_macro(renderer, &ctx, &macro_name, &entry, &[Value::from(kwargs)]) {
+    match call_macro(renderer, &ctx, macro_name, &entry, &[Value::from(kwargs)]) {
         Ok(_) => nl
             .finish(true)
             .map_err(|m| Diag::error("XF0510", format!("commit failed: {m}"))),

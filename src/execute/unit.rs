@@ -483,6 +483,7 @@ mod tests {
                     v
                 })
                 .collect(),
+            kinds: Vec::new(),
         }
     }
 

@@ -205,6 +205,8 @@ pub fn register_globals(env: &mut Environment<'static>) {
     env.add_function("return", |v: Option<Value>| do_return(v));
     env.add_function("__xf_list", super::mutable::make_list);
     env.add_function("__xf_dict", super::mutable::make_dict);
+    env.add_function("__xf_add", super::arith::add);
+    env.add_function("__xf_sub", super::arith::sub);
     env.add_function(
         "env_var",
         |name: String, default: Option<Value>| -> Result<Value, Error> {
@@ -233,8 +235,14 @@ pub fn register_globals(env: &mut Environment<'static>) {
             Ok(Value::from(""))
         },
     );
+    // Python's `print`: standard output, where `dbt run-operation` users
+    // collect what dbt-codegen's macros generate.
     env.add_function("print", |msg: Value| -> Value {
-        let _ = writeln!(std::io::stderr().lock(), "{msg}");
+        // `str()` of the value: text as it is, the rest as Python prints it.
+        let text = msg
+            .as_str()
+            .map_or_else(|| super::python::repr(&msg), str::to_owned);
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
         Value::from("")
     });
     env.add_function(
@@ -324,6 +332,23 @@ pub fn register_globals(env: &mut Environment<'static>) {
         }
     });
     env.add_filter("as_native", |v: Value| -> Value { v });
+    // Jinja2's `Undefined` has a length of 0 (`column.fields | length` on an
+    // adapter whose columns have no `fields`).
+    for name in ["length", "count"] {
+        env.add_filter(name, |v: &Value| -> Result<Value, Error> {
+            if v.is_undefined() {
+                return Ok(Value::from(0));
+            }
+            minijinja::filters::length(v).map(Value::from)
+        });
+    }
+    // `list` makes a new Python list, which can be changed (`(xs | list).pop()`).
+    env.add_filter(
+        "list",
+        |state: &State<'_, '_>, v: Value| -> Result<Value, Error> {
+            minijinja::filters::list(state, v).map(super::mutable::make_list)
+        },
+    );
 }
 
 /// `exceptions.raise_compiler_error(msg)` and friends.
@@ -640,8 +665,8 @@ impl Object for RelationApi {
     }
 }
 
-/// `modules`: `re` and `itertools` (the parts dbt projects commonly call),
-/// `datetime` and `pytz` (see `pydatetime`).
+/// `modules`: `re` (see `pyre`), `itertools` (the parts dbt projects
+/// commonly call), `datetime` and `pytz` (see `pydatetime`).
 #[derive(Debug)]
 struct Modules;
 
@@ -649,7 +674,7 @@ impl Object for Modules {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match name {
-            "re" => Some(Value::from_object(Module("re"))),
+            "re" => Some(Value::from_object(super::pyre::ReModule)),
             "itertools" => Some(Value::from_object(Module("itertools"))),
             "datetime" => Some(Value::from_object(super::pydatetime::Module::Datetime)),
             "pytz" => Some(Value::from_object(super::pydatetime::Module::Pytz)),
@@ -668,58 +693,7 @@ impl Object for Module {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        let s = |i: usize| {
-            args.get(i)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let regex = |p: &str| {
-            regex::Regex::new(p).map_err(|e| err(format!("invalid regular expression: {e}")))
-        };
         match (self.0, method) {
-            ("re", "match") => {
-                let re = regex(&format!("^(?:{})", s(0)))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "search") => {
-                let re = regex(&s(0))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "fullmatch") => {
-                let re = regex(&format!("^(?:{})$", s(0)))?;
-                Ok(re
-                    .find(&s(1))
-                    .map_or(Value::from(()), |m| Value::from(m.as_str())))
-            }
-            ("re", "sub") => {
-                let re = regex(&s(0))?;
-                Ok(Value::from(
-                    re.replace_all(&s(2), s(1).as_str()).into_owned(),
-                ))
-            }
-            ("re", "findall") => {
-                let re = regex(&s(0))?;
-                let text = s(1);
-                Ok(Value::from(
-                    re.find_iter(&text)
-                        .map(|m| Value::from(m.as_str()))
-                        .collect::<Vec<_>>(),
-                ))
-            }
-            ("re", "split") => {
-                let re = regex(&s(0))?;
-                let text = s(1);
-                Ok(Value::from(
-                    re.split(&text).map(Value::from).collect::<Vec<_>>(),
-                ))
-            }
-            ("re", "escape") => Ok(Value::from(regex::escape(&s(0)))),
-            ("re", "compile") => Ok(Value::from(s(0))),
             ("itertools", "chain") => {
                 let mut out = Vec::new();
                 for a in args {

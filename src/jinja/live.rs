@@ -70,13 +70,32 @@ pub fn response_value(r: &Response) -> Value {
     }))
 }
 
+/// Cell `col` of a row as a template value: dates and timestamps as
+/// Python's, the rest as their JSON.
+fn cell_value(t: &Table, col: usize, v: &serde_json::Value) -> Value {
+    if let Some(kind) = t.kinds.get(col).copied()
+        && let Some(text) = v.as_str()
+        && let Some(x) = super::pydatetime::cell_value(kind, text)
+    {
+        return x;
+    }
+    Value::from_serialize(v)
+}
+
 /// dbt's `load_result(name)` value: `response`, `data` (rows as lists) and
 /// `table`.
 pub fn result_value(r: &Response, t: &Table) -> Value {
     let data: Vec<Value> = t
         .rows
         .iter()
-        .map(|row| Value::from(row.iter().map(Value::from_serialize).collect::<Vec<_>>()))
+        .map(|row| {
+            Value::from(
+                row.iter()
+                    .enumerate()
+                    .map(|(i, v)| cell_value(t, i, v))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
     Value::from_iter([
         ("response", response_value(r)),
@@ -348,7 +367,7 @@ impl Object for RowObj {
             let len = i64::try_from(row.len()).ok()?;
             usize::try_from(if i < 0 { len + i } else { i }).ok()?
         };
-        row.get(idx).map(Value::from_serialize)
+        row.get(idx).map(|v| cell_value(&self.0, idx, v))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -363,7 +382,11 @@ impl Object for RowObj {
         args: &[Value],
     ) -> Result<Value, Error> {
         let row = self.0.rows.get(self.1).cloned().unwrap_or_default();
-        let cells = || row.iter().map(Value::from_serialize);
+        let cells = || {
+            row.iter()
+                .enumerate()
+                .map(|(i, v)| cell_value(&self.0, i, v))
+        };
         let names = || self.0.columns.iter().map(|(n, _)| Value::from(n.as_str()));
         match method {
             "keys" => Ok(Value::from(names().collect::<Vec<_>>())),
@@ -466,17 +489,20 @@ impl Object for TableColumn {
     ) -> Result<Value, Error> {
         match method {
             "values" | "values_distinct" | "values_without_nulls" => {
+                let mut seen: Vec<&serde_json::Value> = Vec::new();
                 let mut out: Vec<Value> = Vec::new();
                 for row in &self.0.rows {
-                    let v = row.get(self.1).cloned().unwrap_or_default();
+                    let v = row.get(self.1).unwrap_or(&serde_json::Value::Null);
                     if method == "values_without_nulls" && v.is_null() {
                         continue;
                     }
-                    let v = Value::from_serialize(v);
-                    if method == "values_distinct" && out.contains(&v) {
-                        continue;
+                    if method == "values_distinct" {
+                        if seen.contains(&v) {
+                            continue;
+                        }
+                        seen.push(v);
                     }
-                    out.push(v);
+                    out.push(cell_value(&self.0, self.1, v));
                 }
                 Ok(Value::from(out))
             }
@@ -800,6 +826,7 @@ mod tests {
                 ],
                 vec![serde_json::json!("grace"), serde_json::json!(7)],
             ],
+            kinds: Vec::new(),
         };
         assert_eq!(
             agate_print_table(&t, 2, 6, 20),

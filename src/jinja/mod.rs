@@ -10,12 +10,14 @@
 //! never while parsing (`execute` is false, exactly as in dbt), lazily in
 //! `xform compile`, and in the run phase.
 
+pub mod arith;
 pub mod builtins;
 pub mod context;
 pub mod errors;
 pub mod live;
 pub mod mutable;
 pub mod pydatetime;
+pub mod pyre;
 pub mod python;
 pub mod relation;
 pub mod signature;
@@ -81,6 +83,22 @@ impl Shared {
             .or_else(|| self.macros.get("dbt").and_then(|m| m.get(name)))
     }
 
+    /// The macro `run-operation NAME` calls, as dbt's `find_macro_by_name`
+    /// finds it without a package: the root project's, else an installed
+    /// package's (the first by name when several have one), else dbt's.
+    pub fn find_operation(&self, name: &str) -> Option<(&str, &MacroEntry)> {
+        let mut packages: Vec<&String> = self
+            .macros
+            .keys()
+            .filter(|p| **p != self.root && *p != "dbt")
+            .collect();
+        packages.sort();
+        std::iter::once(&self.root)
+            .chain(packages)
+            .chain(self.macros.get_key_value("dbt").map(|(k, _)| k))
+            .find_map(|p| self.macro_in(p, name).map(|e| (p.as_str(), e)))
+    }
+
     pub fn macro_in(&self, package: &str, name: &str) -> Option<&MacroEntry> {
         self.macros.get(package).and_then(|m| m.get(name))
     }
@@ -130,7 +148,8 @@ impl Renderer {
             }
             let tname = format!("macro:{}", m.unique_id);
             let with_catch_alls = signature::add_catch_alls(&m.template);
-            let source = mutable::rewrite(&with_catch_alls).into_owned();
+            let with_defaults = signature::late_defaults(&with_catch_alls);
+            let source = mutable::rewrite(&with_defaults).into_owned();
             if let Err(e) = env.add_template_owned(tname.clone(), source) {
                 errors.push(errors::to_diag(&e, project, None));
                 continue;

@@ -40,7 +40,8 @@ const KEYWORDS: &[&str] = &[
     "print",
 ];
 
-/// Wraps list and dict literals inside `{{ }}` and `{% %}` tags.
+/// Wraps list and dict literals inside `{{ }}` and `{% %}` tags, and in
+/// templates that handle dates turns `+`/`-` into calls (`arith`).
 pub fn rewrite(src: &str) -> Cow<'_, str> {
     if !src.contains('[') && !src.contains('{') {
         return Cow::Borrowed(src);
@@ -50,6 +51,7 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
     let mut i = 0;
     let mut changed = false;
     let mut in_raw = false;
+    let arith = super::arith::needs_rewrite(src);
     while i < b.len() {
         if b[i] == b'{' && i + 1 < b.len() {
             let next = b[i + 1];
@@ -77,15 +79,33 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
                 } else {
                     let r = rewrite_expr(inner);
                     changed |= matches!(r, Cow::Owned(_));
-                    out.push_str(&r);
+                    if arith {
+                        // Whitespace-control marks (`{{-`, `-}}`) are not operators.
+                        let lead = usize::from(r.starts_with(['-', '+']));
+                        let trail = usize::from(r.len() > lead && r.ends_with('-'));
+                        let body = &r[lead..r.len() - trail];
+                        let a = super::arith::rewrite_expr(body);
+                        if let Cow::Owned(a) = a {
+                            changed = true;
+                            out.push_str(&r[..lead]);
+                            out.push_str(&a);
+                            out.push_str(&r[r.len() - trail..]);
+                        } else {
+                            out.push_str(&r);
+                        }
+                    } else {
+                        out.push_str(&r);
+                    }
                 }
                 out.push_str(&src[inner_end..tag_end]);
                 i = tag_end;
                 continue;
             }
         }
-        // Copy plain text up to the next `{`.
-        let next = src[i + 1..].find('{').map_or(src.len(), |n| i + 1 + n);
+        // Copy plain text up to the next `{` (past the whole character at
+        // `i`, which need not be ASCII).
+        let from = i + src[i..].chars().next().map_or(1, char::len_utf8);
+        let next = src[from..].find('{').map_or(src.len(), |n| from + n);
         out.push_str(&src[i..next]);
         i = next;
     }
@@ -93,6 +113,19 @@ pub fn rewrite(src: &str) -> Cow<'_, str> {
         Cow::Owned(out)
     } else {
         Cow::Borrowed(src)
+    }
+}
+
+/// `rewrite` for a lone expression (`compile_expression`), such as a test
+/// argument written as `'{{ ... }}'`.
+pub fn rewrite_expression(expr: &str) -> Cow<'_, str> {
+    let r = rewrite_expr(expr);
+    if !super::arith::needs_rewrite(expr) {
+        return r;
+    }
+    match super::arith::rewrite_expr(&r) {
+        Cow::Owned(a) => Cow::Owned(a),
+        Cow::Borrowed(_) => r,
     }
 }
 
@@ -113,7 +146,7 @@ fn find_tag_end(src: &str, from: usize, close: &str) -> (usize, usize) {
             None => {
                 if b[i] == b'\'' || b[i] == b'"' {
                     quote = Some(b[i]);
-                } else if src[i..].starts_with(close) {
+                } else if b[i..].starts_with(close.as_bytes()) {
                     return (i, i + close.len());
                 }
             }
@@ -643,6 +676,14 @@ mod tests {
         );
         assert_eq!(rewrite("{{ 'a[b]' ~ m['k'] }}"), "{{ 'a[b]' ~ m['k'] }}");
         assert!(matches!(rewrite("select 1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn keeps_text_that_is_not_ascii() {
+        assert_eq!(
+            rewrite("'{% if e %}✅: {% endif %}ok' {{ [x] }}❌{{ {'é': 1} ~ ü }}"),
+            "'{% if e %}✅: {% endif %}ok' {{ __xf_list([x]) }}❌{{ __xf_dict({'é': 1}) ~ ü }}"
+        );
     }
 
     #[test]

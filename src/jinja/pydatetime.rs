@@ -3,8 +3,8 @@
 //! datetimes, naive or aware, that print as Python prints them, with
 //! `strftime`, `isoformat`, `astimezone`, `replace`, and comparisons.
 //!
-//! minijinja has no operator overloading, so `datetime + timedelta` is not
-//! available; `timedelta` objects exist for their fields.
+//! minijinja has no operator overloading: `datetime - timedelta` and the
+//! like are calls that `arith` puts in place of the operators.
 
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
@@ -99,6 +99,18 @@ impl Object for PyTz {
     }
 }
 
+/// The offset a pytz zone has when it is given as `tzinfo=` rather than
+/// through `localize()`: pytz's zone object stands for the zone's first
+/// period (for most zones the local mean time, `-07:53` in Los Angeles),
+/// with the offset rounded to the minute as pytz rounds it.
+fn pytz_first_offset(tz: Tz) -> FixedOffset {
+    let first = tz
+        .offset_from_utc_datetime(&NaiveDateTime::new(NaiveDate::MIN, NaiveTime::MIN))
+        .fix();
+    let secs = first.local_minus_utc();
+    FixedOffset::east_opt((secs + 30).div_euclid(60) * 60).unwrap_or(first)
+}
+
 /// A `datetime.datetime`: the wall-clock time, and its zone when aware.
 #[derive(Debug, Clone)]
 pub struct PyDateTime {
@@ -121,6 +133,20 @@ impl PyDateTime {
 
     pub fn into_value(self) -> Value {
         Value::from_object(self)
+    }
+
+    /// `self - other` for two datetimes: wall-clock times when both are
+    /// naive, instants when both are aware, as Python subtracts them.
+    pub fn minus(&self, other: &Self) -> Result<chrono::TimeDelta, Error> {
+        match (self.instant(), other.instant()) {
+            (Some(a), Some(b)) => Ok(a.signed_duration_since(b)),
+            (None, None) if self.tz.is_none() && other.tz.is_none() => {
+                Ok(self.naive.signed_duration_since(other.naive))
+            }
+            _ => Err(err(
+                "can't subtract offset-naive and offset-aware datetimes",
+            )),
+        }
     }
 
     /// The instant, for an aware datetime.
@@ -162,12 +188,21 @@ impl PyDateTime {
     fn strftime(&self, python_fmt: &str) -> Result<String, Error> {
         let fmt = chrono_format(python_fmt, self.tz.is_some());
         match self.tz {
-            Some((tz, _)) => {
+            Some((tz, off)) => {
                 let dt = tz
                     .from_local_datetime(&self.naive)
                     .earliest()
                     .ok_or_else(|| err("the datetime does not exist in its time zone"))?;
-                format_with(dt.format(&fmt), python_fmt)
+                if dt.offset().fix() == off {
+                    format_with(dt.format(&fmt), python_fmt)
+                } else {
+                    // A zone attached with `tzinfo=` keeps pytz's first offset.
+                    let fixed = off
+                        .from_local_datetime(&self.naive)
+                        .single()
+                        .ok_or_else(|| err("the datetime does not exist in its time zone"))?;
+                    format_with(fixed.format(&fmt), python_fmt)
+                }
             }
             None => format_with(self.naive.format(&fmt), python_fmt),
         }
@@ -309,14 +344,9 @@ impl Object for PyDateTime {
                 if let Some(k) = &kwargs
                     && let Ok(tzinfo) = k.get::<Value>("tzinfo")
                 {
-                    out.tz = match tzinfo.downcast_object_ref::<PyTz>() {
-                        Some(t) => {
-                            t.0.from_local_datetime(&out.naive)
-                                .earliest()
-                                .map(|dt| (t.0, dt.offset().fix()))
-                        }
-                        None => None,
-                    };
+                    out.tz = tzinfo
+                        .downcast_object_ref::<PyTz>()
+                        .map(|t| (t.0, pytz_first_offset(t.0)));
                 }
                 Ok(out.into_value())
             }
@@ -546,12 +576,9 @@ impl Object for Module {
                 )
                 .ok_or_else(|| err("time is out of range"))?;
                 let naive = NaiveDateTime::new(date, time);
-                Ok(match tz_arg(kw, args, 7) {
-                    Some(tz) => tz
-                        .from_local_datetime(&naive)
-                        .earliest()
-                        .map_or_else(|| PyDateTime::naive(naive), PyDateTime::aware),
-                    None => PyDateTime::naive(naive),
+                Ok(PyDateTime {
+                    naive,
+                    tz: tz_arg(kw, args, 7).map(|tz| (tz, pytz_first_offset(tz))),
                 }
                 .into_value())
             }
@@ -605,6 +632,9 @@ impl Object for Module {
                 None => PyDateTime::naive(Local::now().naive_local()),
             }
             .into_value()),
+            (Module::DatetimeClass, "today") => {
+                Ok(PyDateTime::naive(Local::now().naive_local()).into_value())
+            }
             (Module::DatetimeClass, "utcnow") => {
                 Ok(PyDateTime::naive(Utc::now().naive_utc()).into_value())
             }
@@ -667,6 +697,52 @@ impl Object for Module {
     }
 }
 
+/// A date or timestamp cell of a query result as the Python value dbt's
+/// agate table holds (`None` when the text is not one, such as Postgres's
+/// `infinity`): `2024-01-02 03:04:05.5+00` is an aware datetime.
+pub fn cell_value(kind: crate::adapter::CellKind, text: &str) -> Option<Value> {
+    use crate::adapter::CellKind;
+    let naive = |t: &str| {
+        NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+            .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+            .ok()
+    };
+    match kind {
+        CellKind::Plain => None,
+        CellKind::Date => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|d| Value::from_object(PyDate(d))),
+        CellKind::Timestamp => naive(text).map(|n| PyDateTime::naive(n).into_value()),
+        CellKind::TimestampTz => {
+            // The offset, when written, follows the time: `+00`, `-05:30`.
+            let split = text
+                .char_indices()
+                .skip(11)
+                .find(|(_, c)| *c == '+' || *c == '-')
+                .map_or(text.len(), |(i, _)| i);
+            let (when, off) = text.split_at(split);
+            let secs = if off.is_empty() {
+                0
+            } else {
+                let sign = if off.starts_with('-') { -1 } else { 1 };
+                let mut parts = off[1..].split(':').map(str::parse::<i32>);
+                let h = parts.next()?.ok()?;
+                let m = parts.next().transpose().ok()?.unwrap_or(0);
+                let s = parts.next().transpose().ok()?.unwrap_or(0);
+                sign * (h * 3600 + m * 60 + s)
+            };
+            let naive = naive(when)?;
+            Some(
+                PyDateTime {
+                    naive,
+                    tz: Some((Tz::UTC, FixedOffset::east_opt(secs)?)),
+                }
+                .into_value(),
+            )
+        }
+    }
+}
+
 /// `run_started_at`: an aware UTC datetime.
 pub fn utc_value(dt: DateTime<Utc>) -> Value {
     PyDateTime::aware(dt.with_timezone(&Tz::UTC)).into_value()
@@ -716,6 +792,47 @@ mod tests {
             ),
             "2024-01-15T09:00:00+01:00"
         );
+        // pytz's zone given as `tzinfo=` is the zone's first period, not the
+        // offset in effect then: only `localize()` finds that.
+        assert_eq!(
+            render(
+                "{{ datetime.datetime(1997, 9, 29, 6, 14, tzinfo=pytz.timezone('America/Los_Angeles')) }}"
+            ),
+            "1997-09-29 06:14:00-07:53"
+        );
+        assert_eq!(
+            render(
+                "{{ datetime.datetime(2020, 1, 1).replace(tzinfo=pytz.timezone('Asia/Kolkata')).strftime('%H:%M %z') }}"
+            ),
+            "00:00 +0553"
+        );
+        assert_eq!(
+            render("{{ datetime.datetime(2020, 1, 1, tzinfo=pytz.utc) }}"),
+            "2020-01-01 00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn query_cells_read_as_python_values() {
+        use crate::adapter::CellKind;
+        let show = |k, t| cell_value(k, t).map(|v| v.to_string());
+        assert_eq!(
+            show(CellKind::TimestampTz, "2024-01-02 03:04:05.5+00").as_deref(),
+            Some("2024-01-02 03:04:05.500000+00:00")
+        );
+        assert_eq!(
+            show(CellKind::TimestampTz, "2024-01-02 03:04:05-05:30").as_deref(),
+            Some("2024-01-02 03:04:05-05:30")
+        );
+        assert_eq!(
+            show(CellKind::Timestamp, "2024-01-02 03:04:05.500").as_deref(),
+            Some("2024-01-02 03:04:05.500000")
+        );
+        assert_eq!(
+            show(CellKind::Date, "2024-01-02").as_deref(),
+            Some("2024-01-02")
+        );
+        assert_eq!(show(CellKind::TimestampTz, "infinity"), None);
         assert_eq!(
             render("{{ datetime.date(2024, 1, 2) < datetime.date(2024, 1, 10) }}"),
             "True"

@@ -218,6 +218,26 @@ impl Object for Relation {
                 }
                 Ok(r.into_value())
             }
+            // dbt's `InformationSchema`: `<database>.INFORMATION_SCHEMA.<view>`,
+            // the database quoted as the relation's, the rest as written.
+            "information_schema" | "information_schema_only" => {
+                let view = args
+                    .first()
+                    .and_then(Value::as_str)
+                    .filter(|_| method == "information_schema")
+                    .map(str::to_owned);
+                let r = Relation {
+                    database: self.database.clone(),
+                    schema: Some("INFORMATION_SCHEMA".to_owned()),
+                    include: (self.database.is_some(), true, view.is_some()),
+                    identifier: view,
+                    kind: Some("view".to_owned()),
+                    quote: (self.quote.0, false, false),
+                    quote_char: self.quote_char,
+                    cte_name: None,
+                };
+                Ok(r.into_value())
+            }
             "without_identifier" => {
                 let mut r = (**self).clone();
                 r.include.2 = false;
@@ -261,5 +281,19 @@ mod tests {
         r2.include = (false, true, true);
         assert_eq!(r2.render(), r#""main"."orders""#);
         assert_eq!(Relation::cte("__dbt__cte__x").render(), "__dbt__cte__x");
+    }
+
+    #[test]
+    fn information_schema_is_the_databases() {
+        let mut env = minijinja::Environment::new();
+        env.add_global("r", Relation::new("shop", "main", "orders").into_value());
+        assert_eq!(
+            env.render_str(
+                "{{ r.information_schema('columns') }} {{ r.information_schema_only() }}",
+                ()
+            )
+            .expect("renders"),
+            r#""shop".INFORMATION_SCHEMA.columns "shop".INFORMATION_SCHEMA"#
+        );
     }
 }

@@ -223,6 +223,26 @@ impl YamlRenderer {
         };
         for (k, v) in sections.iter_mut() {
             let Some(section) = k.as_str() else { continue };
+            if section == "unit_tests" {
+                // dbt renders a unit test's config (`render_entry`), not its
+                // rows or overrides.
+                let YamlKind::Seq(tests) = &mut v.kind else {
+                    continue;
+                };
+                for (i, t) in tests.iter_mut().enumerate() {
+                    let YamlKind::Map(entries) = &mut t.kind else {
+                        continue;
+                    };
+                    for (ek, ev) in entries.iter_mut() {
+                        if ek.as_str() == Some("config") {
+                            let mut keypath =
+                                vec![section.to_owned(), i.to_string(), "config".to_owned()];
+                            self.walk(ev, package, &[], "", &mut keypath, originals, &mut errors);
+                        }
+                    }
+                }
+                continue;
+            }
             if !RENDERED_SECTIONS.contains(&section) {
                 continue;
             }
@@ -238,6 +258,95 @@ impl YamlRenderer {
             }
         }
         errors
+    }
+
+    /// The config of each data test in a `tests:` list: dbt renders its
+    /// string values when it builds the test (`TestBuilder`), natively, so
+    /// `enabled: "{{ target.type == 'x' }}"` is a boolean; the test's
+    /// arguments wait for the test's own render.
+    fn walk_test_configs(
+        &self,
+        tests: &mut Yaml,
+        package: &str,
+        keypath: &mut Vec<String>,
+        originals: &mut HashMap<usize, String>,
+        errors: &mut Vec<YamlRenderError>,
+    ) {
+        let YamlKind::Seq(items) = &mut tests.kind else {
+            return;
+        };
+        let depth = keypath.len();
+        for (i, item) in items.iter_mut().enumerate() {
+            keypath.push(i.to_string());
+            let body = if item.get("test_name").is_some() {
+                Some(item)
+            } else if let YamlKind::Map(pairs) = &mut item.kind
+                && pairs.len() == 1
+            {
+                keypath.push(pairs[0].0.as_str().unwrap_or_default().to_owned());
+                Some(&mut pairs[0].1)
+            } else {
+                None
+            };
+            if let Some(YamlKind::Map(entries)) = body.map(|b| &mut b.kind) {
+                for (k, v) in entries.iter_mut() {
+                    let name = k.as_str().unwrap_or_default().to_owned();
+                    keypath.push(name.clone());
+                    if name == "config" {
+                        if let YamlKind::Map(cfg) = &mut v.kind {
+                            for (ck, cv) in cfg.iter_mut() {
+                                keypath.push(ck.as_str().unwrap_or_default().to_owned());
+                                self.render_native(cv, package, keypath, originals, errors);
+                                keypath.pop();
+                            }
+                        }
+                    } else if crate::project::properties::TEST_CONFIG_KEYS.contains(&name.as_str())
+                    {
+                        self.render_native(v, package, keypath, originals, errors);
+                    }
+                    keypath.pop();
+                }
+            }
+            keypath.truncate(depth);
+        }
+    }
+
+    /// Renders one string value and reads the result as a Python literal
+    /// when it is one (`True`, `None`, `3`), as dbt's native rendering does.
+    fn render_native(
+        &self,
+        y: &mut Yaml,
+        package: &str,
+        keypath: &[String],
+        originals: &mut HashMap<usize, String>,
+        errors: &mut Vec<YamlRenderError>,
+    ) {
+        let YamlKind::Str(s) = &mut y.kind else {
+            return;
+        };
+        if !has_jinja(s) {
+            return;
+        }
+        match self.render(s, package) {
+            Ok(out) => {
+                let original = std::mem::take(s);
+                y.kind = match out.trim() {
+                    "True" => YamlKind::Bool(true),
+                    "False" => YamlKind::Bool(false),
+                    "None" => YamlKind::Null,
+                    t => match t.parse::<i64>() {
+                        Ok(n) if !t.starts_with('+') => YamlKind::Int(n),
+                        _ => YamlKind::Str(out),
+                    },
+                };
+                originals.insert(y.offset, original);
+            }
+            Err(message) => errors.push(YamlRenderError {
+                keypath: keypath.join("."),
+                span: Some((y.offset, y.len.max(1))),
+                message,
+            }),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -278,6 +387,12 @@ impl YamlRenderer {
             YamlKind::Map(entries) => {
                 for (k, v) in entries.iter_mut() {
                     let Some(name) = k.as_str() else { continue };
+                    if name == "tests" || name == "data_tests" {
+                        keypath.push(name.to_owned());
+                        self.walk_test_configs(v, package, keypath, originals, errors);
+                        keypath.pop();
+                        continue;
+                    }
                     if LATE_KEYS.contains(&name)
                         || HOOK_KEYS.contains(&name)
                         || late.contains(&name)

@@ -245,7 +245,9 @@ pub fn as_macro_source(text: &str, block: &Block) -> (String, String) {
                 new_open
             };
             let body = &src[open_end..close_start];
-            (name, format!("{new_open}{body}{{% endmacro %}}"))
+            // The end tag keeps its whitespace control (`{%- endtest %}`).
+            let close = src[close_start..].replacen("endtest", "endmacro", 1);
+            (name, format!("{new_open}{body}{close}"))
         }
         BlockKind::Materialization => {
             let (mat_name, adapter) = parse_materialization_header(&block.header);
@@ -253,10 +255,8 @@ pub fn as_macro_source(text: &str, block: &Block) -> (String, String) {
             let open_end = block.body_start - block.start;
             let close_start = block.body_end - block.start;
             let body = &src[open_end..close_start];
-            (
-                name.clone(),
-                format!("{{% macro {name}() %}}{body}{{% endmacro %}}"),
-            )
+            let close = src[close_start..].replacen("endmaterialization", "endmacro", 1);
+            (name.clone(), format!("{{% macro {name}() %}}{body}{close}"))
         }
         BlockKind::Snapshot | BlockKind::Docs => (block.name().to_owned(), String::new()),
     }
@@ -292,6 +292,11 @@ mod tests {
         let (name, src) = as_macro_source(text, &blocks[1]);
         assert_eq!(name, "test_t");
         assert_eq!(src, "{%- macro test_t(model) -%}T{% endmacro %}");
+        // The end tag's whitespace control stays.
+        let text = "{% test u(model) %}\nU\n{%- endtest %}";
+        let blocks = extract(text).unwrap();
+        let (_, src) = as_macro_source(text, &blocks[0]);
+        assert_eq!(src, "{% macro test_u(model) %}\nU\n{%- endmacro %}");
     }
 
     #[test]

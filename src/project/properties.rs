@@ -527,7 +527,7 @@ fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
 }
 
 /// Test config keys that may be written next to a test's arguments.
-const TEST_CONFIG_KEYS: &[&str] = &[
+pub const TEST_CONFIG_KEYS: &[&str] = &[
     "severity",
     "tags",
     "enabled",

@@ -166,6 +166,39 @@ fn jinja_in_project_and_properties_yaml_is_rendered_per_target() {
     );
 }
 
+/// dbt renders the config of data tests (`TestBuilder`, natively) and of
+/// unit tests (`render_entry`) when it loads them, so selection sees the
+/// rendered values.
+#[test]
+fn test_and_unit_test_configs_are_rendered_per_target() {
+    let dir = yaml_jinja_project();
+    let p = dir.path();
+    write(p, "models/b.sql", "select 1 as x\n");
+    write(
+        p,
+        "models/b.yml",
+        "version: 2\nmodels:\n  - name: b\n    columns:\n      - name: x\n        data_tests:\n          - not_null:\n              config:\n                enabled: \"{{ target.name == 'prod' }}\"\nunit_tests:\n  - name: b_unit\n    model: b\n    given: []\n    expect: {rows: [{x: 1}]}\n    config:\n      tags: \"{{ 'skip' if target.name == 'prod' else 'runnable' }}\"\n",
+    );
+    let ls = |args: &[&str]| {
+        let out = xform(p, args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let runnable = [
+        "ls",
+        "--resource-type",
+        "unit_test",
+        "--select",
+        "tag:runnable",
+    ];
+    assert!(ls(&runnable).contains("b_unit"));
+    let mut prod = runnable.to_vec();
+    prod.extend(["--target", "prod"]);
+    assert!(!ls(&prod).contains("b_unit"));
+    assert!(!ls(&["ls", "--resource-type", "test"]).contains("not_null_b_x"));
+    assert!(ls(&["ls", "--resource-type", "test", "--target", "prod"]).contains("not_null_b_x"));
+}
+
 #[test]
 fn yaml_jinja_that_fails_to_render_points_at_the_value() {
     let dir = yaml_jinja_project();

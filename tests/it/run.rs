@@ -444,6 +444,93 @@ fn run_operation_calls_a_macro_with_arguments() {
     );
 }
 
+/// As dbt's `find_macro_by_name`: an installed package's macro is found
+/// without its package name, and a default reading an earlier parameter is
+/// evaluated after it (dbt-codegen's `generate_source(schema_name,
+/// name=schema_name)`).
+#[test]
+fn run_operation_finds_a_package_macro_without_its_prefix() {
+    let p = project();
+    let d = p.path();
+    write(
+        d,
+        "dbt_packages/tools/dbt_project.yml",
+        "name: tools\nversion: '1.0'\n",
+    );
+    write(
+        d,
+        "dbt_packages/tools/macros/ops.sql",
+        "{% macro make_named(schema_name, name=schema_name) %}\n  {% do run_query('create table ' ~ name ~ ' as select 1 as n') %}\n{% endmacro %}\n",
+    );
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "make_named",
+            "--args",
+            "{schema_name: noted}",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select n from noted"), ["Int(1)"]);
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "tools.make_named",
+            "--args",
+            "{schema_name: a, name: other}",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(rows(d, "select n from other"), ["Int(1)"]);
+    // dbt records the operation in run_results.json, failed or not.
+    let out = xform(
+        d,
+        &[
+            "run-operation",
+            "make_named",
+            "--args",
+            "{schema_name: other}",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results"),
+    )
+    .expect("json");
+    let r = &results["results"][0];
+    assert_eq!(r["unique_id"], "macro.tools.make_named");
+    assert_eq!(r["status"], "error");
+    assert_eq!(r["failures"], 1);
+    assert_eq!(r["thread_id"], "MainThread");
+}
+
+/// An operation resolves refs and sources and sees `graph`, and `print`
+/// writes to standard output, as dbt-codegen's generators rely on.
+#[test]
+fn run_operation_resolves_refs_and_prints_to_stdout() {
+    let p = project();
+    let d = p.path();
+    write(d, "models/a.sql", "select 1 as x");
+    write(
+        d,
+        "macros/show.sql",
+        "{% macro show() %}{{ print(ref('a')) }}{{ print(graph.nodes.values() | selectattr('name', 'equalto', 'a') | list | length) }}{{ print(run_query(\"select cast('2024-01-02 03:04:05.5' as timestamp) as t\").columns[0].values() | map('string') | list) }}{% endmacro %}\n",
+    );
+    let out = xform(d, &["run-operation", "show"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(r#"."main"."a""#), "{}", out.stdout);
+    assert!(out.stdout.lines().any(|l| l == "1"), "{}", out.stdout);
+    // Query cells of dates and timestamps are Python's values, printed as
+    // Python prints a list of them.
+    assert!(
+        out.stdout.contains("['2024-01-02 03:04:05.500000']"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn debug_checks_the_connection() {
     let p = project();
