@@ -47,7 +47,16 @@ fn ls_of_model_versions_matches_dbt() {
     ls_matches_dbt(
         &project,
         &[
-            vec!["ls", "--select", "dim_customers", "--output", "json"],
+            vec![
+                "ls",
+                "--select",
+                "dim_customers",
+                "--resource-type",
+                "model",
+                "--output",
+                "json",
+            ],
+            vec!["ls", "--select", "dim_customers"],
             vec![
                 "ls",
                 "--select",
@@ -68,7 +77,8 @@ fn ls_of_model_versions_matches_dbt() {
                 "--output",
                 "path",
             ],
-            vec!["ls", "--resource-type", "unit_test", "--output", "json"],
+            vec!["ls", "--resource-type", "unit_test", "test"],
+            vec!["ls", "--output", "name"],
         ],
     );
 }
