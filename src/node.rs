@@ -716,25 +716,25 @@ mod tests {
     use super::Version;
     use serde_json::json;
 
-    fn v(x: serde_json::Value) -> Version {
-        Version::from_json(&x).expect("a version")
+    fn v(x: &serde_json::Value) -> Version {
+        Version::from_json(x).expect("a version")
     }
 
     #[test]
     fn versions_order_as_numbers_else_as_text() {
         use std::cmp::Ordering::{Greater, Less};
-        assert_eq!(v(json!(10)).cmp_dbt(&v(json!(9))), Greater);
-        assert_eq!(v(json!("10")).cmp_dbt(&v(json!(9.5))), Greater);
-        assert_eq!(v(json!("beta")).cmp_dbt(&v(json!(2))), Greater);
-        assert_eq!(v(json!("1.5")).cmp_dbt(&v(json!(2))), Less);
+        assert_eq!(v(&json!(10)).cmp_dbt(&v(&json!(9))), Greater);
+        assert_eq!(v(&json!("10")).cmp_dbt(&v(&json!(9.5))), Greater);
+        assert_eq!(v(&json!("beta")).cmp_dbt(&v(&json!(2))), Greater);
+        assert_eq!(v(&json!("1.5")).cmp_dbt(&v(&json!(2))), Less);
     }
 
     #[test]
     fn versions_keep_their_type_and_name_alike() {
-        assert_eq!(v(json!(1)).text(), "1");
-        assert_eq!(v(json!(1.5)).text(), "1.5");
-        assert!(v(json!(1)).same(&v(json!(1.0))));
-        assert!(!v(json!(1)).same(&v(json!("1"))));
+        assert_eq!(v(&json!(1)).text(), "1");
+        assert_eq!(v(&json!(1.5)).text(), "1.5");
+        assert!(v(&json!(1)).same(&v(&json!(1.0))));
+        assert!(!v(&json!(1)).same(&v(&json!("1"))));
         assert_eq!(Version::from_literal("'2'").map(|x| x.is_str()), Some(true));
         assert_eq!(Version::from_literal("2").map(|x| x.is_str()), Some(false));
         assert!(Version::from_json(&json!(true)).is_none());

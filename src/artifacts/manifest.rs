@@ -543,7 +543,11 @@ pub fn unit_test_json(node: &Node) -> Value {
         "checksum": null,
         "schema": node.schema,
         "created_at": 0.0,
-        "versions": raw.get("versions"),
+        // dbt's `UnitTestNodeVersions`: both keys, null when not given.
+        "versions": raw.get("versions").and_then(Value::as_object).map(|v| json!({
+            "include": v.get("include"),
+            "exclude": v.get("exclude"),
+        })),
         "version": node.version,
     })
 }

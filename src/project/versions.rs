@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::Project;
 use super::properties::{
     PendingTest, TestTarget, YamlFile, add_tests, columns_of, entry_config, entry_config_raw,
-    str_of,
+    map_of, str_of,
 };
 use crate::diagnostics::Diags;
 use crate::node::{Column, ResourceType, Version};
@@ -176,10 +176,20 @@ pub(super) fn patch(
             &node.constraints,
             diags,
         );
-        let own_cfg = entry_config(d.entry);
+        // A version's `config:` alone: dbt does not fold a version's
+        // top-level `docs:` or `access:` into its config as it does the
+        // model's.
+        let own_cfg = map_of(d.entry.get("config"));
         let mut cfg = model_cfg.clone();
         deep_merge(&mut cfg, &own_cfg);
-        let own_raw = entry_config_raw(file, d.entry);
+        let own_raw = d
+            .entry
+            .get("config")
+            .filter(|_| !file.originals.is_empty())
+            .and_then(|y| match file.raw_json(y) {
+                Value::Object(m) if m != own_cfg => Some(m),
+                _ => None,
+            });
         node.raw_yaml_config = if model_cfg_raw.is_some() || own_raw.is_some() {
             let mut raw = model_cfg_raw.clone().unwrap_or_else(|| model_cfg.clone());
             deep_merge(&mut raw, &own_raw.unwrap_or(own_cfg));

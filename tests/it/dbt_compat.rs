@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::{copy_project, dbt, fixture, xform};
+use crate::support::{copy_project, dbt, ensure_duckdb_profile, fixture, xform};
 
 /// `ls` with a set of selectors prints exactly what `dbt ls` prints.
 #[test]
@@ -88,19 +88,7 @@ fn ls_matches_dbt(project: &std::path::Path, cases: &[Vec<&str>]) {
     let ours = copy_project(project);
     let theirs = copy_project(project);
     for dir in [ours.path(), theirs.path()] {
-        let profiles = dir.join("profiles.yml");
-        if !profiles.exists() {
-            let name = std::fs::read_to_string(dir.join("dbt_project.yml"))
-                .expect("dbt_project.yml")
-                .lines()
-                .find_map(|l| l.strip_prefix("profile:").map(|p| p.trim().to_owned()))
-                .expect("profile");
-            std::fs::write(
-                profiles,
-                format!("{name}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"),
-            )
-            .expect("profiles.yml");
-        }
+        ensure_duckdb_profile(dir);
     }
     for args in cases {
         let x = xform(ours.path(), args);
