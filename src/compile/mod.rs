@@ -1554,6 +1554,16 @@ fn warn_model_versions(project: &Project, diags: &mut Diags) {
 /// makes them; its `this` is that version.
 fn expand_versioned_unit_tests(project: &mut Project, diags: &mut Diags) {
     let mut plans: Vec<(String, Result<Vec<String>, Diag>)> = Vec::new();
+    // The versions of each versioned model, in manifest order.
+    let mut by_model: HashMap<(&str, &str), Vec<&Node>> = HashMap::new();
+    for m in project.nodes.values() {
+        if m.resource_type == ResourceType::Model && m.version.is_some() {
+            by_model
+                .entry((m.package_name.as_str(), m.name.as_str()))
+                .or_default()
+                .push(m);
+        }
+    }
     for node in project.nodes.values() {
         let Some(unit) = node.unit.as_ref() else {
             continue;
@@ -1603,16 +1613,9 @@ fn expand_versioned_unit_tests(project: &mut Project, diags: &mut Diags) {
             }
             continue;
         }
-        let versions: Vec<&Node> = project
-            .nodes
-            .values()
-            .filter(|m| {
-                m.resource_type == ResourceType::Model
-                    && m.version.is_some()
-                    && m.name == model.name
-                    && m.package_name == model.package_name
-            })
-            .collect();
+        let versions: &[&Node] = by_model
+            .get(&(model.package_name.as_str(), model.name.as_str()))
+            .map_or(&[], Vec::as_slice);
         let chosen: Vec<String> = versions
             .iter()
             .filter(|m| {
