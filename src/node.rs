@@ -83,12 +83,131 @@ impl fmt::Display for ResourceType {
     }
 }
 
+/// A model version as written in YAML or in `ref(..., v=...)`: a number or
+/// a string (dbt's `NodeVersion`). It keeps its type, as dbt's manifest
+/// does (`"version": 1` vs `"version": "1"`), while names and lookups use
+/// its text (`v1`), so `1` and `"1"` name the same version.
+#[derive(Clone, Debug)]
+pub struct Version(Value);
+
+impl Version {
+    /// A number or a string; anything else is no version.
+    pub fn from_json(v: &Value) -> Option<Self> {
+        match v {
+            Value::Number(_) | Value::String(_) => Some(Self(v.clone())),
+            _ => None,
+        }
+    }
+
+    /// A Python literal as written in `ref(..., v=...)`: `'1'`, `"beta"`,
+    /// `2`, `1.5`.
+    pub fn from_literal(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0] {
+            return Some(Self(Value::String(s[1..s.len() - 1].to_owned())));
+        }
+        match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Number(_)) => Some(Self(v)),
+            _ => None,
+        }
+    }
+
+    /// Python's `str()` of the value: `1`, `1.5`, `beta`.
+    pub fn text(&self) -> String {
+        match &self.0 {
+            Value::String(s) => s.clone(),
+            other => crate::value::py_repr(other),
+        }
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.0
+    }
+
+    pub fn is_str(&self) -> bool {
+        self.0.is_string()
+    }
+
+    fn as_float(&self) -> Option<f64> {
+        match &self.0 {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+    }
+
+    /// dbt's order of versions: as numbers when both read as numbers,
+    /// else as text.
+    pub fn cmp_dbt(&self, other: &Self) -> std::cmp::Ordering {
+        match (self.as_float(), other.as_float()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+            _ => self.text().cmp(&other.text()),
+        }
+    }
+
+    /// Python's `==` on the two values: numbers by value, strings by text,
+    /// a number never equals a string.
+    pub fn same(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+            (Value::String(a), Value::String(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for Version {
+    fn from(s: &str) -> Self {
+        Self(Value::String(s.to_owned()))
+    }
+}
+
+impl PartialEq for Version {
+    /// Versions are the same when they name the same version (`v1`).
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text() && self.is_str() == other.is_str()
+    }
+}
+
+impl Eq for Version {}
+
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text().hash(state);
+        self.is_str().hash(state);
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// One `ref(...)` call as written: `ref('pkg', 'name', v=2)`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct RefCall {
     pub name: String,
     pub package: Option<String>,
-    pub version: Option<String>,
+    pub version: Option<Version>,
+}
+
+impl RefCall {
+    /// The name dbt's ref lookup finds the target by: `name.v<version>`
+    /// when a version is asked for.
+    pub fn search_name(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}.v{v}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// Properties of a generic (YAML-declared) data test.
@@ -111,6 +230,9 @@ pub struct TestInfo {
     pub column_name: Option<String>,
     pub attached_node: Option<String>,
     pub file_key_name: Option<String>,
+    /// The version of the versioned model the test is on (its `ref` in
+    /// `refs` carries it typed, as dbt's parser records it).
+    pub target_version: Option<Version>,
 }
 
 /// Extra facts for source tables.
@@ -458,8 +580,12 @@ pub struct Node {
     pub source: Option<Box<SourceInfo>>,
     pub exposure: Option<Box<ExposureInfo>>,
     pub unit: Option<Box<UnitTestInfo>>,
-    pub version: Option<String>,
-    pub latest_version: Option<String>,
+    /// A versioned model's version (its `name` is the model's, its
+    /// unique id ends in `.v<version>`).
+    pub version: Option<Version>,
+    pub latest_version: Option<Version>,
+    /// `deprecation_date` as dbt writes it (ISO 8601 with an offset).
+    pub deprecation_date: Option<String>,
     /// Doc blocks used in the description (`doc.<package>.<name>`).
     pub doc_blocks: Vec<String>,
     /// Set by the parse phase when the node calls `config()` or `var()`.
@@ -507,6 +633,7 @@ impl Node {
             unit: None,
             version: None,
             latest_version: None,
+            deprecation_date: None,
             doc_blocks: Vec::new(),
             facts: None,
         }
@@ -552,6 +679,22 @@ impl Node {
         self.config.get("enabled").is_none_or(crate::value::truthy)
     }
 
+    /// dbt's `is_latest_version`: versioned, and its version is the latest.
+    pub fn is_latest_version(&self) -> bool {
+        match (&self.version, &self.latest_version) {
+            (Some(v), Some(l)) => v.same(l),
+            _ => false,
+        }
+    }
+
+    /// The name refs look a node up by: `name.v<version>` for a version.
+    pub fn search_name(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{}.v{v}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// `singular`, `generic` or `unit` for tests, as the `test_type:` selector sees them.
     pub fn test_type(&self) -> Option<&'static str> {
         match self.resource_type {
@@ -565,5 +708,35 @@ impl Node {
             ),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Version;
+    use serde_json::json;
+
+    fn v(x: &serde_json::Value) -> Version {
+        Version::from_json(x).expect("a version")
+    }
+
+    #[test]
+    fn versions_order_as_numbers_else_as_text() {
+        use std::cmp::Ordering::{Greater, Less};
+        assert_eq!(v(&json!(10)).cmp_dbt(&v(&json!(9))), Greater);
+        assert_eq!(v(&json!("10")).cmp_dbt(&v(&json!(9.5))), Greater);
+        assert_eq!(v(&json!("beta")).cmp_dbt(&v(&json!(2))), Greater);
+        assert_eq!(v(&json!("1.5")).cmp_dbt(&v(&json!(2))), Less);
+    }
+
+    #[test]
+    fn versions_keep_their_type_and_name_alike() {
+        assert_eq!(v(&json!(1)).text(), "1");
+        assert_eq!(v(&json!(1.5)).text(), "1.5");
+        assert!(v(&json!(1)).same(&v(&json!(1.0))));
+        assert!(!v(&json!(1)).same(&v(&json!("1"))));
+        assert_eq!(Version::from_literal("'2'").map(|x| x.is_str()), Some(true));
+        assert_eq!(Version::from_literal("2").map(|x| x.is_str()), Some(false));
+        assert!(Version::from_json(&json!(true)).is_none());
     }
 }

@@ -61,7 +61,63 @@ fn contract_json(node: &Node) -> Value {
         .get("contract")
         .and_then(|c| c.get("enforced"))
         .is_some_and(crate::value::truthy);
-    json!({"enforced": enforced, "alias_types": true, "checksum": null})
+    let checksum = enforced.then(|| contract_checksum(node));
+    json!({"enforced": enforced, "alias_types": true, "checksum": checksum})
+}
+
+/// dbt's `build_contract_checksum`: sha256 of the columns (by name) with
+/// their types and constraints as Python prints them, then, for a
+/// materialization that enforces constraints, the materialization and the
+/// model-level constraints.
+fn contract_checksum(node: &Node) -> String {
+    use crate::value::py_repr;
+    let constraints = |list: &[crate::node::Constraint], class: &str| -> String {
+        let items: Vec<String> = list
+            .iter()
+            .map(|c| {
+                let kind = serde_json::to_value(c.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let opt = |v: &Option<String>| py_repr(&json!(v));
+                let columns = c
+                    .columns
+                    .as_ref()
+                    .map(|cs| format!(", columns={}", py_repr(&json!(cs))))
+                    .unwrap_or_default();
+                let columns = if class == "ModelLevelConstraint" && columns.is_empty() {
+                    ", columns=[]".to_owned()
+                } else {
+                    columns
+                };
+                format!(
+                    "{class}(type=<ConstraintType.{kind}: '{kind}'>, name={}, expression={}, warn_unenforced={}, warn_unsupported={}, to={}, to_columns={}{columns})",
+                    opt(&c.name),
+                    opt(&c.expression),
+                    py_repr(&json!(c.warn_unenforced)),
+                    py_repr(&json!(c.warn_unsupported)),
+                    opt(&c.to),
+                    py_repr(&json!(c.to_columns)),
+                )
+            })
+            .collect();
+        format!("[{}]", items.join(", "))
+    };
+    let mut columns: Vec<&crate::node::Column> = node.columns.values().collect();
+    columns.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut state = String::new();
+    for c in columns {
+        state.push('|');
+        state.push_str(&c.name);
+        state.push_str(c.data_type.as_deref().unwrap_or("None"));
+        state.push_str(&constraints(&c.constraints, "ColumnLevelConstraint"));
+    }
+    let materialized = node.materialized();
+    if matches!(materialized, "table" | "incremental") {
+        state.push_str(materialized);
+        state.push_str(&constraints(&node.constraints, "ModelLevelConstraint"));
+    }
+    crate::project::sha256_hex(&state)
 }
 
 /// dbt's inferred primary key of each model: a model-level `primary_key`
@@ -151,10 +207,15 @@ pub fn compiled_rel_path(node: &Node) -> String {
     } else if node.unit.is_some() {
         // dbt's pseudo path of a unit test: the YAML file's folder and the
         // test's name, under the YAML file (`models/u.yml/models/t.sql`).
+        // A unit test of a model version runs as `<name>_v<version>`.
         let ofp = &node.original_file_path;
+        let name = match &node.version {
+            Some(v) => format!("{}_v{v}", node.name),
+            None => node.name.clone(),
+        };
         match ofp.rsplit_once('/') {
-            Some((dir, _)) => format!("{ofp}/{dir}/{}.sql", node.name),
-            None => format!("{ofp}/{}.sql", node.name),
+            Some((dir, _)) => format!("{ofp}/{dir}/{name}.sql"),
+            None => format!("{ofp}/{name}.sql"),
         }
     } else {
         node.original_file_path.clone()
@@ -197,7 +258,7 @@ impl Serialize for Columns<'_> {
 struct RefOut<'a> {
     name: &'a str,
     package: Option<&'a str>,
-    version: Option<&'a str>,
+    version: Option<&'a crate::node::Version>,
 }
 
 struct Refs<'a>(&'a Node);
@@ -207,7 +268,7 @@ impl Serialize for Refs<'_> {
         s.collect_seq(self.0.refs.iter().map(|r| RefOut {
             name: &r.name,
             package: r.package.as_deref(),
-            version: r.version.as_deref(),
+            version: r.version.as_ref(),
         }))
     }
 }
@@ -327,7 +388,7 @@ impl Serialize for NodeOut<'_> {
                 m.serialize_entry("constraints", &node.constraints)?;
                 m.serialize_entry("version", &node.version)?;
                 m.serialize_entry("latest_version", &node.latest_version)?;
-                m.serialize_entry("deprecation_date", &Value::Null)?;
+                m.serialize_entry("deprecation_date", &node.deprecation_date)?;
                 m.serialize_entry("primary_key", self.primary_key.unwrap_or_default())?;
                 m.serialize_entry("time_spine", &Value::Null)?;
             }
@@ -482,7 +543,11 @@ pub fn unit_test_json(node: &Node) -> Value {
         "checksum": null,
         "schema": node.schema,
         "created_at": 0.0,
-        "versions": raw.get("versions"),
+        // dbt's `UnitTestNodeVersions`: both keys, null when not given.
+        "versions": raw.get("versions").and_then(Value::as_object).map(|v| json!({
+            "include": v.get("include"),
+            "exclude": v.get("exclude"),
+        })),
         "version": node.version,
     })
 }

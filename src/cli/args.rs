@@ -356,7 +356,7 @@ pub struct LsArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     /// Output format
-    #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Name)]
+    #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Selector)]
     pub output: LsOutput,
     /// With --output json: only these keys
     #[arg(long, num_args = 1..)]

@@ -503,7 +503,8 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                     continue;
                 };
                 let line = match l.output {
-                    LsOutput::Name | LsOutput::Selector => ls_name(n),
+                    LsOutput::Selector => ls_selector(n),
+                    LsOutput::Name => ls_search_name(n),
                     LsOutput::Path => n.original_file_path.clone(),
                     LsOutput::Json => ls_json(n, &l.output_keys),
                 };
@@ -581,14 +582,28 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
     }
 }
 
-/// `ls --output name`: dbt prints `package.path.name` for most nodes and
-/// `source:pkg.src.table` style names for sources.
-fn ls_name(n: &crate::node::Node) -> String {
+/// `ls` (`--output selector`): dbt prints `package.path.name` for most
+/// nodes, `source:pkg.src.table` style names for sources, and
+/// `unit_test:pkg.name` (`name_v<v>` for a model version's) for unit tests.
+fn ls_selector(n: &crate::node::Node) -> String {
     match n.resource_type {
         ResourceType::Source => format!("source:{}", n.fqn.join(".")),
         ResourceType::Exposure => format!("exposure:{}", n.fqn.join(".")),
-        ResourceType::UnitTest => format!("unit_test:{}.{}", n.package_name, n.name),
+        ResourceType::UnitTest => match &n.version {
+            Some(v) => format!("unit_test:{}.{}_v{v}", n.package_name, n.name),
+            None => format!("unit_test:{}.{}", n.package_name, n.name),
+        },
         _ => n.fqn.join("."),
+    }
+}
+
+/// `ls --output name`: dbt's `search_name` (`name.v<v>` for a model
+/// version, `source.table` for a source).
+fn ls_search_name(n: &crate::node::Node) -> String {
+    match (n.resource_type, &n.source) {
+        (ResourceType::Source, Some(s)) => format!("{}.{}", s.source_name, n.name),
+        (ResourceType::Model, _) => n.search_name(),
+        _ => n.name.clone(),
     }
 }
 

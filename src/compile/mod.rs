@@ -113,6 +113,12 @@ fn render_test_kwargs(
                     let mut args: Vec<Value> =
                         r.package.iter().map(|p| Value::from(p.as_str())).collect();
                     args.push(Value::from(r.name.as_str()));
+                    if let Some(v) = &r.version {
+                        args.push(Value::from(minijinja::value::Kwargs::from_iter([(
+                            "version",
+                            Value::from_serialize(v.value()),
+                        )])));
+                    }
                     crate::jinja::context::do_ref(ctx, &args)?
                 }
                 StaticCall::Source([s, t]) => crate::jinja::context::do_source(
@@ -469,10 +475,19 @@ fn settle(
         }
     }
     let cfg = crate::node::NodeConfig::new(rt, explicit);
-    node.tags = cfg
+    // Tags a node had before (a model version's from its file's fqn) stay,
+    // as dbt adds tags to a node and never removes them.
+    let mut tags = std::mem::take(&mut node.tags);
+    for t in cfg
         .get("tags")
         .map(crate::value::string_list)
-        .unwrap_or_default();
+        .unwrap_or_default()
+    {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    node.tags = tags;
     if let Some(serde_json::Value::Object(m)) = cfg.get("meta") {
         for (k, v) in m {
             node.meta.insert(k.clone(), v.clone());
@@ -553,7 +568,7 @@ fn settle(
     } else {
         match (&custom_alias, &node.version) {
             (Some(a), _) => a.trim().to_owned(),
-            (None, Some(v)) => format!("{}_v{}", node.name, v.replace('.', "_")),
+            (None, Some(v)) => format!("{}_v{}", node.name, v.text().replace('.', "_")),
             (None, None) => node.name.clone(),
         }
     };
@@ -606,6 +621,12 @@ pub fn relation_for(project: &Project, node: &Node) -> Relation {
 /// Finds the offset of a `ref('name')` / `source(..)` call in a node's file,
 /// for pointing errors at it.
 fn find_call(project: &Project, node: &Node, func: &str, name: &str) -> Option<(usize, usize)> {
+    // `ref('m', v=2)`: the call that also names the version, when a
+    // versioned call is meant.
+    let (name, version) = match name.split_once('\0') {
+        Some((n, v)) => (n, Some(v)),
+        None => (name, None),
+    };
     let text = project.source_text(&node.abs_path);
     let t = &text.text;
     let mut from = 0;
@@ -616,7 +637,12 @@ fn find_call(project: &Project, node: &Node, func: &str, name: &str) -> Option<(
         if rest_trim.starts_with('(') {
             let close = rest.find(')').unwrap_or(rest.len());
             let args = &rest[..close];
-            if args.contains(&format!("'{name}'")) || args.contains(&format!("\"{name}\"")) {
+            if (args.contains(&format!("'{name}'")) || args.contains(&format!("\"{name}\"")))
+                && version.is_none_or(|v| {
+                    args.split_once('=')
+                        .is_some_and(|(_, val)| val.trim().trim_matches(['\'', '"']) == v)
+                })
+            {
                 return Some((at, func.len() + close + 1));
             }
         }
@@ -641,10 +667,16 @@ impl Lookup {
         for n in project.nodes.values() {
             match n.resource_type {
                 ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
-                    by_name
-                        .entry(n.name.clone())
-                        .or_default()
-                        .push((n.package_name.clone(), n.unique_id.clone()));
+                    // A version is found as `name.v<v>`; the latest also
+                    // by the model's name, as dbt's ref lookup stores them.
+                    let entry = (n.package_name.clone(), n.unique_id.clone());
+                    if n.version.is_some() && n.is_latest_version() {
+                        by_name
+                            .entry(n.name.clone())
+                            .or_default()
+                            .push(entry.clone());
+                    }
+                    by_name.entry(n.search_name()).or_default().push(entry);
                 }
                 ResourceType::Source => {
                     if let Some(s) = &n.source {
@@ -660,7 +692,10 @@ impl Lookup {
         let mut disabled = HashMap::new();
         for (uid, list) in &project.disabled {
             if let Some(n) = list.first() {
-                disabled.insert(n.name.clone(), uid.clone());
+                if n.is_latest_version() {
+                    disabled.insert(n.name.clone(), uid.clone());
+                }
+                disabled.insert(n.search_name(), uid.clone());
             }
         }
         Self {
@@ -674,14 +709,7 @@ impl Lookup {
     /// dbt's search: a named package; else the root project, then the
     /// node's own package, then any package.
     pub fn find_ref(&self, from_package: &str, call: &RefCall) -> Option<&str> {
-        let name = match &call.version {
-            Some(v) => format!("{}_v{v}", call.name),
-            None => call.name.clone(),
-        };
-        let cands = self
-            .by_name
-            .get(&name)
-            .or_else(|| self.by_name.get(&call.name))?;
+        let cands = self.by_name.get(&call.search_name())?;
         if let Some(p) = &call.package {
             return cands
                 .iter()
@@ -708,7 +736,7 @@ impl Lookup {
         if call.package.is_some() {
             return None;
         }
-        let cands = self.by_name.get(&call.name)?;
+        let cands = self.by_name.get(&call.search_name())?;
         let local = cands
             .iter()
             .any(|(pk, _)| *pk == self.root || pk == from_package);
@@ -782,6 +810,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     resolve_dependencies(project, diags);
     resolve_constraint_targets(project);
     resolve_unit_tests(project, diags);
+    warn_model_versions(project, diags);
     let dag = Dag::build(&project.nodes);
     for cycle in dag.cycles() {
         diags.push(cycle_diag(project, &cycle));
@@ -838,7 +867,17 @@ impl StaticTests {
                 {
                     let call = static_call(s)?;
                     match call {
-                        StaticCall::Ref(r) => {
+                        StaticCall::Ref(mut r) => {
+                            // dbt records the ref of `unique` and `not_null`
+                            // to a model version with the version as
+                            // declared (`1`), others as rendered (`'1'`).
+                            if k == "model"
+                                && matches!(meta.name.as_str(), "unique" | "not_null")
+                                && let Some(v) =
+                                    node.test.as_ref().and_then(|t| t.target_version.as_ref())
+                            {
+                                r.version = Some(v.clone());
+                            }
                             if !rec.refs.contains(&r) {
                                 rec.refs.push(r);
                             }
@@ -891,8 +930,13 @@ fn static_call(s: &str) -> Option<StaticCall> {
     let (func, rest) = t.split_once('(')?;
     let args = rest.strip_suffix(')')?;
     let mut parts = Vec::new();
+    let mut version = None;
     for a in args.split(',') {
         let a = a.trim();
+        if let Some(v) = a.strip_prefix("version=").or_else(|| a.strip_prefix("v=")) {
+            version = Some(crate::node::Version::from_literal(v)?);
+            continue;
+        }
         let q = a.chars().next()?;
         if !(q == '\'' || q == '"') || a.len() < 2 || !a.ends_with(q) {
             return None;
@@ -907,14 +951,16 @@ fn static_call(s: &str) -> Option<StaticCall> {
         ("ref", [name]) => Some(StaticCall::Ref(RefCall {
             name: name.clone(),
             package: None,
-            version: None,
+            version,
         })),
         ("ref", [pkg, name]) => Some(StaticCall::Ref(RefCall {
             name: name.clone(),
             package: Some(pkg.clone()),
-            version: None,
+            version,
         })),
-        ("source", [src, tbl]) => Some(StaticCall::Source([src.clone(), tbl.clone()])),
+        ("source", [src, tbl]) if version.is_none() => {
+            Some(StaticCall::Source([src.clone(), tbl.clone()]))
+        }
         _ => None,
     }
 }
@@ -1262,6 +1308,7 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
             }
         }
     }
+    expand_versioned_unit_tests(project, diags);
     for (id, disabled) in drop {
         if let Some(n) = project.nodes.shift_remove(&id)
             && disabled
@@ -1269,6 +1316,25 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
             project.disabled.entry(id).or_default().push(n);
         }
     }
+}
+
+/// Points at the `ref()` that names this version of a model (`v=2`), else
+/// at the first ref to the model.
+fn located_ref(
+    project: &Project,
+    node: &Node,
+    d: Diag,
+    name: &str,
+    version: Option<&crate::node::Version>,
+) -> Diag {
+    if let Some(v) = version
+        && let Some((off, len)) = find_call(project, node, "ref", &format!("{name}\0{v}"))
+    {
+        return d
+            .with_source(project.source_text(&node.abs_path))
+            .with_label(off, len, "referenced here");
+    }
+    located(project, node, d, "ref", name)
 }
 
 fn located(project: &Project, node: &Node, d: Diag, func: &str, name: &str) -> Diag {
@@ -1306,7 +1372,12 @@ fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCal
         Some(p) => format!("{p}.{}", call.name),
         None => call.name.clone(),
     };
-    if let Some(uid) = lookup.disabled.get(&call.name) {
+    if let Some(v) = &call.version
+        && let Some(d) = missing_version(project, node, call, v)
+    {
+        return located_ref(project, node, d, &call.name, Some(v));
+    }
+    if let Some(uid) = lookup.disabled.get(&call.search_name()) {
         let path = project
             .disabled
             .get(uid)
@@ -1359,6 +1430,329 @@ fn unresolved_ref(project: &Project, lookup: &Lookup, node: &Node, call: &RefCal
         d = d.with_help(format!("did you mean `{c}`?"));
     }
     located(project, node, d, "ref", &call.name)
+}
+
+/// dbt's warnings about model versions: a model past its deprecation
+/// date, a model reading a deprecated (or soon deprecated) model, and an
+/// unpinned ref that resolves to the latest version while a newer
+/// (prerelease) version exists.
+fn warn_model_versions(project: &Project, diags: &mut Diags) {
+    let now = chrono::Utc::now();
+    let shown = |n: &Node| match &n.version {
+        Some(v) => format!("{}.v{v}", n.name),
+        None => n.name.clone(),
+    };
+    for m in project.nodes.values() {
+        let Some(date) = m.deprecation_date.as_deref() else {
+            continue;
+        };
+        if m.resource_type != ResourceType::Model {
+            continue;
+        }
+        let past = chrono::DateTime::parse_from_rfc3339(date).is_ok_and(|d| d < now);
+        if past {
+            diags.push(
+                Diag::warning(
+                    "XF0408",
+                    format!(
+                        "model `{}` has passed its deprecation date of {date}",
+                        shown(m)
+                    ),
+                )
+                .with_help("this model should be disabled or removed"),
+            );
+        }
+        let newer = match (&m.version, &m.latest_version) {
+            (Some(v), Some(l)) if v.text() != l.text() => Some(format!(
+                "a new version of `{}` is available: {{{{ ref('{}', '{}', v='{l}') }}}}",
+                m.name, m.package_name, m.name
+            )),
+            _ => None,
+        };
+        for child in project.nodes.values().filter(|c| {
+            c.resource_type == ResourceType::Model && c.depends_on_nodes.contains(&m.unique_id)
+        }) {
+            let message = if past {
+                format!(
+                    "model `{}` refers to `{}`, which was deprecated on {date}",
+                    child.name,
+                    shown(m)
+                )
+            } else {
+                format!(
+                    "model `{}` refers to `{}`, which is slated for deprecation on {date}",
+                    child.name,
+                    shown(m)
+                )
+            };
+            let mut d = Diag::warning("XF0408", message);
+            if let Some(h) = &newer {
+                d = d.with_help(h.clone());
+            }
+            diags.push(located_ref(project, child, d, &m.name, m.version.as_ref()));
+        }
+    }
+    // The greatest version of each versioned model, by (package, name).
+    let mut greatest: HashMap<(&str, &str), &crate::node::Version> = HashMap::new();
+    for n in project.nodes.values() {
+        if let (ResourceType::Model, Some(v)) = (n.resource_type, &n.version) {
+            let e = greatest
+                .entry((n.package_name.as_str(), n.name.as_str()))
+                .or_insert(v);
+            if v.cmp_dbt(e) == std::cmp::Ordering::Greater {
+                *e = v;
+            }
+        }
+    }
+    if greatest.is_empty() {
+        return;
+    }
+    let lookup = Lookup::new(project);
+    for n in project.nodes.values() {
+        if !matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Snapshot | ResourceType::Analysis
+        ) {
+            continue;
+        }
+        let mut seen = Vec::new();
+        for call in n.refs.iter().filter(|r| r.version.is_none()) {
+            let Some(target) = lookup
+                .find_ref(&n.package_name, call)
+                .and_then(|u| project.nodes.get(u))
+            else {
+                continue;
+            };
+            let (Some(latest), Some(max)) = (
+                target.latest_version.as_ref(),
+                greatest.get(&(target.package_name.as_str(), target.name.as_str())),
+            ) else {
+                continue;
+            };
+            if max.cmp_dbt(latest) != std::cmp::Ordering::Greater
+                || seen.contains(&target.unique_id)
+            {
+                continue;
+            }
+            seen.push(target.unique_id.clone());
+            let (pkg, name) = (&target.package_name, &target.name);
+            let d = Diag::warning(
+                "XF0409",
+                format!(
+                    "`ref('{name}')` in {} `{}` resolves to the latest version, `{name}.v{latest}`, but a prerelease version `{max}` exists",
+                    n.resource_type, n.name
+                ),
+            )
+            .with_help(format!(
+                "when `{name}` marks it latest, this ref will resolve to `{name}.v{max}`: try it with {{{{ ref('{pkg}', '{name}', v='{max}') }}}}, or pin {{{{ ref('{pkg}', '{name}', v='{latest}') }}}}"
+            ));
+            diags.push(located(project, n, d, "ref", name));
+        }
+    }
+}
+
+/// A unit test of a versioned model becomes one unit test per version
+/// (`versions: {include: [...]}` or `{exclude: [...]}` narrows them), with
+/// the unique id `unit_test.<package>.<model>.<name>_v<version>`, as dbt
+/// makes them; its `this` is that version.
+fn expand_versioned_unit_tests(project: &mut Project, diags: &mut Diags) {
+    let mut plans: Vec<(String, Result<Vec<String>, Diag>)> = Vec::new();
+    // The versions of each versioned model, in manifest order.
+    let mut by_model: HashMap<(&str, &str), Vec<&Node>> = HashMap::new();
+    for m in project.nodes.values() {
+        if m.resource_type == ResourceType::Model && m.version.is_some() {
+            by_model
+                .entry((m.package_name.as_str(), m.name.as_str()))
+                .or_default()
+                .push(m);
+        }
+    }
+    for node in project.nodes.values() {
+        let Some(unit) = node.unit.as_ref() else {
+            continue;
+        };
+        let Some(model) = node
+            .depends_on_nodes
+            .first()
+            .and_then(|m| project.nodes.get(m))
+        else {
+            continue;
+        };
+        let filter = unit
+            .raw
+            .get("versions")
+            .and_then(serde_json::Value::as_object);
+        let list = |key: &str| -> Vec<crate::node::Version> {
+            filter
+                .and_then(|f| f.get(key))
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(crate::node::Version::from_json)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (include, exclude) = (list("include"), list("exclude"));
+        let at = |d: Diag| match &unit.model_span {
+            Some(s) => d
+                .with_source(project.source_text(&node.abs_path))
+                .with_label(s.offset, s.len, "here"),
+            None => d,
+        };
+        if model.version.is_none() {
+            if !include.is_empty() || !exclude.is_empty() {
+                plans.push((
+                    node.unique_id.clone(),
+                    Err(at(Diag::error(
+                        "XF0188",
+                        format!(
+                            "unit test `{}` chooses versions of model `{}`, which is not versioned",
+                            node.name, model.name
+                        ),
+                    ))
+                    .with_help("remove `versions:` from the unit test")),
+                ));
+            }
+            continue;
+        }
+        let versions: &[&Node] = by_model
+            .get(&(model.package_name.as_str(), model.name.as_str()))
+            .map_or(&[], Vec::as_slice);
+        let chosen: Vec<String> = versions
+            .iter()
+            .filter(|m| {
+                let v = m.version.as_ref();
+                let listed =
+                    |l: &[crate::node::Version]| l.iter().any(|x| v.is_some_and(|v| v.same(x)));
+                if !exclude.is_empty() {
+                    !listed(&exclude)
+                } else if !include.is_empty() {
+                    listed(&include)
+                } else {
+                    true
+                }
+            })
+            .map(|m| m.unique_id.clone())
+            .collect();
+        if chosen.is_empty() {
+            let all: Vec<String> = versions
+                .iter()
+                .filter_map(|m| m.version.as_ref().map(|v| format!("`{v}`")))
+                .collect();
+            plans.push((
+                node.unique_id.clone(),
+                Err(at(Diag::error(
+                    "XF0188",
+                    format!(
+                        "unit test `{}` chooses no version of model `{}`",
+                        node.name, model.name
+                    ),
+                ))
+                .with_help(format!(
+                    "the versions of `{}` are {} (a version written `1` and one written `\"1\"` differ)",
+                    model.name,
+                    all.join(", ")
+                ))),
+            ));
+            continue;
+        }
+        plans.push((node.unique_id.clone(), Ok(chosen)));
+    }
+    for (id, plan) in plans {
+        let Some(test) = project.nodes.shift_remove(&id) else {
+            continue;
+        };
+        let chosen = match plan {
+            Ok(c) => c,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let model_name = test
+            .unit
+            .as_ref()
+            .map(|u| u.model.clone())
+            .unwrap_or_default();
+        for uid in chosen {
+            let Some(model) = project.nodes.get(&uid) else {
+                continue;
+            };
+            let mut t = test.clone();
+            t.version.clone_from(&model.version);
+            let v = model
+                .version
+                .as_ref()
+                .map(crate::node::Version::text)
+                .unwrap_or_default();
+            t.unique_id = format!("unit_test.{}.{model_name}.{}_v{v}", t.package_name, t.name);
+            t.database.clone_from(&model.database);
+            t.schema.clone_from(&model.schema);
+            t.depends_on_nodes = vec![uid.clone()];
+            if let Some(u) = t.unit.as_mut() {
+                for g in u.given.iter_mut().filter(|g| g.input == "this") {
+                    g.target = Some(uid.clone());
+                }
+            }
+            project.nodes.insert(t.unique_id.clone(), t);
+        }
+    }
+}
+
+/// A ref to a version of a model that does not have it (or has no
+/// versions at all): the versions there are, and the latest.
+fn missing_version(
+    project: &Project,
+    node: &Node,
+    call: &RefCall,
+    v: &crate::node::Version,
+) -> Option<Diag> {
+    let models: Vec<&Node> = project
+        .nodes
+        .values()
+        .chain(project.disabled.values().flatten())
+        .filter(|n| {
+            n.resource_type == ResourceType::Model
+                && n.name == call.name
+                && call.package.as_ref().is_none_or(|p| *p == n.package_name)
+        })
+        .collect();
+    if models.is_empty() {
+        return None;
+    }
+    let mut versions: Vec<&crate::node::Version> =
+        models.iter().filter_map(|n| n.version.as_ref()).collect();
+    let d = Diag::error(
+        "XF0407",
+        format!(
+            "{} `{}` refers to version `{v}` of model `{}`, which does not exist",
+            node.resource_type, node.name, call.name
+        ),
+    );
+    if versions.is_empty() {
+        return Some(d.with_help(format!(
+            "`{}` has no versions: write `ref('{}')`",
+            call.name, call.name
+        )));
+    }
+    versions.sort_by(|a, b| a.cmp_dbt(b));
+    versions.dedup_by(|a, b| a.text() == b.text());
+    let latest = models
+        .iter()
+        .find(|n| n.is_latest_version())
+        .and_then(|n| n.version.as_ref())
+        .map(|l| format!(" (latest: {l})"))
+        .unwrap_or_default();
+    Some(d.with_help(format!(
+        "the versions of `{}` are {}{latest}",
+        call.name,
+        versions
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 fn unresolved_source(project: &Project, node: &Node, src: &str, tbl: &str) -> Diag {

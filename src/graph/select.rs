@@ -16,7 +16,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 use crate::graph::Dag;
-use crate::node::{Node, ResourceType};
+use crate::node::{Node, ResourceType, Version};
 
 /// How tests next to selected nodes join the selection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -542,9 +542,11 @@ impl FqnSel {
     fn matches(&self, fqn: &[String], versioned: bool) -> bool {
         let n = fqn.len();
         if versioned && n >= 2 {
-            if fqn[n - 2] == self.raw
-                || format!("{}_{}", fqn[n - 2], fqn[n - 1]) == self.raw
-                || (self.parts.len() >= 2 && fqn[n - 2..] == self.parts[self.parts.len() - 2..])
+            // The model's name, or its last two fqn parts joined by `_`
+            // against the selector's last two dotted parts joined alike:
+            // `dim.v2` and `dim_v2` select `[..., dim, v2]`.
+            let tail = &self.parts[self.parts.len().saturating_sub(2)..];
+            if fqn[n - 2] == self.raw || format!("{}_{}", fqn[n - 2], fqn[n - 1]) == tail.join("_")
             {
                 return true;
             }
@@ -557,7 +559,22 @@ impl FqnSel {
             .map(str::to_owned)
             .collect();
         // Either the whole fqn, or the fqn without its package.
-        self.prefix_matches(&flat) || (!flat.is_empty() && self.prefix_matches(&flat[1..]))
+        if self.prefix_matches(&flat) || (!flat.is_empty() && self.prefix_matches(&flat[1..])) {
+            return true;
+        }
+        // A bare wildcard (`dim_*`) also matches the node's own name: the
+        // leaf, or the model's name for a version.
+        match &self.wildcard_from {
+            Some((_, pat)) if !self.raw.contains('.') => {
+                let leaf = if versioned && n >= 2 {
+                    fqn.get(n - 2)
+                } else {
+                    fqn.last()
+                };
+                leaf.is_some_and(|l| pat.matches(l))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -1356,16 +1373,9 @@ struct Ctx<'a> {
     sources: Bits,
     root_package: Option<&'a str>,
     /// Latest version per (package, model name), where models do not say.
-    latest: HashMap<(&'a str, &'a str), &'a str>,
+    latest: HashMap<(&'a str, &'a str), &'a Version>,
     default_mode: IndirectSelection,
     state: Option<&'a dyn StateLookup>,
-}
-
-fn cmp_versions(a: &str, b: &str) -> Ordering {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        _ => a.cmp(b),
-    }
 }
 
 fn is_indirect_type(node: &Node) -> bool {
@@ -1418,7 +1428,7 @@ impl<'a> Ctx<'a> {
         let mut children = vec![Vec::new(); n];
         let mut universe = Bits::empty(n);
         let mut sources = Bits::empty(n);
-        let mut latest: HashMap<(&str, &str), &str> = HashMap::new();
+        let mut latest: HashMap<(&str, &str), &Version> = HashMap::new();
         for (i, (id, node)) in nodes.iter().enumerate() {
             parents[i] = dag
                 .parents(id)
@@ -1442,9 +1452,9 @@ impl<'a> Ctx<'a> {
             }
             if let (ResourceType::Model, Some(v)) = (node.resource_type, &node.version) {
                 let key = (node.package_name.as_str(), node.name.as_str());
-                let entry = latest.entry(key).or_insert(v.as_str());
-                if cmp_versions(v, entry) == Ordering::Greater {
-                    *entry = v.as_str();
+                let entry = latest.entry(key).or_insert(v);
+                if v.cmp_dbt(entry) == Ordering::Greater {
+                    *entry = v;
                 }
             }
         }
@@ -1505,10 +1515,10 @@ impl<'a> Ctx<'a> {
         if node.resource_type != ResourceType::Model {
             return false;
         }
-        let Some(v) = node.version.as_deref() else {
+        let Some(v) = node.version.as_ref() else {
             return sel == VersionSel::None;
         };
-        let latest = node.latest_version.as_deref().or_else(|| {
+        let latest = node.latest_version.as_ref().or_else(|| {
             self.latest
                 .get(&(node.package_name.as_str(), node.name.as_str()))
                 .copied()
@@ -1516,9 +1526,10 @@ impl<'a> Ctx<'a> {
         let Some(latest) = latest else {
             return false;
         };
-        let ord = cmp_versions(v, latest);
+        let ord = v.cmp_dbt(latest);
         match sel {
-            VersionSel::Latest => ord == Ordering::Equal,
+            // dbt's `is_latest_version` is Python's `==` on the values.
+            VersionSel::Latest => v.same(latest),
             VersionSel::Prerelease => ord == Ordering::Greater,
             VersionSel::Old => ord == Ordering::Less,
             VersionSel::None => false,
@@ -2282,9 +2293,12 @@ mod tests {
             sel(&["fqn:*.stg_?ustomers"]),
             ids(&["model.shop.stg_customers"])
         );
-        // A wildcard covers the rest of the fqn after the package, so a
-        // bare pattern does not reach into folders.
-        assert_eq!(sel(&["fqn:stg_?ustomers"]), ids(&[]));
+        // A bare pattern (no dot) also matches the node's name, however
+        // deep its folder (dbt >= 1.11).
+        assert_eq!(
+            sel(&["fqn:stg_?ustomers"]),
+            ids(&["model.shop.stg_customers"])
+        );
         assert_eq!(sel(&["reporting.*"]), ids(&["model.shop.report"]));
         assert_eq!(sel(&["fqn:*"]), sel(&[]));
     }
@@ -2299,6 +2313,9 @@ mod tests {
         assert_eq!(sel(&["dim"]), all);
         assert_eq!(sel(&["dim_v2"]), ids(&["model.shop.dim.v2"]));
         assert_eq!(sel(&["dim.v3"]), ids(&["model.shop.dim.v3"]));
+        // A bare wildcard matches the model's name, not `v3`.
+        assert_eq!(sel(&["di*"]), all);
+        assert_eq!(sel(&["v*"]), ids(&[]));
     }
 
     #[test]

@@ -428,12 +428,14 @@ pub fn do_ref(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
             ));
         }
     };
+    // dbt reads `version=` before `v=`, and a falsy value as no version.
     let version = kwargs.as_ref().and_then(|k| {
-        k.get::<Option<Value>>("v")
-            .ok()
-            .flatten()
-            .or_else(|| k.get::<Option<Value>>("version").ok().flatten())
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        ["version", "v"]
+            .iter()
+            .filter_map(|key| k.get::<Option<Value>>(key).ok().flatten())
+            .map(|v| serde_json::to_value(&v).unwrap_or(serde_json::Value::Null))
+            .find(crate::value::truthy)
+            .and_then(|v| crate::node::Version::from_json(&v))
     });
     let call = RefCall {
         name,

@@ -172,7 +172,7 @@ pub fn parse_to(to: &str) -> Option<ToTarget> {
         let arg = arg.trim();
         if let Some((k, v)) = arg.split_once('=') {
             if matches!(k.trim(), "v" | "version") {
-                version = Some(unquote(v.trim()).unwrap_or(v.trim()).to_owned());
+                version = Some(crate::node::Version::from_literal(v)?);
                 continue;
             }
             return None;
@@ -269,7 +269,12 @@ mod tests {
     #[test]
     fn parses_the_shapes_of_to() {
         let r = |s: &str| match parse_to(s) {
-            Some(ToTarget::Ref(r)) => format!("ref {:?} {} {:?}", r.package, r.name, r.version),
+            Some(ToTarget::Ref(r)) => format!(
+                "ref {:?} {} {:?}",
+                r.package,
+                r.name,
+                r.version.as_ref().map(|v| (v.text(), v.is_str()))
+            ),
             Some(ToTarget::Source(s, t)) => format!("source {s}.{t}"),
             None => "none".into(),
         };
@@ -278,7 +283,14 @@ mod tests {
             r(r#" ref( "pkg" , "customers" ) "#),
             "ref Some(\"pkg\") customers None"
         );
-        assert_eq!(r("ref('customers', v=2)"), "ref None customers Some(\"2\")");
+        assert_eq!(
+            r("ref('customers', v=2)"),
+            "ref None customers Some((\"2\", false))"
+        );
+        assert_eq!(
+            r("ref('customers', version='beta')"),
+            "ref None customers Some((\"beta\", true))"
+        );
         assert_eq!(r("{{ source('raw', 'users') }}"), "source raw.users");
         assert_eq!(r("customers"), "none");
         assert_eq!(r("ref(customers)"), "none");

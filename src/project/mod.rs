@@ -13,6 +13,7 @@ pub mod dbt_project;
 pub mod profiles;
 pub mod properties;
 pub mod unit_tests;
+pub mod versions;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

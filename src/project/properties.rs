@@ -39,7 +39,7 @@ impl YamlFile {
             .with_label(at.offset, at.len.max(1), "")
     }
 
-    fn warn(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
+    pub(super) fn warn(&self, code: &'static str, at: &Yaml, msg: impl Into<String>) -> Diag {
         Diag::warning(code, msg)
             .with_source(self.source.clone())
             .with_label(at.offset, at.len.max(1), "")
@@ -113,7 +113,7 @@ pub fn md5_hex(text: &str) -> String {
     super::lower_hex(&h.finalize())
 }
 
-fn str_of(y: Option<&Yaml>) -> String {
+pub(super) fn str_of(y: Option<&Yaml>) -> String {
     match y.map(Yaml::to_json) {
         Some(Value::String(s)) => s,
         Some(Value::Null) | None => String::new(),
@@ -121,7 +121,7 @@ fn str_of(y: Option<&Yaml>) -> String {
     }
 }
 
-fn map_of(y: Option<&Yaml>) -> Map<String, Value> {
+pub(super) fn map_of(y: Option<&Yaml>) -> Map<String, Value> {
     match y.map(Yaml::to_json) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
@@ -254,7 +254,7 @@ fn entries<'a>(file: &YamlFile, value: &'a Yaml, what: &str, diags: &mut Diags) 
     }
 }
 
-fn columns_of(
+pub(super) fn columns_of(
     file: &YamlFile,
     entry: &Yaml,
     diags: &mut Diags,
@@ -298,12 +298,12 @@ fn columns_of(
 
 /// Configs written directly on a YAML entry (`config:`), with `tags`/`meta`
 /// given at the top level of the entry folded in as dbt does.
-fn entry_config(entry: &Yaml) -> Map<String, Value> {
+pub(super) fn entry_config(entry: &Yaml) -> Map<String, Value> {
     entry_config_with(entry, &Yaml::to_json)
 }
 
 /// An entry's config as written, when rendering its Jinja changed it.
-fn entry_config_raw(file: &YamlFile, entry: &Yaml) -> Option<Map<String, Value>> {
+pub(super) fn entry_config_raw(file: &YamlFile, entry: &Yaml) -> Option<Map<String, Value>> {
     if file.originals.is_empty() {
         return None;
     }
@@ -316,14 +316,7 @@ fn entry_config_with(entry: &Yaml, to_json: &dyn Fn(&Yaml) -> Value) -> Map<Stri
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    for key in [
-        "tags",
-        "meta",
-        "docs",
-        "access",
-        "group",
-        "deprecation_date",
-    ] {
+    for key in ["tags", "meta", "docs", "access", "group"] {
         if let Some(v) = entry.get(key)
             && !cfg.contains_key(key)
         {
@@ -417,6 +410,14 @@ fn patch_nodes(
             ));
             continue;
         }
+        if rt == ResourceType::Model
+            && let Some(versions) = entry.get("versions")
+            && !versions.is_null()
+            && versions.as_seq().is_none_or(|s| !s.is_empty())
+        {
+            super::versions::patch(project, file, entry, &name, versions, diags, pending);
+            continue;
+        }
         let uid = format!("{rt}.{}.{name}", file.package);
         let Some(node) = project.nodes.get_mut(&uid) else {
             let candidates: Vec<String> = project
@@ -476,13 +477,16 @@ fn patch_nodes(
         // them apart until the parse phase merges all three.
         node.yaml_config = cfg;
         node.raw_yaml_config = entry_config_raw(file, entry).map(Box::new);
-        if let Some(v) = entry.get("latest_version") {
-            node.latest_version = Some(str_of(Some(v)));
+        if rt == ResourceType::Model {
+            node.deprecation_date = entry
+                .get("deprecation_date")
+                .and_then(|y| super::versions::deprecation_date(file, y, diags));
         }
         let target = TestTarget::Node {
             name: name.clone(),
             uid: uid.clone(),
             kind: rt,
+            version: None,
         };
         let key_name = format!("{plural}.{name}");
         let tests = collect_tests(entry);
@@ -491,11 +495,14 @@ fn patch_nodes(
 }
 
 #[derive(Clone)]
-enum TestTarget {
+pub(super) enum TestTarget {
     Node {
         name: String,
         uid: String,
         kind: ResourceType,
+        /// The version of a versioned model: its tests are named
+        /// `<test>_<model>_v<version>_...` and ref that version.
+        version: Option<crate::node::Version>,
     },
     Source {
         source: String,
@@ -504,7 +511,7 @@ enum TestTarget {
 }
 
 /// `(column, test entry)` pairs of an entry: model-level tests then column tests.
-fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
+pub(super) fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
     let mut out = Vec::new();
     for key in ["data_tests", "tests"] {
         for t in entry.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
@@ -545,14 +552,14 @@ pub const TEST_CONFIG_KEYS: &[&str] = &[
 ];
 
 /// A data test declared in YAML, built after the whole file is read.
-struct PendingTest {
+pub(super) struct PendingTest {
     target: TestTarget,
     file_key_name: String,
     column: Option<String>,
     yaml: Yaml,
 }
 
-fn add_tests(
+pub(super) fn add_tests(
     pending: &mut Vec<PendingTest>,
     target: &TestTarget,
     file_key_name: &str,
@@ -700,7 +707,22 @@ fn build_test(
         }
     }
     let (target_name, model_expr, attached) = match target {
-        TestTarget::Node { name, uid, kind } => (
+        TestTarget::Node {
+            name,
+            uid,
+            kind,
+            version: Some(v),
+        } => (
+            format!("{name}_v{v}"),
+            format!("{{{{ get_where_subquery(ref('{name}', version='{v}')) }}}}"),
+            (*kind == ResourceType::Model).then(|| uid.clone()),
+        ),
+        TestTarget::Node {
+            name,
+            uid,
+            kind,
+            version: None,
+        } => (
             name.clone(),
             format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
             (*kind == ResourceType::Model
@@ -798,6 +820,10 @@ fn build_test(
         column_name: column.map(str::to_owned),
         attached_node: attached,
         file_key_name: Some(file_key_name.to_owned()),
+        target_version: match target {
+            TestTarget::Node { version, .. } => version.clone(),
+            TestTarget::Source { .. } => None,
+        },
     }));
     Ok(node)
 }

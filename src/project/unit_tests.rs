@@ -176,7 +176,13 @@ fn node_of(project: &Project, file: &YamlFile, e: &Yaml) -> Result<Option<Node>,
     node.original_file_path.clone_from(&file.rel);
     node.abs_path.clone_from(&file.abs);
     node.span = Some(file.span(e));
+    // dbt: the package, the YAML file's folders below its first path part
+    // (`models/marts/u.yml` gives `marts`), the model, the test.
     let mut fqn = vec![file.package.clone()];
+    let parts: Vec<&str> = file.rel.split('/').collect();
+    if parts.len() > 2 {
+        fqn.extend(parts[1..parts.len() - 1].iter().map(|s| (*s).to_owned()));
+    }
     fqn.push(model.clone());
     fqn.push(name.clone());
     node.fqn = fqn;

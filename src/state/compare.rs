@@ -608,8 +608,12 @@ impl<'a> Comparison<'a> {
         if is_generic_test(n) {
             return same_config && same_fqn;
         }
+        // dbt's `same_ref_representation`: what unpinned refs and
+        // deprecation warnings downstream depend on.
         let same_ref = rt != ResourceType::Model
-            || (as_text(&o.latest_version) == n.latest_version
+            || (as_text(&o.latest_version)
+                == n.latest_version.as_ref().map(crate::node::Version::text)
+                && as_text(&o.deprecation_date) == n.deprecation_date
                 && as_text(&o.access).unwrap_or_else(|| "protected".into())
                     == n.config
                         .get("access")

@@ -55,6 +55,7 @@ pub struct OldNode {
     pub columns: indexmap::IndexMap<String, OldColumn>,
     pub contract: Value,
     pub latest_version: Value,
+    pub deprecation_date: Value,
     pub access: Value,
     pub version: Value,
     pub depends_on: OldDependsOn,
@@ -336,7 +337,7 @@ impl State {
 }
 
 /// A JSON value as text for comparisons across writers: dbt writes
-/// `latest_version: 2` as a number where xform keeps the text `"2"`.
+/// `latest_version: 2` (a number) and `"2"` (a string) compare alike.
 fn as_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,

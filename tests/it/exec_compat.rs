@@ -208,4 +208,5 @@ cases![
     snapshot_check,
     snapshot_timestamp,
     unit_tests,
+    versions,
 ];

@@ -909,3 +909,47 @@ fn large_seeds_are_compared_by_contents() {
     );
     assert_eq!(ls("state:modified.body"), ["shop.big"]);
 }
+
+/// Model versions against a state `dbt parse` wrote: nothing is modified
+/// in the unchanged project; a new `latest_version` and deprecation date
+/// modify every version of the model (dbt's `same_ref_representation`) and
+/// its tests; an edited version file modifies that version alone.
+#[test]
+fn versioned_models_compare_with_a_dbt_state_like_dbt() {
+    let Some(dbt) = dbt() else { return };
+    let project = crate::support::copy_project(&crate::support::fixture("run/versions"));
+    let d = project.path();
+    crate::support::ensure_duckdb_profile(d);
+    let outside = tempfile::tempdir().expect("temp dir");
+    dbt_lines(&dbt, d, &["parse"]);
+    let state = outside.path().join("dbt_state");
+    copy_dir(&d.join("target"), &state);
+    std::fs::remove_dir_all(d.join("target")).expect("rm target");
+    let state = state.display().to_string();
+    let ours = |select: &str| -> Vec<String> {
+        let out = xform(d, &["ls", "-s", select, "--state", &state]);
+        assert_eq!(out.code, 0, "xform ls -s {select}: {}", out.stderr);
+        sorted(out.stdout.lines().map(str::to_owned).collect())
+    };
+    let theirs =
+        |select: &str| sorted(dbt_lines(&dbt, d, &["ls", "-s", select, "--state", &state]));
+    assert_eq!(ours("state:modified"), Vec::<String>::new());
+    assert_eq!(theirs("state:modified"), Vec::<String>::new());
+    edit(
+        d,
+        "models/marts/schema.yml",
+        "latest_version: 2",
+        "latest_version: 3",
+    );
+    edit(
+        d,
+        "models/marts/metrics_v1.sql",
+        "select 1 as id",
+        "select 10 as id",
+    );
+    let want = theirs("state:modified");
+    assert!(want.contains(&"versions.marts.dim_customers.v1".to_owned()));
+    assert!(want.contains(&"versions.marts.metrics.v1".to_owned()));
+    assert_eq!(ours("state:modified"), want);
+    assert_eq!(ours("state:modified.body"), theirs("state:modified.body"));
+}

@@ -23,6 +23,26 @@ pub fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).expect("write");
 }
 
+/// Writes a `profiles.yml` with a `DuckDB` file output for the project's
+/// profile, unless the project has one (run fixtures get theirs from the
+/// harness).
+pub fn ensure_duckdb_profile(dir: &Path) {
+    let profiles = dir.join("profiles.yml");
+    if profiles.exists() {
+        return;
+    }
+    let name = std::fs::read_to_string(dir.join("dbt_project.yml"))
+        .expect("dbt_project.yml")
+        .lines()
+        .find_map(|l| l.strip_prefix("profile:").map(|p| p.trim().to_owned()))
+        .expect("profile");
+    std::fs::write(
+        profiles,
+        format!("{name}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"),
+    )
+    .expect("profiles.yml");
+}
+
 pub fn copy_project(src: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(src, dir.path());
