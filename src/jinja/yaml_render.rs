@@ -223,26 +223,6 @@ impl YamlRenderer {
         };
         for (k, v) in sections.iter_mut() {
             let Some(section) = k.as_str() else { continue };
-            if section == "unit_tests" {
-                // dbt renders a unit test's config (`render_entry`), not its
-                // rows or overrides.
-                let YamlKind::Seq(tests) = &mut v.kind else {
-                    continue;
-                };
-                for (i, t) in tests.iter_mut().enumerate() {
-                    let YamlKind::Map(entries) = &mut t.kind else {
-                        continue;
-                    };
-                    for (ek, ev) in entries.iter_mut() {
-                        if ek.as_str() == Some("config") {
-                            let mut keypath =
-                                vec![section.to_owned(), i.to_string(), "config".to_owned()];
-                            self.walk(ev, package, &[], "", &mut keypath, originals, &mut errors);
-                        }
-                    }
-                }
-                continue;
-            }
             if !RENDERED_SECTIONS.contains(&section) {
                 continue;
             }
