@@ -17,7 +17,6 @@
 //! markup; a Content-Security-Policy with the hashes of the page's own
 //! scripts and style stops anything else from running.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use rayon::prelude::*;
@@ -32,6 +31,9 @@ use crate::graph::Dag;
 use crate::lineage::{EdgeKind, LineageGraph};
 use crate::node::{Node, ResourceType};
 use crate::project::Project;
+
+/// Maps keyed by the project's ids and names, with the cheap hasher.
+type HashMap<K, V> = std::collections::HashMap<K, V, crate::node::FastState>;
 
 const TEMPLATE: &str = include_str!("../../templates/docs/index.html");
 const STYLE: &str = include_str!("../../templates/docs/app.css");
@@ -118,7 +120,7 @@ fn columns(
     column_tests: &HashMap<(&str, String), Vec<usize>>,
 ) -> (Vec<ColumnRow>, bool) {
     let mut out: Vec<ColumnRow> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::default();
     let mut push = |name: &str, ty: Option<String>, origin: &'static str| {
         let k = name.to_lowercase();
         if let Some(&i) = seen.get(&k) {
@@ -159,7 +161,8 @@ fn columns(
         push(&c.name, c.data_type.clone(), "y");
     }
     // The first YAML column of each lower-cased name describes the row.
-    let mut described: HashMap<String, &str> = HashMap::with_capacity(n.columns.len());
+    let mut described: HashMap<String, &str> =
+        HashMap::with_capacity_and_hasher(n.columns.len(), crate::node::FastState::default());
     for (name, c) in &n.columns {
         described
             .entry(name.to_lowercase())
@@ -349,8 +352,8 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
         .map(|(i, n)| (n.unique_id.as_str(), i))
         .collect();
     // Tests by the node and column they test.
-    let mut node_tests: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut column_tests: HashMap<(&str, String), Vec<usize>> = HashMap::new();
+    let mut node_tests: HashMap<&str, Vec<usize>> = HashMap::default();
+    let mut column_tests: HashMap<(&str, String), Vec<usize>> = HashMap::default();
     for (i, n) in nodes.iter().enumerate() {
         if let Some(t) = &n.test
             && let Some(on) = &t.attached_node
@@ -367,7 +370,7 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
 
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     let mut paths: Vec<&str> = Vec::new();
-    let mut path_index: HashMap<&str, usize> = HashMap::new();
+    let mut path_index: HashMap<&str, usize> = HashMap::default();
     let rows: Vec<GraphRow<'_>> = nodes
         .iter()
         .map(|n| {
