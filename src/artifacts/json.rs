@@ -3,12 +3,33 @@
 //! Strings are most of a manifest (raw and compiled SQL, descriptions,
 //! paths), and `serde_json`'s byte-at-a-time scan was its largest single cost.
 //! Numbers and the rest are written as `serde_json` writes them.
+//!
+//! The script-safe variant ([`to_vec_script_safe`]) also escapes what could
+//! end an HTML script element or a JavaScript line, for JSON inlined in a
+//! page, in the same pass.
 
 use serde::ser::{self, Serialize};
 
 /// Appends `value` as compact JSON to `out`.
 pub fn to_vec_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
-    value.serialize(&mut Writer { out })
+    value.serialize(&mut Writer {
+        out,
+        script_safe: false,
+    })
+}
+
+/// Appends `value` as compact JSON to `out`, with `<`, `>`, U+2028 and
+/// U+2029 inside strings written as `\u` escapes (they only ever occur in
+/// strings), so the text can sit in a `<script>` element: the same bytes as
+/// `serde_json`'s output with those characters replaced afterwards.
+pub fn to_vec_script_safe<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), Error> {
+    value.serialize(&mut Writer {
+        out,
+        script_safe: true,
+    })
 }
 
 /// Writes `value` as compact JSON.
@@ -60,56 +81,108 @@ const ESCAPE: [u8; 128] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of the word is a control character, `"` or `\`. Bytes
-/// of multi-byte UTF-8 characters (high bit set) never match.
+/// The bytes of the word that need an escape, as the high bit of each
+/// flagged byte: control characters, `"` and `\`, and for script-safe JSON
+/// also `<`, `>` and 0xE2 (the first byte of U+2028 and U+2029, and of other
+/// characters, which are then left alone). Bytes of multi-byte UTF-8
+/// characters (high bit set) are never flagged otherwise.
+///
+/// Each test is a "has a zero byte" trick, whose borrows only run towards
+/// higher bytes: a byte above a flagged one may be flagged wrongly, but the
+/// lowest flagged byte always needs an escape, which is all the writer
+/// uses.
 #[inline]
-const fn needs_escape(w: u64) -> bool {
-    const QUOTES: u64 = ONES * 0x22;
-    const BACKSLASHES: u64 = ONES * 0x5c;
+fn escape_mask<const SCRIPT: bool>(w: u64) -> u64 {
+    let equal = |w: u64, byte: u8| {
+        let x = w ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x
+    };
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-    let quote = (w ^ QUOTES).wrapping_sub(ONES) & !(w ^ QUOTES);
-    let backslash = (w ^ BACKSLASHES).wrapping_sub(ONES) & !(w ^ BACKSLASHES);
-    (below_space | quote | backslash) & HIGHS != 0
+    let mut m = below_space | equal(w, b'"') | equal(w, b'\\');
+    if SCRIPT {
+        m |= equal(w, b'<') | equal(w, b'>') | equal(w, 0xe2);
+    }
+    m & HIGHS
 }
 
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_str_as::<false>(out, s);
+}
+
+/// As [`write_str`], also escaping `<`, `>`, U+2028 and U+2029.
+pub fn write_str_script_safe(out: &mut Vec<u8>, s: &str) {
+    write_str_as::<true>(out, s);
+}
+
+#[inline]
+fn write_str_as<const SCRIPT: bool>(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    // `start`: the first byte not copied yet; `i`: the next byte to scan.
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         // Eight bytes at a time; the last few padded with spaces, which need
         // no escape, so short strings take one or two steps.
-        let n = (bytes.len() - i).min(8);
-        let mut word = [b' '; 8];
-        if n == 8 {
-            word.copy_from_slice(&bytes[i..i + 8]);
+        let word = if let Some(w) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            word
         } else {
-            for (w, b) in word.iter_mut().zip(&bytes[i..i + n]) {
+            let mut word = [b' '; 8];
+            for (w, b) in word.iter_mut().zip(&bytes[i..]) {
                 *w = *b;
             }
+            word
+        };
+        let mask = escape_mask::<SCRIPT>(u64::from_le_bytes(word));
+        if mask == 0 {
+            i += 8;
+            continue;
         }
-        if needs_escape(u64::from_le_bytes(word)) {
-            for (j, &b) in bytes.iter().enumerate().skip(i).take(n) {
-                let esc = ESCAPE.get(usize::from(b)).copied().unwrap_or(0);
-                if esc == 0 {
-                    continue;
-                }
+        // Straight to the first byte that needs an escape; scanning goes on
+        // right after it.
+        let j = i + (mask.trailing_zeros() / 8) as usize;
+        let b = bytes[j];
+        let esc = ESCAPE.get(usize::from(b)).copied().unwrap_or(0);
+        let (text, len): (&[u8], usize) = match b {
+            _ if esc == b'u' => {
                 out.extend_from_slice(&bytes[start..j]);
-                if esc == b'u' {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0x0f)]);
-                } else {
-                    out.push(b'\\');
-                    out.push(esc);
-                }
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0x0f)]);
                 start = j + 1;
+                i = j + 1;
+                continue;
             }
-        }
-        i += n;
+            _ if esc != 0 => {
+                out.extend_from_slice(&bytes[start..j]);
+                out.push(b'\\');
+                out.push(esc);
+                start = j + 1;
+                i = j + 1;
+                continue;
+            }
+            b'<' => (b"\\u003c", 1),
+            b'>' => (b"\\u003e", 1),
+            0xe2 if bytes.get(j + 1) == Some(&0x80) && bytes.get(j + 2) == Some(&0xa8) => {
+                (b"\\u2028", 3)
+            }
+            0xe2 if bytes.get(j + 1) == Some(&0x80) && bytes.get(j + 2) == Some(&0xa9) => {
+                (b"\\u2029", 3)
+            }
+            // Another character starting with 0xE2: written as it is.
+            _ => {
+                i = j + 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..j]);
+        out.extend_from_slice(text);
+        start = j + len;
+        i = j + len;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -117,9 +190,18 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
+    script_safe: bool,
 }
 
 impl Writer<'_> {
+    fn str(&mut self, s: &str) {
+        if self.script_safe {
+            write_str_script_safe(self.out, s);
+        } else {
+            write_str(self.out, s);
+        }
+    }
+
     fn int(&mut self, v: impl itoa::Integer) {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -212,11 +294,11 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         self.float(v)
     }
     fn serialize_char(self, v: char) -> Result<(), Error> {
-        write_str(self.out, v.encode_utf8(&mut [0u8; 4]));
+        self.str(v.encode_utf8(&mut [0u8; 4]));
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.out, v);
+        self.str(v);
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
@@ -246,7 +328,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         _index: u32,
         variant: &'static str,
     ) -> Result<(), Error> {
-        write_str(self.out, variant);
+        self.str(variant);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -264,7 +346,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         value: &T,
     ) -> Result<(), Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        self.str(variant);
         self.out.push(b':');
         value.serialize(&mut *self)?;
         self.out.push(b'}');
@@ -296,7 +378,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         _len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        self.str(variant);
         self.out.extend_from_slice(b":[");
         Ok(Compound {
             w: self,
@@ -323,7 +405,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         _len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
         self.out.push(b'{');
-        write_str(self.out, variant);
+        self.str(variant);
         self.out.extend_from_slice(b":{");
         Ok(Compound {
             w: self,
@@ -393,7 +475,10 @@ impl ser::SerializeMap for Compound<'_, '_> {
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
         self.comma();
-        key.serialize(KeyWriter { out: self.w.out })
+        key.serialize(KeyWriter {
+            out: self.w.out,
+            script_safe: self.w.script_safe,
+        })
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         self.w.out.push(b':');
@@ -439,12 +524,17 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
 /// writes them; anything else is an error.
 struct KeyWriter<'a> {
     out: &'a mut Vec<u8>,
+    script_safe: bool,
 }
 
 impl KeyWriter<'_> {
     #[allow(clippy::unnecessary_wraps)] // every serializer method returns a Result
     fn quoted(self, text: &str) -> Result<(), Error> {
-        write_str(self.out, text);
+        if self.script_safe {
+            write_str_script_safe(self.out, text);
+        } else {
+            write_str(self.out, text);
+        }
         Ok(())
     }
 }
@@ -625,6 +715,48 @@ mod tests {
             "12345678\"12345678",
         ] {
             same_as_serde_json(&json!(s));
+        }
+    }
+
+    /// `serde_json`'s output with `<`, `>`, U+2028 and U+2029 replaced.
+    fn script_safe_reference(v: &serde_json::Value) -> String {
+        serde_json::to_string(v)
+            .expect("serde_json")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    }
+
+    #[test]
+    fn script_safe_strings_escape_markup_and_line_separators_in_one_pass() {
+        let pieces = [
+            "</script>",
+            "<!--",
+            "a>b",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{2027}\u{202a}",
+            "\"",
+            "\n",
+            "é—😀",
+            "x",
+        ];
+        // Each piece at every offset within a word, and across word ends.
+        for shift in 0..9 {
+            for p in pieces {
+                for q in pieces {
+                    let s = format!("{}{p}{q}{p}", "y".repeat(shift));
+                    let v = json!({ s.clone(): [s.clone(), {"k": s}] });
+                    let mut ours = Vec::new();
+                    to_vec_script_safe(&mut ours, &v).expect("serialize");
+                    let ours = String::from_utf8(ours).expect("utf-8");
+                    assert_eq!(ours, script_safe_reference(&v));
+                    assert!(!ours.contains(['<', '>', '\u{2028}', '\u{2029}']));
+                    let back: serde_json::Value = serde_json::from_str(&ours).expect("json");
+                    assert_eq!(back, v);
+                }
+            }
         }
     }
 

@@ -706,8 +706,8 @@ impl Manifest<'_> {
             .collect();
         entry(w, "disabled", false, &Value::Object(disabled))?;
         let (parent_map, child_map) = self.dag.parent_child_maps();
-        entry(w, "parent_map", false, &json!(parent_map))?;
-        entry(w, "child_map", false, &json!(child_map))?;
+        entry(w, "parent_map", false, &erased::Direct(&parent_map))?;
+        entry(w, "child_map", false, &erased::Direct(&child_map))?;
         entry(w, "group_map", false, &Value::Object(group_map))?;
         entry(w, "saved_queries", false, &json!({}))?;
         entry(w, "semantic_models", false, &json!({}))?;
@@ -732,6 +732,16 @@ mod erased {
     impl Json for serde_json::Value {
         fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
             crate::artifacts::json::to_writer(w, self)
+        }
+    }
+
+    /// Any serializable value, written without first becoming a
+    /// `serde_json::Value` (the same bytes, without the copy).
+    pub struct Direct<'a, T>(pub &'a T);
+
+    impl<T: serde::Serialize> Json for Direct<'_, T> {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            crate::artifacts::json::to_writer(w, self.0)
         }
     }
 

@@ -14,7 +14,13 @@
 
 pub mod sourcemap;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use crate::node::FastState;
+
+/// Maps and sets keyed by node ids, with the cheap hasher.
+type FastMap<K, V> = HashMap<K, V, FastState>;
+type FastSet<K> = std::collections::HashSet<K, FastState>;
 
 use rayon::prelude::*;
 use sqlparser::ast::Statement;
@@ -83,7 +89,7 @@ fn is_sql_model(n: &Node) -> bool {
 
 /// The selected models and every model they read, transitively.
 fn needed(project: &Project, dag: &Dag, selected: &[String]) -> Vec<String> {
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: FastSet<&str> = FastSet::default();
     let mut stack: Vec<&str> = selected.iter().map(String::as_str).collect();
     while let Some(id) = stack.pop() {
         if !seen.insert(id) {
@@ -170,7 +176,7 @@ pub fn check(
             },
         }
     };
-    let mut tests_of: HashMap<&str, Vec<&Node>> = HashMap::new();
+    let mut tests_of: FastMap<&str, Vec<&Node>> = FastMap::default();
     for n in project.nodes.values() {
         if let Some(t) = &n.test
             && let Some(att) = &t.attached_node
@@ -178,8 +184,8 @@ pub fn check(
             tests_of.entry(att.as_str()).or_default().push(n);
         }
     }
-    let selected_set: HashSet<&str> = selected.iter().map(String::as_str).collect();
-    let position: HashMap<&str, usize> = render_ids
+    let selected_set: FastSet<&str> = selected.iter().map(String::as_str).collect();
+    let position: FastMap<&str, usize> = render_ids
         .iter()
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
@@ -199,7 +205,7 @@ pub fn check(
     let chunk = rayon::current_num_threads().max(1) * 64;
     for layer in layers(dag, &order).iter().flat_map(|l| l.chunks(chunk)) {
         let t = std::time::Instant::now();
-        let parsed: HashMap<&str, Parsed> = layer
+        let parsed: FastMap<&str, Parsed> = layer
             .par_iter()
             .filter(|id| position.contains_key(*id))
             .filter_map(|id| project.nodes.get(*id).map(|n| (*id, render_one(id, n))))
@@ -251,6 +257,9 @@ pub fn check(
                 },
             ));
         }
+        // Freeing a chunk's syntax trees is a good share of the work:
+        // done in parallel, not on the thread that infers.
+        parsed.into_par_iter().for_each(drop);
     }
     tracing::debug!(
         "rendered and parsed {rendered_count} models in {render_time:?}, inferred columns in {infer_time:?}, all in {:?}",
@@ -270,7 +279,8 @@ pub fn check(
 /// more than its deepest parent's, so the nodes of a layer are independent
 /// of each other and come after everything they read.
 fn layers<'a>(dag: &Dag, order: &'a [String]) -> Vec<Vec<&'a str>> {
-    let mut depth: HashMap<&str, usize> = HashMap::with_capacity(order.len());
+    let mut depth: FastMap<&str, usize> =
+        FastMap::with_capacity_and_hasher(order.len(), FastState::default());
     let mut out: Vec<Vec<&str>> = Vec::new();
     for id in order {
         let d = dag

@@ -22,9 +22,15 @@ pub(super) fn generate_command(
     if loaded.diags.has_errors() {
         return Ok(super::fail_count(printer, &loaded.diags));
     }
+    // The warehouse is opened and its catalog read on a thread of its own
+    // while the project compiles (compiling never queries it here).
+    let warehouse = (!a.offline).then(|| {
+        let request = crate::docs::WarehouseRequest::new(&loaded.project);
+        std::thread::spawn(move || request.read())
+    });
     let mut errors = Diags::default();
     let mut rendered = None;
-    let mut compiled = None;
+    let mut compiled_ids = None;
     if !a.no_compile {
         let t1 = Instant::now();
         let ids: Vec<String> = loaded
@@ -39,25 +45,56 @@ pub(super) fn generate_command(
         rendered = Some(models);
         printer.diags(&errs);
         errors.extend(errs.0.into_iter().filter(Diag::is_error));
-        super::write_compiled(&loaded.project, &ids)?;
         tracing::debug!("compiled {} nodes in {:?}", ids.len(), t1.elapsed());
-        compiled = Some(loaded.project.nodes.keys().cloned().collect::<Vec<_>>());
+        compiled_ids = Some(ids);
     }
-    super::write_manifest(&loaded)?;
-    let generated = crate::docs::generate(
-        &loaded.project,
-        &loaded.renderer,
-        &loaded.dag,
-        crate::docs::Options { offline: a.offline },
-        rendered.as_ref(),
-        &loaded.renderer.shared.invocation_id,
-        loaded.started,
-    )?;
+    let shared = &loaded;
+    // From here the project does not change, and the compiled files, the
+    // manifest and the docs are independent of each other: the files (one
+    // thread, mostly waiting on the file system) and the manifest are
+    // written while the docs are made.
+    let generated = std::thread::scope(|s| -> anyhow::Result<_> {
+        let files = compiled_ids.as_deref().map(|ids| {
+            s.spawn(move || {
+                let t = Instant::now();
+                let r = super::write_compiled(&shared.project, ids);
+                tracing::debug!("wrote compiled files in {:?}", t.elapsed());
+                r
+            })
+        });
+        let manifest = s.spawn(|| super::write_manifest(shared));
+        let warehouse = warehouse.map(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(Diag::warning(
+                    "XF0801",
+                    "cannot read the catalog from the warehouse: the reader failed",
+                ))
+            })
+        });
+        let generated = crate::docs::generate(
+            &shared.project,
+            &shared.renderer,
+            &shared.dag,
+            warehouse,
+            rendered.as_ref(),
+            &shared.renderer.shared.invocation_id,
+            shared.started,
+        );
+        let joined = |r: std::thread::Result<anyhow::Result<_>>| {
+            r.unwrap_or_else(|_| Err(anyhow::anyhow!("a writer thread panicked")))
+        };
+        if let Some(files) = files {
+            joined(files.join().map(|r| r.map(drop)))?;
+        }
+        joined(manifest.join())?;
+        Ok(generated?)
+    })?;
     printer.diags(&generated.warnings);
     // As dbt's `docs generate`, which runs `compile` first: its results.
-    if let Some(ids) = &compiled {
+    if compiled_ids.is_some() {
+        let ids: Vec<String> = loaded.project.nodes.keys().cloned().collect();
         let sel = super::args::SelectArgs::default();
-        super::write_compile_results(&mut loaded, ids, "generate", &sel, t0)?;
+        super::write_compile_results(&mut loaded, &ids, "generate", &sel, t0)?;
     }
     let c = &generated.catalog;
     printer.info(&format!(

@@ -786,12 +786,20 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
         .collect();
     let dirs: std::collections::BTreeSet<&std::path::Path> =
         files.iter().filter_map(|(p, _)| p.parent()).collect();
+    // Folders this call creates hold no earlier files to compare with.
+    let mut new_dirs: std::collections::HashSet<&std::path::Path> =
+        std::collections::HashSet::new();
     for d in dirs {
-        std::fs::create_dir_all(d)?;
+        if !d.is_dir() {
+            std::fs::create_dir_all(d)?;
+            new_dirs.insert(d);
+        }
     }
     for (path, sql) in &files {
         // Rewriting an unchanged file costs more than reading it: leave it.
-        if std::fs::read(path).is_ok_and(|old| old == sql.as_bytes()) {
+        if !path.parent().is_some_and(|d| new_dirs.contains(d))
+            && std::fs::read(path).is_ok_and(|old| old == sql.as_bytes())
+        {
             continue;
         }
         std::fs::write(path, sql)?;

@@ -147,34 +147,63 @@ fn cell_int(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// Reads the catalog of every relation of the project from the warehouse:
+/// What to ask the warehouse for: the schemas the project's relations are
+/// in, and which node (or nodes, for sources) each relation is. It owns its
+/// data, so the query can run while the project goes on compiling.
+#[derive(Debug)]
+pub struct Query {
+    /// One model, seed or snapshot per relation.
+    node_of: HashMap<Key, String>,
+    /// Possibly several sources per relation (two source entries may name
+    /// one table).
+    sources_of: HashMap<Key, Vec<String>>,
+    schemas: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Query {
+    pub fn new(project: &Project) -> Self {
+        let mut node_of: HashMap<Key, String> = HashMap::new();
+        let mut sources_of: HashMap<Key, Vec<String>> = HashMap::new();
+        let mut schemas: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for n in project.nodes.values().filter(|n| has_relation(n)) {
+            let k = key(&n.database, &n.schema, &n.alias);
+            if n.resource_type == ResourceType::Source {
+                sources_of.entry(k).or_default().push(n.unique_id.clone());
+            } else {
+                node_of.entry(k).or_insert_with(|| n.unique_id.clone());
+            }
+            if let Some(set) = schemas.get_mut(n.database.as_str()) {
+                if !set.contains(n.schema.as_str()) {
+                    set.insert(n.schema.clone());
+                }
+            } else {
+                schemas.insert(n.database.clone(), BTreeSet::from([n.schema.clone()]));
+            }
+        }
+        Self {
+            node_of,
+            sources_of,
+            schemas,
+        }
+    }
+}
+
+/// Reads the catalog of every relation of a [`Query`] from the warehouse:
 /// one query per database over the schemas the project's relations are in.
 /// Relations that do not exist (not built yet) are absent, as in dbt.
 pub fn from_warehouse(
-    project: &Project,
+    query: &Query,
     adapter: &dyn Adapter,
     conn: &mut dyn Connection,
 ) -> Result<Catalog, DbError> {
-    // Which node each relation is: one model, seed or snapshot, but possibly
-    // several sources (two source entries may name one table).
-    let mut node_of: HashMap<Key, &str> = HashMap::new();
-    let mut sources_of: HashMap<Key, Vec<&str>> = HashMap::new();
-    let mut schemas: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for n in project.nodes.values().filter(|n| has_relation(n)) {
-        let k = key(&n.database, &n.schema, &n.alias);
-        if n.resource_type == ResourceType::Source {
-            sources_of.entry(k).or_default().push(&n.unique_id);
-        } else {
-            node_of.entry(k).or_insert(&n.unique_id);
-        }
-        schemas
-            .entry(n.database.as_str())
-            .or_default()
-            .insert(n.schema.as_str());
-    }
+    let Query {
+        node_of,
+        sources_of,
+        schemas,
+    } = query;
     let mut tables: IndexMap<Key, Table> = IndexMap::new();
-    for (database, schemas) in &schemas {
-        let schemas: Vec<&str> = schemas.iter().copied().collect();
+    for (database, schemas) in schemas {
+        let schemas: Vec<&str> = schemas.iter().map(String::as_str).collect();
         let sql = render_query(adapter, database, &schemas)?;
         let (_, rows) = conn.execute(&sql, true)?;
         for row in &rows.rows {
@@ -220,13 +249,13 @@ pub fn from_warehouse(
         t.columns.sort_by_key(|c| c.index);
         if let Some(id) = node_of.get(&k) {
             let mut t = t.clone();
-            (*id).clone_into(&mut t.unique_id);
-            catalog.nodes.insert((*id).to_owned(), t);
+            t.unique_id.clone_from(id);
+            catalog.nodes.insert(id.clone(), t);
         }
         for id in sources_of.get(&k).map(Vec::as_slice).unwrap_or_default() {
             let mut t = t.clone();
-            (*id).clone_into(&mut t.unique_id);
-            catalog.sources.insert((*id).to_owned(), t);
+            t.unique_id.clone_from(id);
+            catalog.sources.insert(id.clone(), t);
         }
     }
     Ok(catalog)
@@ -414,7 +443,7 @@ pub fn write(
     let tmp = dir.join(".catalog.json.tmp");
     let file = std::fs::File::create(&tmp)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    serde_json::to_writer(&mut w, &out).map_err(std::io::Error::other)?;
+    crate::artifacts::json::to_writer(&mut w, &out)?;
     std::io::Write::flush(&mut w)?;
     drop(w);
     std::fs::rename(&tmp, &path)?;

@@ -23,13 +23,6 @@ use crate::jinja::Renderer;
 use crate::project::Project;
 use catalog::Catalog;
 
-/// How to generate.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
-    /// Do not connect: the catalog is inferred from the project.
-    pub offline: bool,
-}
-
 /// What `generate` wrote.
 #[derive(Debug)]
 pub struct Generated {
@@ -43,61 +36,75 @@ pub struct Generated {
     pub warnings: Diags,
 }
 
-/// Reads the catalog of the project's relations from the warehouse of the
-/// target.
-fn read_warehouse(project: &Project) -> Result<Catalog, Diag> {
-    let kind = &project.target.kind;
-    let adapter = crate::adapter::for_kind(kind)
-        .ok_or_else(|| Diag::warning("XF0801", format!("unknown warehouse type `{kind}`")))?;
-    let unreachable = |m: String| {
-        Diag::warning(
-            "XF0801",
-            format!("cannot read the catalog from the warehouse: {m}"),
-        )
-        .with_help("the catalog and column types come from the project's SQL instead; pass --offline to not try")
-    };
-    let wh = adapter
-        .open(&project.target)
-        .map_err(|e| unreachable(e.message))?;
-    let mut conn = wh.connect().map_err(|e| unreachable(e.message))?;
-    catalog::from_warehouse(project, adapter.as_ref(), conn.as_mut()).map_err(|e| {
-        Diag::warning(
-            "XF0802",
-            format!("the warehouse rejected the catalog query: {}", e.message.trim()),
-        )
-        .with_help(format!(
-            "the query comes from templates/{kind}/catalog.sql; the catalog is inferred from the project's SQL instead"
-        ))
-    })
+/// The warehouse's catalog of a project's relations, to be read. It owns
+/// what it needs, so `docs generate` reads it on its own thread while the
+/// project compiles (opening the warehouse and the catalog query take a
+/// while, and compiling does not touch the warehouse).
+pub struct WarehouseRequest {
+    target: crate::project::profiles::Target,
+    query: catalog::Query,
+}
+
+impl WarehouseRequest {
+    pub fn new(project: &Project) -> Self {
+        Self {
+            target: project.target.clone(),
+            query: catalog::Query::new(project),
+        }
+    }
+
+    /// Reads the catalog; a warning when the warehouse cannot be reached or
+    /// rejects the query (the catalog is then inferred).
+    pub fn read(self) -> Result<Catalog, Diag> {
+        let kind = &self.target.kind;
+        let adapter = crate::adapter::for_kind(kind)
+            .ok_or_else(|| Diag::warning("XF0801", format!("unknown warehouse type `{kind}`")))?;
+        let unreachable = |m: String| {
+            Diag::warning(
+                "XF0801",
+                format!("cannot read the catalog from the warehouse: {m}"),
+            )
+            .with_help("the catalog and column types come from the project's SQL instead; pass --offline to not try")
+        };
+        let wh = adapter
+            .open(&self.target)
+            .map_err(|e| unreachable(e.message))?;
+        let mut conn = wh.connect().map_err(|e| unreachable(e.message))?;
+        catalog::from_warehouse(&self.query, adapter.as_ref(), conn.as_mut()).map_err(|e| {
+            Diag::warning(
+                "XF0802",
+                format!("the warehouse rejected the catalog query: {}", e.message.trim()),
+            )
+            .with_help(format!(
+                "the query comes from templates/{kind}/catalog.sql; the catalog is inferred from the project's SQL instead"
+            ))
+        })
+    }
 }
 
 /// Writes `catalog.json` and `index.html` for a loaded (and, unless
-/// `--no-compile`, compiled) project. `rendered` holds the models compile
-/// already rendered, so lineage does not render them again.
+/// `--no-compile`, compiled) project. `warehouse` is what the warehouse
+/// said (`None` offline); `rendered` holds the models compile already
+/// rendered, so lineage does not render them again.
 #[allow(clippy::implicit_hasher)] // handed on to `check::Options` as it is
 pub fn generate(
     project: &Project,
     renderer: &Renderer,
     dag: &Dag,
-    opts: Options,
+    warehouse: Option<Result<Catalog, Diag>>,
     rendered: Option<&std::collections::HashMap<String, String>>,
     invocation_id: &str,
     started: chrono::DateTime<chrono::Utc>,
 ) -> std::io::Result<Generated> {
     let mut warnings = Diags::default();
-    let t0 = Instant::now();
-    let from_warehouse = if opts.offline {
-        None
-    } else {
-        match read_warehouse(project) {
-            Ok(c) => Some(c),
-            Err(d) => {
-                warnings.push(d);
-                None
-            }
+    let from_warehouse = match warehouse {
+        Some(Ok(c)) => Some(c),
+        Some(Err(d)) => {
+            warnings.push(d);
+            None
         }
+        None => None,
     };
-    tracing::debug!("warehouse catalog in {:?}", t0.elapsed());
     let t1 = Instant::now();
     let ids: Vec<String> = project.nodes.keys().cloned().collect();
     let lineage_catalog = from_warehouse.as_ref().map(Catalog::to_lineage);
@@ -121,19 +128,27 @@ pub fn generate(
         invocation_id,
         started_at: started,
     };
-    let catalog_path = catalog::write(project, &catalog, &inv)?;
-    tracing::debug!("wrote catalog in {:?}", t2.elapsed());
-    let t3 = Instant::now();
-    let (page_path, page_bytes) = page::write(&page::Inputs {
-        project,
-        dag,
-        catalog: Some(&catalog),
-        lineage: &graph,
-        generated_at: chrono::Utc::now(),
-    })?;
+    // The two files are independent; the page is the larger job.
+    let (catalog_path, page) = rayon::join(
+        || {
+            let r = catalog::write(project, &catalog, &inv);
+            tracing::debug!("wrote catalog in {:?}", t2.elapsed());
+            r
+        },
+        || {
+            page::write(&page::Inputs {
+                project,
+                dag,
+                catalog: Some(&catalog),
+                lineage: &graph,
+                generated_at: chrono::Utc::now(),
+            })
+        },
+    );
+    let (catalog_path, (page_path, page_bytes)) = (catalog_path?, page?);
     tracing::debug!(
         "wrote index.html ({page_bytes} bytes) in {:?}",
-        t3.elapsed()
+        t2.elapsed()
     );
     Ok(Generated {
         catalog,

@@ -17,7 +17,6 @@
 //! markup; a Content-Security-Policy with the hashes of the page's own
 //! scripts and style stops anything else from running.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use rayon::prelude::*;
@@ -25,11 +24,16 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::artifacts::json as fastjson;
+
 use super::catalog::Catalog;
 use crate::graph::Dag;
 use crate::lineage::{EdgeKind, LineageGraph};
 use crate::node::{Node, ResourceType};
 use crate::project::Project;
+
+/// Maps keyed by the project's ids and names, with the cheap hasher.
+type HashMap<K, V> = std::collections::HashMap<K, V, crate::node::FastState>;
 
 const TEMPLATE: &str = include_str!("../../templates/docs/index.html");
 const STYLE: &str = include_str!("../../templates/docs/app.css");
@@ -83,14 +87,16 @@ struct GraphRow<'a>(
 #[derive(Serialize)]
 struct ColumnRow(String, Option<String>, String, Vec<usize>, &'static str);
 
-fn owner(project: &Project, n: &Node) -> Value {
+/// Who owns a node: its exposure's owner, `meta.owner`, or its group's
+/// owner (`None` or JSON null when none is known).
+fn owner<'a>(project: &'a Project, n: &'a Node) -> Option<&'a Value> {
     if let Some(e) = &n.exposure
         && !e.owner.is_null()
     {
-        return e.owner.clone();
+        return Some(&e.owner);
     }
     if let Some(o) = n.meta.get("owner") {
-        return o.clone();
+        return Some(o);
     }
     let group = n.config.get("group").and_then(Value::as_str);
     if let Some(g) = group
@@ -100,9 +106,9 @@ fn owner(project: &Project, n: &Node) -> Value {
             .find(|d| d.get("name").and_then(Value::as_str) == Some(g))
         && let Some(o) = def.get("owner")
     {
-        return o.clone();
+        return Some(o);
     }
-    Value::Null
+    None
 }
 
 /// The columns of a node: the catalog's (warehouse types, in order), then
@@ -114,7 +120,7 @@ fn columns(
     column_tests: &HashMap<(&str, String), Vec<usize>>,
 ) -> (Vec<ColumnRow>, bool) {
     let mut out: Vec<ColumnRow> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::default();
     let mut push = |name: &str, ty: Option<String>, origin: &'static str| {
         let k = name.to_lowercase();
         if let Some(&i) = seen.get(&k) {
@@ -154,10 +160,18 @@ fn columns(
     for c in n.columns.values() {
         push(&c.name, c.data_type.clone(), "y");
     }
+    // The first YAML column of each lower-cased name describes the row.
+    let mut described: HashMap<String, &str> =
+        HashMap::with_capacity_and_hasher(n.columns.len(), crate::node::FastState::default());
+    for (name, c) in &n.columns {
+        described
+            .entry(name.to_lowercase())
+            .or_insert(c.description.as_str());
+    }
     for row in &mut out {
         let k = row.0.to_lowercase();
-        if let Some((_, c)) = n.columns.iter().find(|(name, _)| name.to_lowercase() == k) {
-            row.2.clone_from(&c.description);
+        if let Some(d) = described.get(&k) {
+            (*d).clone_into(&mut row.2);
         }
         if let Some(t) = column_tests.get(&(n.unique_id.as_str(), k)) {
             row.3.clone_from(t);
@@ -170,6 +184,9 @@ fn columns(
 /// Appends `json` to `out` with the characters that could end a script
 /// element or a line of JavaScript escaped (`<`, `>`, U+2028, U+2029).
 /// They only occur inside JSON strings, where `\uXXXX` means the same.
+/// The page's JSON is written escaped in the first place
+/// ([`fastjson::to_vec_script_safe`]); this is the reference it must equal.
+#[cfg(test)]
 fn push_script_safe(out: &mut Vec<u8>, json: &[u8]) {
     let mut i = 0;
     while i < json.len() {
@@ -194,47 +211,71 @@ fn push_script_safe(out: &mut Vec<u8>, json: &[u8]) {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> std::io::Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(std::io::Error::other)
+/// Standard base64 with padding, appended to `out`.
+fn base64_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let mut chunks = bytes.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        out.extend_from_slice(&[
+            ABC[(n >> 18) as usize & 63],
+            ABC[(n >> 12) as usize & 63],
+            ABC[(n >> 6) as usize & 63],
+            ABC[n as usize & 63],
+        ]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[ABC[(n >> 18) as usize & 63], ABC[(n >> 12) as usize & 63]]);
+            out.extend_from_slice(b"==");
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend_from_slice(&[
+                ABC[(n >> 18) as usize & 63],
+                ABC[(n >> 12) as usize & 63],
+                ABC[(n >> 6) as usize & 63],
+            ]);
+            out.push(b'=');
+        }
+        _ => {}
+    }
 }
 
 /// Standard base64, for the CSP hashes.
 fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (k, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if k <= chunk.len() {
-                out.push(char::from(ABC[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    let mut out = Vec::new();
+    base64_into(&mut out, bytes);
+    // Only ASCII letters, digits, `+`, `/` and `=` were written.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
 }
 
-/// JSON, escaped as for a script element, deflated (zlib) and in base64.
-fn packed<T: Serialize>(v: &T) -> std::io::Result<String> {
-    let json = to_json(v)?;
-    let mut safe = Vec::with_capacity(json.len() + 64);
-    push_script_safe(&mut safe, &json);
+/// Script-safe JSON text (see [`fastjson::to_vec_script_safe`]), deflated
+/// (zlib) and in base64: the content of a string of the data block, which
+/// needs no escaping.
+fn pack(json: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut z = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(safe.len() / 4),
+        Vec::with_capacity(json.len() / 8),
         flate2::Compression::fast(),
     );
-    z.write_all(&safe)?;
-    Ok(base64(&z.finish()?))
+    z.write_all(json)?;
+    let z = z.finish()?;
+    let mut out = Vec::with_capacity(z.len().div_ceil(3) * 4);
+    base64_into(&mut out, &z);
+    Ok(out)
+}
+
+/// `v` as packed script-safe JSON; `hint` is the expected JSON size.
+fn packed<T: Serialize + ?Sized>(v: &T, hint: usize) -> std::io::Result<Vec<u8>> {
+    let mut json = Vec::with_capacity(hint);
+    fastjson::to_vec_script_safe(&mut json, v).map_err(std::io::Error::other)?;
+    pack(&json)
 }
 
 /// The data block's JSON, escaped for a script element.
@@ -243,7 +284,66 @@ struct Data {
     title: String,
 }
 
+/// `graph`, in the page's order of keys.
+#[derive(Serialize)]
+struct GraphOut<'a> {
+    nodes: Vec<GraphRow<'a>>,
+    paths: Vec<&'a str>,
+}
+
+/// The column lineage of every node with known columns, as script-safe
+/// JSON: `[[node, [[column, [[from node, from column, 1 if transformed],
+/// ...]], ...], 1 if complete], ...]`.
+fn lineage_json(inputs: &Inputs<'_>, index: &HashMap<&str, usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(inputs.lineage.nodes.len() * 256);
+    let mut num = itoa::Buffer::new();
+    out.push(b'[');
+    let mut first_node = true;
+    for (id, l) in &inputs.lineage.nodes {
+        let Some(&i) = index.get(id.as_str()) else {
+            continue;
+        };
+        if !std::mem::take(&mut first_node) {
+            out.push(b',');
+        }
+        out.push(b'[');
+        out.extend_from_slice(num.format(i).as_bytes());
+        out.extend_from_slice(b",[");
+        for (k, c) in l.columns.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            fastjson::write_str_script_safe(&mut out, &c.name);
+            out.extend_from_slice(b",[");
+            let mut first_origin = true;
+            for o in &c.origins {
+                let Some(&j) = index.get(o.node.as_str()) else {
+                    continue;
+                };
+                if !std::mem::take(&mut first_origin) {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                out.extend_from_slice(num.format(j).as_bytes());
+                out.push(b',');
+                fastjson::write_str_script_safe(&mut out, &o.column);
+                out.extend_from_slice(if o.kind == EdgeKind::Transformed {
+                    b",1]"
+                } else {
+                    b",0]"
+                });
+            }
+            out.extend_from_slice(b"]]");
+        }
+        out.extend_from_slice(if l.columns_complete { b"],1]" } else { b"],0]" });
+    }
+    out.push(b']');
+    out
+}
+
 fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
+    let t0 = std::time::Instant::now();
     let project = inputs.project;
     let nodes: Vec<&Node> = project.nodes.values().filter(|n| shown(n)).collect();
     let index: HashMap<&str, usize> = nodes
@@ -252,8 +352,8 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
         .map(|(i, n)| (n.unique_id.as_str(), i))
         .collect();
     // Tests by the node and column they test.
-    let mut node_tests: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut column_tests: HashMap<(&str, String), Vec<usize>> = HashMap::new();
+    let mut node_tests: HashMap<&str, Vec<usize>> = HashMap::default();
+    let mut column_tests: HashMap<(&str, String), Vec<usize>> = HashMap::default();
     for (i, n) in nodes.iter().enumerate() {
         if let Some(t) = &n.test
             && let Some(on) = &t.attached_node
@@ -270,7 +370,7 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
 
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     let mut paths: Vec<&str> = Vec::new();
-    let mut path_index: HashMap<&str, usize> = HashMap::new();
+    let mut path_index: HashMap<&str, usize> = HashMap::default();
     let rows: Vec<GraphRow<'_>> = nodes
         .iter()
         .map(|n| {
@@ -326,48 +426,57 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
         "counts": counts,
         "chunk": CHUNK,
     });
-    let graph = packed(&json!({ "nodes": rows, "paths": paths }))?;
-
-    let details: Vec<String> = nodes
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let list: Vec<Details<'_>> = chunk
-                .iter()
-                .map(|n| node_details(n, inputs, &index, &node_tests, &column_tests))
-                .collect();
-            packed(&list)
-        })
-        .collect::<std::io::Result<_>>()?;
-
-    // Column lineage: [node, [[column, [[from node, from column, 1 if
-    // transformed]]]], complete] for every node with known columns.
-    let mut lineage_rows: Vec<Value> = Vec::new();
-    for (id, l) in &inputs.lineage.nodes {
-        let Some(&i) = index.get(id.as_str()) else {
-            continue;
-        };
-        let cols: Vec<Value> = l
-            .columns
-            .iter()
-            .map(|c| {
-                let origins: Vec<Value> = c
-                    .origins
-                    .iter()
-                    .filter_map(|o| {
-                        index.get(o.node.as_str()).map(|&j| {
-                            json!([j, o.column, u8::from(o.kind == EdgeKind::Transformed)])
-                        })
-                    })
-                    .collect();
-                json!([c.name, origins])
-            })
-            .collect();
-        lineage_rows.push(json!([i, cols, u8::from(l.columns_complete)]));
+    let t1 = std::time::Instant::now();
+    // The three parts are independent: details in parallel chunks, and the
+    // graph and the lineage beside them.
+    let graph_out = GraphOut { nodes: rows, paths };
+    let (details, (graph, lineage)) = rayon::join(
+        || {
+            nodes
+                .par_chunks(CHUNK)
+                .map(|chunk| {
+                    let list: Vec<Details<'_>> = chunk
+                        .iter()
+                        .map(|n| node_details(n, inputs, &index, &node_tests, &column_tests))
+                        .collect();
+                    packed(&list, CHUNK * 1024)
+                })
+                .collect::<std::io::Result<Vec<_>>>()
+        },
+        || {
+            rayon::join(
+                || packed(&graph_out, nodes.len() * 192),
+                || pack(&lineage_json(inputs, &index)),
+            )
+        },
+    );
+    let (details, graph, lineage) = (details?, graph?, lineage?);
+    let t2 = std::time::Instant::now();
+    let mut out = Vec::with_capacity(
+        graph.len() + lineage.len() + details.iter().map(|d| d.len() + 3).sum::<usize>() + 4096,
+    );
+    out.extend_from_slice(b"{\"meta\":");
+    fastjson::to_vec_script_safe(&mut out, &meta).map_err(std::io::Error::other)?;
+    out.extend_from_slice(b",\"graph\":\"");
+    out.extend_from_slice(&graph);
+    out.extend_from_slice(b"\",\"details\":[");
+    for (k, d) in details.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(d);
+        out.push(b'"');
     }
-    let lineage = packed(&lineage_rows)?;
-    let data = json!({"meta": meta, "graph": graph, "details": details, "lineage": lineage});
-    let mut out = Vec::new();
-    push_script_safe(&mut out, &to_json(&data)?);
+    out.extend_from_slice(b"],\"lineage\":\"");
+    out.extend_from_slice(&lineage);
+    out.extend_from_slice(b"\"}");
+    tracing::debug!(
+        "page data: graph rows in {:?}, packed in {:?}, joined in {:?}",
+        t1 - t0,
+        t2 - t1,
+        t2.elapsed()
+    );
     Ok(Data {
         json: out,
         title: format!("{} · xform docs", project.root),
@@ -396,8 +505,8 @@ struct Details<'a> {
     desc: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     relation: Option<&'a str>,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    owner: Value,
+    #[serde(skip_serializing_if = "no_owner")]
+    owner: Option<&'a Value>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     meta: &'a Map<String, Value>,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -413,13 +522,52 @@ struct Details<'a> {
     tests: &'a [usize],
     config: ConfigOut<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    relation_type: Option<Value>,
+    relation_type: Option<RelationTypeOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    test: Option<Value>,
+    test: Option<TestOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<Value>,
+    source: Option<SourceOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    exposure: Option<Value>,
+    exposure: Option<ExposureOut<'a>>,
+}
+
+// serde's `skip_serializing_if` passes a reference to the field.
+#[allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option_ref)]
+fn no_owner(o: &Option<&Value>) -> bool {
+    o.is_none_or(Value::is_null)
+}
+
+#[derive(Serialize)]
+struct RelationTypeOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    owner: Option<&'a str>,
+    comment: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TestOut<'a> {
+    name: Option<&'a str>,
+    kwargs: Option<&'a Map<String, Value>>,
+    column: Option<&'a str>,
+    attached: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct SourceOut<'a> {
+    source_name: &'a str,
+    source_description: &'a str,
+    loader: &'a str,
+    identifier: &'a str,
+}
+
+#[derive(Serialize)]
+struct ExposureOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    label: Option<&'a str>,
+    maturity: Option<&'a str>,
+    url: Option<&'a str>,
 }
 
 fn node_details<'a>(
@@ -449,27 +597,32 @@ fn node_details<'a>(
         } else {
             ConfigOut::Effective(&n.config)
         },
-        relation_type: table
-            .map(|t| json!({"type": t.kind, "owner": t.owner, "comment": t.comment})),
-        test: n.test.as_ref().map(|t| {
-            json!({
-                "name": t.metadata.as_ref().map(|m| m.name.clone()),
-                "kwargs": t.metadata.as_ref().map(|m| Value::Object(m.kwargs.clone())),
-                "column": t.column_name,
-                "attached": t.attached_node.as_deref().and_then(|a| index.get(a)),
-            })
+        relation_type: table.map(|t| RelationTypeOut {
+            kind: &t.kind,
+            owner: t.owner.as_deref(),
+            comment: t.comment.as_deref(),
         }),
-        source: n.source.as_ref().map(|s| {
-            json!({
-                "source_name": s.source_name,
-                "source_description": s.source_description,
-                "loader": s.loader,
-                "identifier": s.identifier,
-            })
+        test: n.test.as_ref().map(|t| TestOut {
+            name: t.metadata.as_ref().map(|m| m.name.as_str()),
+            kwargs: t.metadata.as_ref().map(|m| &m.kwargs),
+            column: t.column_name.as_deref(),
+            attached: t
+                .attached_node
+                .as_deref()
+                .and_then(|a| index.get(a).copied()),
         }),
-        exposure: n.exposure.as_ref().map(
-            |e| json!({"type": e.kind, "label": e.label, "maturity": e.maturity, "url": e.url}),
-        ),
+        source: n.source.as_ref().map(|s| SourceOut {
+            source_name: &s.source_name,
+            source_description: &s.source_description,
+            loader: &s.loader,
+            identifier: &s.identifier,
+        }),
+        exposure: n.exposure.as_ref().map(|e| ExposureOut {
+            kind: &e.kind,
+            label: e.label.as_deref(),
+            maturity: e.maturity.as_deref(),
+            url: e.url.as_deref(),
+        }),
     }
 }
 
@@ -548,11 +701,55 @@ mod tests {
     }
 
     #[test]
+    fn packed_json_is_the_escaped_serde_json_deflated() {
+        let v = json!([
+            "</script><img src=x onerror=alert(1)>\u{2028}\u{2029}é",
+            {"k<": [1, 2.5, null, true]},
+        ]);
+        let mut expected = Vec::new();
+        push_script_safe(&mut expected, &serde_json::to_vec(&v).unwrap());
+        let b64 = packed(&v, 0).unwrap();
+        let text = String::from_utf8(b64).unwrap();
+        let decoded: Vec<u8> = {
+            // Standard base64 back to bytes.
+            const ABC: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let digits: Vec<u32> = text
+                .trim_end_matches('=')
+                .chars()
+                .map(|c| u32::try_from(ABC.find(c).unwrap()).unwrap())
+                .collect();
+            let mut out = Vec::new();
+            for group in digits.chunks(4) {
+                let n = group
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (k, d)| n | (d << (18 - 6 * k)));
+                let bytes = n.to_be_bytes();
+                out.extend_from_slice(&bytes[1..group.len()]);
+            }
+            out
+        };
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::ZlibDecoder::new(decoded.as_slice()),
+            &mut inflated,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(inflated).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+
+    #[test]
     fn base64_matches_the_standard_alphabet_and_padding() {
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+        assert_eq!(base64(b"fooba"), "Zm9vYmE=");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xff, 0xef, 0x00]), "/+8A");
     }
 }

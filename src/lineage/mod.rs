@@ -146,12 +146,13 @@ pub struct Inference {
 struct RelationIndex {
     /// `database.schema.identifier`, `schema.identifier` (when unique) and
     /// ephemeral CTE names, lower case, joined by `.`.
-    by_name: HashMap<String, Option<String>>,
+    by_name: HashMap<String, Option<String>, crate::node::FastState>,
 }
 
 impl RelationIndex {
     fn new(project: &Project) -> Self {
-        let mut by_name: HashMap<String, Option<String>> = HashMap::new();
+        let mut by_name: HashMap<String, Option<String>, crate::node::FastState> =
+            HashMap::default();
         for n in project.nodes.values() {
             if !matches!(
                 n.resource_type,
@@ -195,7 +196,7 @@ impl RelationIndex {
 
 struct Known<'a> {
     index: &'a RelationIndex,
-    shapes: &'a IndexMap<String, Shape>,
+    shapes: &'a IndexMap<String, Shape, crate::node::FastState>,
 }
 
 impl Tables for Known<'_> {
@@ -308,7 +309,7 @@ pub struct Inferrer<'p> {
     catalog: Option<&'p Catalog>,
     index: RelationIndex,
     /// The columns of every node added, in the order added.
-    shapes: IndexMap<String, Shape>,
+    shapes: IndexMap<String, Shape, crate::node::FastState>,
     /// For a model whose enforced contract's declared columns stand in for
     /// an incomplete inferred set: what its query was inferred to produce.
     replaced: HashMap<String, Shape>,
@@ -321,7 +322,7 @@ impl<'p> Inferrer<'p> {
             project,
             catalog,
             index: RelationIndex::new(project),
-            shapes: IndexMap::new(),
+            shapes: IndexMap::default(),
             replaced: HashMap::new(),
             out: Inference::default(),
         }
