@@ -40,7 +40,7 @@ TARGETS = {
 COMMANDS = ["--version", "parse", "compile"]
 DBT_COMMANDS = ["parse", "compile"]
 FLOOR_EXTS = (".sql", ".yml", ".yaml", ".csv", ".md")
-SKIP_DIRS = ("target", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
+SKIP_DIRS = ("target", "target.trash", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
 
 
 def log(msg):
@@ -225,7 +225,10 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
         hcmd = ["hyperfine", "-N", "--style", "none", "--runs", str(max(runs, 2)),
                 "--export-json", jpath]
         if prepare_dir:
-            hcmd += ["--prepare", "sh -c " + shlex.quote(f"rm -rf {shlex.quote(prepare_dir)} && sync && sleep 0.5")]
+            trash = shlex.quote(prepare_dir + ".trash")
+            hcmd += ["--prepare", "sh -c " + shlex.quote(
+                f"mkdir -p {trash} && if [ -e {shlex.quote(prepare_dir)} ]; then "
+                f"mv {shlex.quote(prepare_dir)} {trash}/$(date +%s%N); fi")]
         hcmd.append(shlex.join(cmd))
         p = subprocess.run(hcmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -245,18 +248,27 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
         os.unlink(jpath)
 
 
-def clean_target(path):
-    """Remove a previous run's target/ and flush the deletion to disk, so the
-    next timed run does not pay for the filesystem freeing the old files."""
-    shutil.rmtree(path, ignore_errors=True)
+def set_aside(path):
+    """Move a previous run's target/ out of the way (a rename into a trash
+    folder beside it) so the next timed run writes into a fresh target/.
+    Deleting it instead would make the next run pay for the filesystem
+    reclaiming tens of thousands of freed inodes; the trash is removed once
+    all runs of the command are done (`empty_trash`)."""
+    if os.path.exists(path):
+        trash = path + ".trash"
+        os.makedirs(trash, exist_ok=True)
+        os.rename(path, os.path.join(trash, f"{time.time_ns()}"))
+
+
+def empty_trash(path):
+    shutil.rmtree(path + ".trash", ignore_errors=True)
     os.sync()
-    time.sleep(0.5)
 
 
 def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, timeout=600,
             log_path=None, rss=True):
     """Warm up (measuring peak RSS), then time `runs` runs; median wall time."""
-    prep = (lambda: clean_target(clean_dir)) if clean_dir else None
+    prep = (lambda: set_aside(clean_dir)) if clean_dir else None
     peak = None
     if rss:
         peak, err = warm_up(cmd, cwd, warmup, prep, env, timeout, log_path)
@@ -274,8 +286,9 @@ def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, tim
             log("    hyperfine failed; falling back to own timing loop")
     if r is None:
         r = time_loop(cmd, cwd, runs, prep, env, timeout, log_path)
-    if prep:
-        prep()
+    if clean_dir:
+        set_aside(clean_dir)
+        empty_trash(clean_dir)
     r["rss_kib"] = peak
     return r
 
@@ -321,7 +334,7 @@ def with_package(proj, pkg_dir, xform):
     pkg_dir = os.path.abspath(pkg_dir)
     out = proj + "-pkg"
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(proj, out, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    shutil.copytree(proj, out, ignore=shutil.ignore_patterns("target", "target.trash", "logs", "*.duckdb*"))
     with open(os.path.join(out, "packages.yml"), "w") as f:
         f.write(f"packages:\n  - local: {pkg_dir}\n")
     r = subprocess.run([xform, "deps", "--profiles-dir", xform_profiles(out)], cwd=out,
@@ -644,7 +657,7 @@ def main():
     print(f"xform:   {xform}  [{xform_version}]")
     print(f"dbt:     {dbt_note}")
     print(f"timing:  median of {a.runs} run(s) after {a.warmup} warm-up, "
-          f"{'hyperfine' if use_hf else 'own loop'}; target/ removed before each parse/compile run; "
+          f"{'hyperfine' if use_hf else 'own loop'}; target/ moved aside (not deleted) before each parse/compile run; "
           f"peak RSS = max over the warm-up run(s), via {RSS_METHOD}")
     la = loadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(map(str, la)) if la else '?'} "

@@ -60,14 +60,16 @@ def project(size, bench_dir):
 
 
 def time_generate(xform, proj, command, runs, cold=True):
-    """Times `command` from a cold target/ (deleted and synced first, as
-    bench/compile.py does, so no run pays for freeing the last one's files),
-    or a warm one (kept: unchanged compiled files are not written again, so
-    a busy disk weighs less)."""
+    """Times `command` from a cold target/ (the last one moved aside, as
+    bench/compile.py does, so no run pays for the filesystem freeing the
+    last one's files), or a warm one (kept: unchanged compiled files are
+    not written again)."""
     times = []
+    target, trash = os.path.join(proj, "target"), os.path.join(proj, "target.trash")
     for i in range(runs + 1):
-        if cold:
-            shutil.rmtree(os.path.join(proj, "target"), ignore_errors=True)
+        if cold and os.path.exists(target):
+            os.makedirs(trash, exist_ok=True)
+            os.rename(target, os.path.join(trash, str(i)))
         db = os.path.join(proj, "bench.duckdb")
         if os.path.exists(db):
             os.remove(db)
@@ -81,6 +83,7 @@ def time_generate(xform, proj, command, runs, cold=True):
             raise SystemExit(f"xform {' '.join(command)} failed")
         if i > 0:  # the first run warms the file cache
             times.append(dt)
+    shutil.rmtree(trash, ignore_errors=True)
     return times, r.stderr.strip().splitlines()
 
 

@@ -675,7 +675,14 @@ impl Manifest<'_> {
         };
         w.write_all(b"{")?;
         entry(w, "metadata", true, &metadata(project, inv))?;
-        entry(w, "nodes", false, &nodes_of(None))?;
+        // The graph's maps, needed at the end, are built while the nodes
+        // (most of the manifest) are written.
+        let (parent_map, child_map) = std::thread::scope(|s| {
+            let maps = s.spawn(|| self.dag.parent_child_maps());
+            entry(w, "nodes", false, &nodes_of(None))?;
+            maps.join()
+                .map_err(|_| std::io::Error::other("building the graph's maps failed"))
+        })?;
         entry(w, "sources", false, &nodes_of(Some(ResourceType::Source)))?;
         let macros: Map<String, Value> = project
             .macros
@@ -705,7 +712,6 @@ impl Manifest<'_> {
             })
             .collect();
         entry(w, "disabled", false, &Value::Object(disabled))?;
-        let (parent_map, child_map) = self.dag.parent_child_maps();
         entry(w, "parent_map", false, &erased::Direct(&parent_map))?;
         entry(w, "child_map", false, &erased::Direct(&child_map))?;
         entry(w, "group_map", false, &Value::Object(group_map))?;

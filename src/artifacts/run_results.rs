@@ -63,9 +63,11 @@ pub(crate) fn result_json(r: &NodeResult) -> Value {
     })
 }
 
-/// Writes `run_results.json` (to a temporary file, then renamed). Results
-/// are serialized one at a time straight into the file, so a large run
-/// never holds the whole document in memory.
+/// Writes `run_results.json` (to a temporary file, then renamed), compact
+/// as dbt writes it. The results, most of the document (a `compile` of a
+/// large project records every node's compiled SQL), are serialized in
+/// parallel chunks and written as each wave is done, so a large run never
+/// holds the whole document in memory.
 pub fn write(
     target_dir: &Path,
     results: &[NodeResult],
@@ -74,52 +76,58 @@ pub fn write(
     started: chrono::DateTime<chrono::Utc>,
     args: &Value,
 ) -> std::io::Result<()> {
-    use serde::ser::{SerializeMap, SerializeSeq};
-    struct Results<'a>(&'a [NodeResult]);
-    impl serde::Serialize for Results<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(Some(self.0.len()))?;
-            for r in self.0 {
-                seq.serialize_element(&result_json(r))?;
-            }
-            seq.end()
-        }
-    }
-    struct Doc<'a> {
-        metadata: Value,
-        results: Results<'a>,
-        elapsed: f64,
-        args: &'a Value,
-    }
-    impl serde::Serialize for Doc<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut m = s.serialize_map(Some(4))?;
-            m.serialize_entry("metadata", &self.metadata)?;
-            m.serialize_entry("results", &self.results)?;
-            m.serialize_entry("elapsed_time", &self.elapsed)?;
-            m.serialize_entry("args", self.args)?;
-            m.end()
-        }
-    }
-    let doc = Doc {
-        metadata: json!({
-            "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
-            "dbt_version": DBT_VERSION,
-            "generated_at": ts(chrono::Utc::now()),
-            "invocation_id": invocation_id,
-            "invocation_started_at": ts(started),
-            "env": {},
-        }),
-        results: Results(results),
-        elapsed,
-        args,
+    use rayon::prelude::*;
+    use std::io::Write as _;
+    let json = |out: &mut Vec<u8>, v: &Value| {
+        super::json::to_vec_into(out, v).map_err(std::io::Error::other)
     };
+    let metadata = json!({
+        "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+        "dbt_version": DBT_VERSION,
+        "generated_at": ts(chrono::Utc::now()),
+        "invocation_id": invocation_id,
+        "invocation_started_at": ts(started),
+        "env": {},
+    });
     std::fs::create_dir_all(target_dir)?;
     let tmp = target_dir.join(".run_results.json.tmp");
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    serde::Serialize::serialize(&doc, &mut serde_json::Serializer::pretty(&mut w))
-        .map_err(std::io::Error::other)?;
-    std::io::Write::flush(&mut w)?;
+    let mut head = b"{\"metadata\":".to_vec();
+    json(&mut head, &metadata)?;
+    head.extend_from_slice(b",\"results\":[");
+    w.write_all(&head)?;
+    let mut first = true;
+    for wave in results.chunks(4096) {
+        let chunks: Vec<std::io::Result<Vec<u8>>> = wave
+            .par_chunks(512)
+            .map(|chunk| {
+                let mut buf = Vec::with_capacity(chunk.len() * 1024);
+                for r in chunk {
+                    buf.push(b',');
+                    json(&mut buf, &result_json(r))?;
+                }
+                Ok(buf)
+            })
+            .collect();
+        for c in chunks {
+            let c = c?;
+            // Each result starts with a comma; the array's first does not.
+            let body = if first {
+                c.get(1..).unwrap_or_default()
+            } else {
+                &c[..]
+            };
+            first &= c.is_empty();
+            w.write_all(body)?;
+        }
+    }
+    let mut tail = b"],\"elapsed_time\":".to_vec();
+    json(&mut tail, &json!(elapsed))?;
+    tail.extend_from_slice(b",\"args\":");
+    json(&mut tail, args)?;
+    tail.push(b'}');
+    w.write_all(&tail)?;
+    w.flush()?;
     drop(w);
     std::fs::rename(&tmp, target_dir.join("run_results.json"))
 }

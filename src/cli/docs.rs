@@ -94,7 +94,7 @@ pub(super) fn generate_command(
     if compiled_ids.is_some() {
         let ids: Vec<String> = loaded.project.nodes.keys().cloned().collect();
         let sel = super::args::SelectArgs::default();
-        super::write_compile_results(&mut loaded, &ids, "generate", &sel, t0)?;
+        super::write_compile_results(&loaded, &ids, "generate", &sel, t0)?;
     }
     let c = &generated.catalog;
     printer.info(&format!(

@@ -464,11 +464,22 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             );
             tracing::debug!("compile phase took {:?}", t1.elapsed());
             printer.diags(&errs);
-            let tw = Instant::now();
-            let written = write_compiled(&loaded.project, &ids)?;
-            tracing::debug!("wrote {written} compiled files in {:?}", tw.elapsed());
-            write_manifest(&loaded)?;
-            write_compile_results(&mut loaded, &selected, "compile", &c.select, t0)?;
+            // The compiled files (one thread, mostly waiting on the file
+            // system) are written while the manifest and the results are.
+            let shared = &loaded;
+            let written = std::thread::scope(|s| -> anyhow::Result<usize> {
+                let files = s.spawn(|| {
+                    let tw = Instant::now();
+                    let r = write_compiled(&shared.project, &ids);
+                    tracing::debug!("wrote compiled files in {:?}", tw.elapsed());
+                    r
+                });
+                write_manifest(shared)?;
+                write_compile_results(shared, &selected, "compile", &c.select, t0)?;
+                files
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the compiled files' writer panicked")))
+            })?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
             }
@@ -707,10 +718,9 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
 /// selected seed, snapshot, data test, analysis and model that is not
 /// ephemeral; `success`, or `error` for one that did not compile.
 /// `docs generate` writes the same for what it compiled (`which`: the
-/// command, recorded in `args`). The compiled code moves from the nodes to
-/// the results: call it once nothing else needs it (the manifest is written).
+/// command, recorded in `args`).
 fn write_compile_results(
-    loaded: &mut Loaded,
+    loaded: &Loaded,
     ids: &[String],
     which: &str,
     sel: &args::SelectArgs,
@@ -720,7 +730,7 @@ fn write_compile_results(
     let now = chrono::Utc::now();
     let mut results: Vec<NodeResult> = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(n) = loaded.project.nodes.get_mut(id) else {
+        let Some(n) = loaded.project.nodes.get(id) else {
             continue;
         };
         let reported = match n.resource_type {
@@ -748,7 +758,7 @@ fn write_compile_results(
             completed: now,
             execution_time: 0.0,
             thread: 0,
-            compiled_code: n.compiled_code.take(),
+            compiled_code: n.compiled_code.clone(),
             relation_name: n.relation_name.clone(),
             rows_affected: None,
             diag: None,

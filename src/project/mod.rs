@@ -392,13 +392,14 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         if let Err(d) = pkg.file.render_configs(&project_renderer) {
             diags.push(d);
         }
+        diags.extend(pkg.file.hook_errors());
     }
 
     let t = std::time::Instant::now();
     let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
     tracing::debug!("found {} files in {:?}", files.len(), t.elapsed());
     let t = std::time::Instant::now();
-    let loaded: Vec<Loaded> = files.par_iter().map(|f| load_file(f, &packages)).collect();
+    let loaded = load_files(&files, &packages);
 
     let mut project = Project {
         root: root_name,
@@ -563,6 +564,36 @@ fn fqn_for(pkg: &str, rel_in_root: &str, name: &str, prefix: Option<&str>) -> Ve
 fn file_stem(rel: &str) -> String {
     let file = rel.rsplit('/').next().unwrap_or(rel);
     file.rsplit_once('.').map_or(file, |(s, _)| s).to_owned()
+}
+
+/// Loads every file in parallel, the results in the order of `files`.
+/// Properties files start first, largest first: a large one takes far longer
+/// to parse than a model file to read, and started last it would be parsed
+/// alone while the other cores wait.
+fn load_files(files: &[FoundFile], packages: &IndexMap<String, Package>) -> Vec<Loaded> {
+    let size = |f: &FoundFile| std::fs::metadata(&f.abs).map_or(0, |m| m.len());
+    let mut order: Vec<(u64, usize)> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (
+                if f.kind == FileKind::Properties {
+                    size(f)
+                } else {
+                    0
+                },
+                i,
+            )
+        })
+        .collect();
+    // Stable: files of the same weight keep their order.
+    order.sort_by_key(|&(weight, _)| std::cmp::Reverse(weight));
+    let mut out: Vec<(usize, Loaded)> = order
+        .par_iter()
+        .map(|&(_, i)| (i, load_file(&files[i], packages)))
+        .collect();
+    out.sort_unstable_by_key(|&(i, _)| i);
+    out.into_iter().map(|(_, l)| l).collect()
 }
 
 fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
