@@ -402,6 +402,52 @@ fn doc_calls(text: &str) -> Vec<(Option<String>, String)> {
 }
 
 /// Settles a node's config, names and tags after its parse render.
+/// A hook is SQL text or a `{sql, transaction}` mapping: dbt refuses a
+/// mapping without `sql` when it parses the project, and so does xform
+/// (dropping it would silently skip the hook).
+fn check_hooks(
+    project: &Project,
+    node: &Node,
+    origin: &str,
+    cfg: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Diag> {
+    fn without_sql(v: &serde_json::Value) -> Option<&serde_json::Value> {
+        match v {
+            serde_json::Value::Array(items) => items.iter().find_map(without_sql),
+            serde_json::Value::Object(m) if !m.contains_key("sql") => Some(v),
+            _ => None,
+        }
+    }
+    for (key, v) in cfg {
+        let canonical = config::canonical_key(key);
+        if !matches!(canonical, "pre-hook" | "post-hook") {
+            continue;
+        }
+        if let Some(bad) = without_sql(v) {
+            let mut d = Diag::error(
+                "XF0158",
+                format!(
+                    "a `{canonical}` of {} `{}` (from {origin}) is a mapping without `sql`: {bad}",
+                    node.resource_type.as_str(),
+                    node.name
+                ),
+            )
+            .with_help(
+                "a hook is SQL text, or a mapping `{sql: \"...\", transaction: true|false}`",
+            );
+            if let Some(span) = &node.span {
+                d = d.with_source(project.source_text(&span.file)).with_label(
+                    span.offset,
+                    0,
+                    "in this node",
+                );
+            }
+            return Err(d);
+        }
+    }
+    Ok(())
+}
+
 fn settle(
     renderer: &Renderer,
     project: &Project,
@@ -413,6 +459,13 @@ fn settle(
     render_descriptions(renderer, project, node)?;
     let project_cfg = std::mem::take(&mut node.config).into_explicit();
     let yaml_cfg = std::mem::take(&mut node.yaml_config);
+    // Those of `dbt_project.yml` are reported where they are written, at load.
+    for (origin, cfg) in [
+        ("its properties YAML", &yaml_cfg),
+        ("its `config()` call", &recorded.config),
+    ] {
+        check_hooks(project, node, origin, cfg)?;
+    }
     // Effective config accumulates tags and hooks; `unrendered_config`
     // records what was written, later levels replacing earlier ones.
     let mut effective = project_cfg.clone();

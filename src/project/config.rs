@@ -87,7 +87,8 @@ pub fn merge_into(base: &mut Map<String, Value>, more: &Map<String, Value>) {
 
 /// Hooks as dbt reads them: a string, a string holding a JSON object
 /// (what `before_begin()`/`after_commit()` return), or a `{sql,
-/// transaction}` mapping; a mapping becomes `{sql, transaction}`.
+/// transaction}` mapping; a mapping becomes `{sql, transaction}` (one
+/// without `sql` stays as it is, for parsing to refuse).
 pub fn hook_list(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(items) => items.iter().flat_map(hook_list).collect(),
@@ -103,8 +104,9 @@ pub fn hook_list(v: &Value) -> Vec<Value> {
             vec![Value::String(s.clone())]
         }
         Value::Object(m) => {
+            // Kept as written: parsing refuses it with its origin (XF0158).
             let Some(sql) = m.get("sql") else {
-                return Vec::new();
+                return vec![Value::Object(m.clone())];
             };
             let sql = match sql {
                 Value::String(s) => s.clone(),

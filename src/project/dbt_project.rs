@@ -357,6 +357,63 @@ impl ProjectFile {
         Ok(())
     }
 
+    /// A hook in the config trees that is a mapping without `sql`: dbt
+    /// refuses the project; each is reported where it is written.
+    pub fn hook_errors(&self) -> Vec<Diag> {
+        fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<String>) {
+            let Value::Object(m) = v else { return };
+            for (k, child) in m {
+                path.push(k.clone());
+                let key = k.trim_start_matches('+');
+                if matches!(key, "pre-hook" | "post-hook" | "pre_hook" | "post_hook") {
+                    let items: Vec<(Option<usize>, &Value)> = match child {
+                        Value::Array(a) => {
+                            a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect()
+                        }
+                        other => vec![(None, other)],
+                    };
+                    for (i, item) in items {
+                        if let Value::Object(h) = item
+                            && !h.contains_key("sql")
+                        {
+                            let mut p = path.join(".");
+                            if let Some(i) = i {
+                                p = format!("{p}.{i}");
+                            }
+                            out.push(p);
+                        }
+                    }
+                } else {
+                    walk(child, path, out);
+                }
+                path.pop();
+            }
+        }
+        let mut bad = Vec::new();
+        for (key, tree) in self.configs_raw.as_ref().unwrap_or(&self.configs) {
+            walk(tree, &mut vec![key.clone()], &mut bad);
+        }
+        bad.into_iter()
+            .map(|keypath| {
+                let mut d = Diag::error(
+                    "XF0158",
+                    format!(
+                        "the hook at `{keypath}` in `{}` is a mapping without `sql`",
+                        self.source.name
+                    ),
+                )
+                .with_help(
+                    "a hook is SQL text, or a mapping `{sql: \"...\", transaction: true|false}`",
+                )
+                .with_source(self.source.clone());
+                if let Some((offset, len)) = self.locate(&keypath) {
+                    d = d.with_label(offset, len, "no `sql` here");
+                }
+                d
+            })
+            .collect()
+    }
+
     /// Where the value at a dotted key path is written in the file.
     fn locate(&self, keypath: &str) -> Option<(usize, usize)> {
         let doc = yaml::parse(&self.source.text).ok()?;
