@@ -319,7 +319,15 @@ pub fn run(tool: Tool, exe: &Path, src: &Path, spec: &Spec, opts: &Options) -> R
             .as_deref()
             .map(artifacts::unit_test_scaffolding)
             .unwrap_or_default();
-        let compiled = artifacts::read_compiled(&target.join("compiled"), db_name)?;
+        let clock = Clock {
+            today: opts.today,
+            windows: &windows,
+            open: false,
+        };
+        let compiled = artifacts::read_compiled(&target.join("compiled"), db_name)?
+            .into_iter()
+            .map(|(path, text)| (path, dump::normalise_now_in_text(&text, &clock)))
+            .collect();
         steps.push(StepOutcome {
             cmd: step.cmd.clone(),
             exit,
