@@ -13,7 +13,9 @@
 //! - every file under `target/compiled` that the step wrote or changed in
 //!   either tool, byte for byte (but for the files dbt writes for the
 //!   pseudo-nodes of unit tests, see
-//!   [`super::artifacts::unit_test_scaffolding`]);
+//!   [`super::artifacts::unit_test_scaffolding`], and for the file two
+//!   generic tests of the same name share, see
+//!   [`super::artifacts::shared_test_files`]);
 //! - after `compile` and `parse`, every node, source and exposure of the
 //!   manifest (keys in order and values, except `created_at` and
 //!   `root_path`), and the parent and child maps.
