@@ -516,6 +516,11 @@ fn settle(
                 || format!("macro.{pkg}.test_{}", meta.name),
                 |m| m.unique_id.clone(),
             );
+        if is_fast_parsed_test(&test_macro) {
+            // dbt parses these two without rendering their arguments: the
+            // test macro is their only macro until they are compiled.
+            node.depends_on_macros.clear();
+        }
         node.depends_on_macros.retain(|m| m != &test_macro);
         node.depends_on_macros.insert(0, test_macro);
     }
@@ -2268,12 +2273,57 @@ fn compile_keeping_rendered_with(
         done.push((id.clone(), out));
     }
     for (id, (sql, ctes)) in done {
+        let where_subquery = project
+            .nodes
+            .get(&id)
+            .and_then(|n| compile_time_test_macro(project, n));
         if let Some(n) = project.nodes.get_mut(&id) {
             n.compiled_code = Some(sql);
             n.extra_ctes = ctes;
+            if let Some(m) = where_subquery
+                && !n.depends_on_macros.contains(&m)
+            {
+                n.depends_on_macros.push(m);
+            }
         }
     }
     (diags, rendered)
+}
+
+/// dbt's `test_not_null` and `test_unique` (its own, not overridden), which
+/// its parser does not render (`render_test_update`).
+fn is_fast_parsed_test(test_macro: &str) -> bool {
+    matches!(
+        test_macro,
+        "macro.dbt.test_not_null" | "macro.dbt.test_unique"
+    )
+}
+
+/// The macro that compiling a generic test parsed without rendering adds to
+/// its `depends_on.macros`: dbt records the macros a node's compile calls at
+/// the top level, and its arguments call `get_where_subquery` (the one the
+/// test's package, the root project or dbt defines, in that order).
+pub(crate) fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
+    if node.resource_type != ResourceType::Test
+        || !node
+            .depends_on_macros
+            .first()
+            .is_some_and(|m| is_fast_parsed_test(m))
+    {
+        return None;
+    }
+    let find = |pkg: &str| {
+        project
+            .macros
+            .values()
+            .find(|m| m.name == "get_where_subquery" && m.package_name == pkg)
+            .map(|m| m.unique_id.clone())
+    };
+    Some(
+        find(&node.package_name)
+            .or_else(|| find(&project.root))
+            .unwrap_or_else(|| "macro.dbt.get_where_subquery".to_owned()),
+    )
 }
 
 /// dbt's `graph` variable: every node, source and exposure as the manifest

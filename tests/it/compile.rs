@@ -78,6 +78,38 @@ fn parse_writes_manifest_and_summary() {
         manifest["parent_map"]["model.shop.silver_sales"],
         serde_json::json!(["model.shop.stg_sales_deduped"])
     );
+    // Nothing is compiled: dbt leaves the compiled fields out.
+    let model = &manifest["nodes"]["model.shop.silver_sales"];
+    for key in [
+        "compiled",
+        "compiled_code",
+        "extra_ctes_injected",
+        "extra_ctes",
+    ] {
+        assert!(model.get(key).is_none(), "{key}: {model}");
+    }
+    assert!(model["compiled_path"].is_null(), "{model}");
+    // dbt parses unique and not_null without rendering their arguments;
+    // compiling them calls get_where_subquery.
+    let not_null = "test.shop.not_null_silver_sales_sale_id.48c401fbc3";
+    assert_eq!(
+        manifest["nodes"][not_null]["depends_on"]["macros"],
+        serde_json::json!(["macro.dbt.test_not_null"])
+    );
+    let out = xform(dir.path(), &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(
+        manifest["nodes"]["model.shop.silver_sales"]["compiled"],
+        true
+    );
+    assert_eq!(
+        manifest["nodes"][not_null]["depends_on"]["macros"],
+        serde_json::json!(["macro.dbt.test_not_null", "macro.dbt.get_where_subquery"])
+    );
 }
 
 /// A project whose YAML uses Jinja the way real dbt projects do: config
