@@ -1977,6 +1977,9 @@ pub struct Compiler {
     ephemerals: ephemeral::Precompiled,
     /// Refs sent to another environment's relations (`--defer`).
     deferred: HashMap<String, Relation>,
+    /// The macros each node's last compile called from its own template,
+    /// by node id, until [`Compiler::take_called_macros`] takes them.
+    called: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// How to compile beyond the project itself.
@@ -2075,6 +2078,7 @@ impl Compiler {
             static_tests: StaticTests::new(project),
             ephemerals: HashMap::new(),
             deferred: opts.deferred.clone(),
+            called: std::sync::Mutex::default(),
         };
         let mut diags = Diags::default();
         let results: Vec<(String, CompileResult)> = project
@@ -2199,6 +2203,33 @@ impl Compiler {
         let mut memo = ephemeral::Memo::new();
         Ok(self.finish(project, &node.unique_id, rendered, &mut memo))
     }
+
+    /// Adds to a compiled node's `depends_on.macros` what its compile
+    /// called that parsing did not, as dbt records the macros a node's
+    /// compile calls from its own template (`run_query` under `{% if
+    /// execute %}`, a test's `get_where_subquery`), after the others.
+    pub fn record_called_macros(&self, project: &Project, node: &mut Node) {
+        for m in self.called_macros(project, node) {
+            if !node.depends_on_macros.contains(&m) {
+                node.depends_on_macros.push(m);
+            }
+        }
+    }
+
+    /// The macros [`Compiler::record_called_macros`] adds, taken from the
+    /// compiler.
+    fn called_macros(&self, project: &Project, node: &Node) -> Vec<String> {
+        let called = self
+            .called
+            .lock()
+            .map(|mut m| m.remove(&node.unique_id))
+            .unwrap_or_default()
+            .unwrap_or_default();
+        called
+            .into_iter()
+            .chain(compile_time_test_macro(project, node))
+            .collect()
+    }
 }
 
 /// Compiles the given nodes (and the ephemeral models they use), setting
@@ -2273,17 +2304,18 @@ fn compile_keeping_rendered_with(
         done.push((id.clone(), out));
     }
     for (id, (sql, ctes)) in done {
-        let where_subquery = project
+        let called = project
             .nodes
             .get(&id)
-            .and_then(|n| compile_time_test_macro(project, n));
+            .map(|n| compiler.called_macros(project, n))
+            .unwrap_or_default();
         if let Some(n) = project.nodes.get_mut(&id) {
             n.compiled_code = Some(sql);
             n.extra_ctes = ctes;
-            if let Some(m) = where_subquery
-                && !n.depends_on_macros.contains(&m)
-            {
-                n.depends_on_macros.push(m);
+            for m in called {
+                if !n.depends_on_macros.contains(&m) {
+                    n.depends_on_macros.push(m);
+                }
             }
         }
     }
@@ -2302,8 +2334,9 @@ fn is_fast_parsed_test(test_macro: &str) -> bool {
 /// The macro that compiling a generic test parsed without rendering adds to
 /// its `depends_on.macros`: dbt records the macros a node's compile calls at
 /// the top level, and its arguments call `get_where_subquery` (the one the
-/// test's package, the root project or dbt defines, in that order).
-pub(crate) fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
+/// test's package, the root project or dbt defines, in that order), which
+/// xform's compile of these tests skips when it would change nothing.
+fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
     if node.resource_type != ResourceType::Test
         || !node
             .depends_on_macros
@@ -2411,5 +2444,11 @@ fn compile_node(
             .get("where")
             .is_none_or(serde_json::Value::is_null);
     let sql = render_node(renderer, project, node, &ctx, direct)?;
-    Ok((sql, ctx.take_recorded().ephemerals))
+    let recorded = ctx.take_recorded();
+    if unit.is_none()
+        && let Ok(mut called) = compiler.called.lock()
+    {
+        called.insert(node.unique_id.clone(), recorded.macros);
+    }
+    Ok((sql, recorded.ephemerals))
 }

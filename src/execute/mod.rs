@@ -1410,11 +1410,7 @@ impl Runner<'_> {
         };
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
-        if let Some(m) = crate::compile::compile_time_test_macro(self.project, &node)
-            && !node.depends_on_macros.contains(&m)
-        {
-            node.depends_on_macros.push(m);
-        }
+        self.compiler.record_called_macros(self.project, &mut node);
         self.write_compiled(&node, &sql, &ctes, batch);
         node.extra_ctes = ctes;
 

@@ -319,3 +319,34 @@ fn compile_reaches_the_warehouse_only_when_a_macro_queries_it() {
     // Without the warehouse the spine has one interval and nothing answers.
     assert!(sql.contains("0 as answer"), "{sql}");
 }
+
+#[test]
+fn compile_records_the_macros_a_node_calls_only_when_executing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: cm\nprofile: cm\n");
+    write(
+        p,
+        "profiles.yml",
+        "cm:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "models/m.sql",
+        "{% if execute %}{% set r = run_query('select 1 as x') %}{% endif %}\nselect 1 as x\n",
+    );
+    let macros = |p: &Path| {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        manifest["nodes"]["model.cm.m"]["depends_on"]["macros"].clone()
+    };
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(macros(p), serde_json::json!([]));
+    // dbt records the macros a node's compile calls from its own template.
+    let out = xform(p, &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(macros(p), serde_json::json!(["macro.dbt.run_query"]));
+}
