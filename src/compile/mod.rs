@@ -1083,16 +1083,8 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
     let mut updates: Vec<(String, Vec<String>)> = Vec::new();
     for node in project.nodes.values() {
         let mut deps: Vec<String> = Vec::new();
-        for call in &node.refs {
-            match lookup.find_ref(&node.package_name, call) {
-                Some(uid) => {
-                    if !deps.iter().any(|d| d == uid) {
-                        deps.push(uid.to_owned());
-                    }
-                }
-                None => diags.push(unresolved_ref(project, &lookup, node, call)),
-            }
-        }
+        // dbt resolves every node's sources before any refs
+        // (`process_sources`, then `process_refs`), so sources come first.
         for [src, tbl] in &node.sources {
             match lookup.find_source(&node.package_name, src, tbl) {
                 Some(uid) => {
@@ -1101,6 +1093,16 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
                     }
                 }
                 None => diags.push(unresolved_source(project, node, src, tbl)),
+            }
+        }
+        for call in &node.refs {
+            match lookup.find_ref(&node.package_name, call) {
+                Some(uid) => {
+                    if !deps.iter().any(|d| d == uid) {
+                        deps.push(uid.to_owned());
+                    }
+                }
+                None => diags.push(unresolved_ref(project, &lookup, node, call)),
             }
         }
         updates.push((node.unique_id.clone(), deps));

@@ -350,3 +350,37 @@ fn compile_records_the_macros_a_node_calls_only_when_executing() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(macros(p), serde_json::json!(["macro.dbt.run_query"]));
 }
+
+#[test]
+fn sources_come_before_refs_in_depends_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: so\nprofile: so\n");
+    write(
+        p,
+        "profiles.yml",
+        "so:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    tables: [{name: events}]\n",
+    );
+    write(p, "models/a.sql", "select 1 as x\n");
+    write(
+        p,
+        "models/b.sql",
+        "select * from {{ ref('a') }} union all select * from {{ source('raw', 'events') }}\n",
+    );
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    // dbt resolves all sources, then all refs.
+    assert_eq!(
+        manifest["nodes"]["model.so.b"]["depends_on"]["nodes"],
+        serde_json::json!(["source.so.raw.events", "model.so.a"])
+    );
+}
