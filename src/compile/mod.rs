@@ -520,6 +520,15 @@ fn settle(
             // dbt parses these two without rendering their arguments: the
             // test macro is their only macro until they are compiled.
             node.depends_on_macros.clear();
+        } else {
+            // dbt parses a generic test in a context that holds only the
+            // test macro, `get_where_subquery` and what they call
+            // (`TestMacroNamespace`): any other macro its arguments call is
+            // undefined there, so it is not recorded until compile. (A macro
+            // the test macro itself calls would be; xform keeps none of
+            // those until compile either.)
+            node.depends_on_macros
+                .retain(|m| m == &test_macro || m.ends_with(".get_where_subquery"));
         }
         node.depends_on_macros.retain(|m| m != &test_macro);
         node.depends_on_macros.insert(0, test_macro);
@@ -1980,7 +1989,7 @@ pub struct Compiler {
     /// Refs sent to another environment's relations (`--defer`).
     deferred: HashMap<String, Relation>,
     /// The macros each node's last compile called from its own template,
-    /// by node id, until [`Compiler::take_called_macros`] takes them.
+    /// by node id, until [`Compiler::record_called_macros`] takes them.
     called: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 

@@ -384,3 +384,52 @@ fn sources_come_before_refs_in_depends_on() {
         serde_json::json!(["source.so.raw.events", "model.so.a"])
     );
 }
+
+#[test]
+fn a_generic_test_records_its_arguments_macros_when_compiled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: gt\nprofile: gt\n");
+    write(
+        p,
+        "profiles.yml",
+        "gt:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "macros/m.sql",
+        "{% macro my_val() %}1{% endmacro %}\n{% test is_const(model, column_name, value) %}\nselect * from {{ model }} where {{ column_name }} != {{ value }}\n{% endtest %}\n",
+    );
+    write(p, "models/a.sql", "select 1 as x\n");
+    write(
+        p,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n          - is_const:\n              arguments:\n                value: \"{{ my_val() }}\"\n",
+    );
+    let macros = |p: &Path| {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        manifest["nodes"]["test.gt.is_const_a_x___my_val_.f15724e9ef"]["depends_on"]["macros"]
+            .clone()
+    };
+    // dbt parses a generic test where only the test macro and
+    // get_where_subquery are defined: my_val is not recorded.
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        macros(p),
+        serde_json::json!(["macro.gt.test_is_const", "macro.dbt.get_where_subquery"])
+    );
+    let out = xform(p, &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        macros(p),
+        serde_json::json!([
+            "macro.gt.test_is_const",
+            "macro.dbt.get_where_subquery",
+            "macro.gt.my_val"
+        ])
+    );
+}
