@@ -159,6 +159,43 @@ pub fn unit_test_scaffolding(manifest: &str) -> BTreeSet<String> {
     out
 }
 
+/// The compiled files of generic tests that share their file with another
+/// test: a long test name is cut to a prefix and the md5 of the name, and
+/// arguments that differ only in punctuation give the same name
+/// (`regex: "@[^.]*"` and `regex: "&[^.]*"`), so both tests write
+/// `<properties file>/<name>.sql` and what is left is whichever finished
+/// last. They are not compared.
+pub fn shared_test_files(manifest: &str) -> BTreeSet<String> {
+    let Ok(doc) = serde_json::from_str::<Value>(manifest) else {
+        return BTreeSet::new();
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for node in doc["nodes"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        let (Some("test"), Some(pkg), Some(file), Some(path)) = (
+            node["resource_type"].as_str(),
+            node["package_name"].as_str(),
+            node["original_file_path"].as_str(),
+            node["path"].as_str(),
+        ) else {
+            continue;
+        };
+        let properties = Path::new(file)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
+        if properties {
+            *seen.entry(format!("{pkg}/{file}/{path}")).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(p, _)| p)
+        .collect()
+}
+
 fn replace_database(text: &str, database: Option<&str>) -> String {
     match database {
         Some(db) => text.replace(db, DATABASE),
@@ -168,7 +205,27 @@ fn replace_database(text: &str, database: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unit_test_scaffolding;
+    use super::{shared_test_files, unit_test_scaffolding};
+
+    #[test]
+    fn tests_sharing_a_compiled_file_are_found() {
+        let test = |path: &str| {
+            format!(
+                r#"{{"resource_type": "test", "package_name": "p",
+                "original_file_path": "models/s.yml", "path": "{path}"}}"#
+            )
+        };
+        let manifest = format!(
+            r#"{{"nodes": {{"test.p.a.1": {}, "test.p.a.2": {}, "test.p.b.3": {},
+            "model.p.m": {{"resource_type": "model", "package_name": "p",
+            "original_file_path": "models/m.sql", "path": "m.sql"}}}}}}"#,
+            test("a.sql"),
+            test("a.sql"),
+            test("b.sql")
+        );
+        let got: Vec<String> = shared_test_files(&manifest).into_iter().collect();
+        assert_eq!(got, ["p/models/s.yml/a.sql"]);
+    }
 
     #[test]
     fn unit_test_inputs_and_model_are_scaffolding() {

@@ -13,7 +13,9 @@
 //! - every file under `target/compiled` that the step wrote or changed in
 //!   either tool, byte for byte (but for the files dbt writes for the
 //!   pseudo-nodes of unit tests, see
-//!   [`super::artifacts::unit_test_scaffolding`]);
+//!   [`super::artifacts::unit_test_scaffolding`], and for the file two
+//!   generic tests of the same name share, see
+//!   [`super::artifacts::shared_test_files`]);
 //! - after `compile` and `parse`, every node, source and exposure of the
 //!   manifest (keys in order and values, except `created_at` and
 //!   `root_path`), and the parent and child maps.
@@ -146,8 +148,14 @@ pub fn compare(spec: &Spec, wh: Warehouse, dbt: &Run, xform: &Run) -> Report {
             (&d.dump, pd.map(|s| &s.dump)),
             (&x.dump, px.map(|s| &s.dump)),
         );
-        compare_results(&mut report, &prefix, d.results.as_ref(), x.results.as_ref());
-        compare_compiled(&mut report, &prefix, (d, pd), (x, px));
+        let unordered = unordered_unit_tests(d.results.as_ref(), x.results.as_ref());
+        compare_results(
+            &mut report,
+            &prefix,
+            (d.results.as_ref(), x.results.as_ref()),
+            &unordered,
+        );
+        compare_compiled(&mut report, &prefix, (d, pd), (x, px), &unordered);
         if d.manifest.is_some() || x.manifest.is_some() {
             compare_manifests(
                 &mut report,
@@ -409,11 +417,44 @@ pub fn node_label(id: &str) -> String {
     }
 }
 
+/// The unit tests not compared because one tool skipped them after another
+/// unit test of the same model failed: `build` runs a model's unit tests one
+/// after another in its job and skips the rest after a failure, and dbt's
+/// order is a Python set's, so it changes from run to run. The tests that
+/// ran in both tools are still compared.
+fn unordered_unit_tests(d: Option<&RunResults>, x: Option<&RunResults>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let (Some(d), Some(x)) = (d, x) else {
+        return out;
+    };
+    let model_of = |id: &str| {
+        id.strip_prefix("unit_test.")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .map(|(model, _)| model.to_owned())
+    };
+    for results in [d, x] {
+        let failed_models: BTreeSet<String> = results
+            .iter()
+            .filter(|(_, r)| r.status == "error" || r.status == "fail")
+            .filter_map(|(id, _)| model_of(id))
+            .collect();
+        for (id, r) in results {
+            if r.status == "skipped"
+                && model_of(id).is_some_and(|m| failed_models.contains(&m))
+                && d.get(id).map(|a| &a.status) != x.get(id).map(|b| &b.status)
+            {
+                out.insert(id.clone());
+            }
+        }
+    }
+    out
+}
+
 fn compare_results(
     report: &mut Checks,
     prefix: &str,
-    d: Option<&RunResults>,
-    x: Option<&RunResults>,
+    (d, x): (Option<&RunResults>, Option<&RunResults>),
+    unordered: &BTreeSet<String>,
 ) {
     match (d, x) {
         (None, None) => {}
@@ -425,7 +466,11 @@ fn compare_results(
             );
         }
         (Some(d), Some(x)) => {
-            let ids: BTreeSet<&String> = d.keys().chain(x.keys()).collect();
+            let ids: BTreeSet<&String> = d
+                .keys()
+                .chain(x.keys())
+                .filter(|id| !unordered.contains(*id))
+                .collect();
             for id in ids {
                 let problems = match (d.get(id), x.get(id)) {
                     (Some(a), Some(b)) if same_result(id, a, b) => Vec::new(),
@@ -458,12 +503,35 @@ fn same_result(id: &str, a: &NodeResult, b: &NodeResult) -> bool {
 /// `(this step, the previous step)` of one tool.
 type Steps<'a> = (&'a StepOutcome, Option<&'a StepOutcome>);
 
-fn compare_compiled(report: &mut Checks, prefix: &str, (d, pd): Steps, (x, px): Steps) {
+fn compare_compiled(
+    report: &mut Checks,
+    prefix: &str,
+    (d, pd): Steps,
+    (x, px): Steps,
+    unordered: &BTreeSet<String>,
+) {
+    // A unit test's compiled file: `<package>/<properties file>/.../<name>.sql`.
+    let unordered_file = |path: &str| {
+        unordered.iter().any(|id| {
+            let parts: Vec<&str> = id.split('.').collect();
+            let (Some(pkg), Some(name)) = (parts.get(1), parts.last()) else {
+                return false;
+            };
+            path.starts_with(&format!("{pkg}/"))
+                && path.ends_with(&format!("/{name}.sql"))
+                && (path.contains(".yml/") || path.contains(".yaml/"))
+        })
+    };
     let paths: BTreeSet<&String> = d
         .compiled
         .keys()
         .chain(x.compiled.keys())
         .filter(|p| !d.scaffolding.contains(*p) && !x.scaffolding.contains(*p))
+        .filter(|p| {
+            // Written by the tool that ran the test, when the other skipped it.
+            let one_side = d.compiled.contains_key(*p) != x.compiled.contains_key(*p);
+            !(one_side && unordered_file(p))
+        })
         .collect();
     for path in paths {
         let (a, b) = (d.compiled.get(path), x.compiled.get(path));
@@ -768,6 +836,45 @@ mod tests {
             ]
         );
         assert_eq!((r.passed, r.failed), (1, 3));
+    }
+
+    #[test]
+    fn unit_tests_skipped_after_a_sibling_failed_are_not_compared() {
+        let spec = Spec::from_commands("build").expect("spec");
+        let results = |statuses: &[(&str, &str)]| {
+            Some(
+                statuses
+                    .iter()
+                    .map(|(id, s)| {
+                        (
+                            (*id).to_owned(),
+                            NodeResult {
+                                status: (*s).to_owned(),
+                                failures: None,
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let (ua, ub, uc) = ("unit_test.p.m.a", "unit_test.p.m.b", "unit_test.p.n.c");
+        let mut d = step("build", 1, Vec::new());
+        let mut x = step("build", 1, Vec::new());
+        // dbt ran b first, xform a: each skipped the other. c (another
+        // model, skipped by dbt without a failed sibling) is compared.
+        d.results = results(&[(ua, "skipped"), (ub, "error"), (uc, "skipped")]);
+        x.results = results(&[(ua, "fail"), (ub, "skipped"), (uc, "pass")]);
+        d.compiled
+            .insert("p/models/u.yml/models/b.sql".to_owned(), "x".to_owned());
+        x.compiled
+            .insert("p/models/u.yml/models/a.sql".to_owned(), "y".to_owned());
+        let r = compare(
+            &spec,
+            Warehouse::DuckDb,
+            &run(Tool::Dbt, vec![d]),
+            &run(Tool::Xform, vec![x]),
+        );
+        assert_eq!(r.lines, ["unit_test n.c: skipped vs pass"]);
     }
 
     #[test]

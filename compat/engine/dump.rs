@@ -18,6 +18,9 @@
 //!   (up to 72) from a step's window came from `now()` moved by that much:
 //!   it becomes `<now-23h@step N>`;
 //! - on Postgres, each tool's own database name becomes `{database}`;
+//! - in compiled SQL too, a timestamp with a fraction of a second inside a
+//!   step's window becomes `<now@step N>` (a macro read it back from a
+//!   column filled with `now()`: [`normalise_now_in_text`]);
 //! - a `DATE`/`TIMESTAMP`/`TIMESTAMPTZ` value within 60 days of the day the
 //!   run started (UTC) becomes `today-3` or `today-3 00:00:00`: the inverse
 //!   of the date placeholders of fixtures (a run across midnight UTC sees two
@@ -407,6 +410,30 @@ pub fn normalise_time(v: &str, ty: &str, clock: &Clock) -> (String, Option<usize
     }
 }
 
+/// `text` (compiled SQL) with every timestamp that came from `now()` during
+/// a step as `<now@step N>`: a macro can read such a value back from the
+/// warehouse into the SQL it writes (`select max(created_at) ...` over a
+/// column filled with `current_timestamp`). Only timestamps with a fraction
+/// of a second, as `now()` has and date placeholders do not.
+pub fn normalise_now_in_text(text: &str, clock: &Clock) -> String {
+    static TIMESTAMP: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{1,9}")
+            .expect("valid pattern")
+    });
+    TIMESTAMP
+        .replace_all(text, |c: &regex::Captures| {
+            let v = c[0].replacen('T', " ", 1);
+            match NaiveDateTime::parse_from_str(&v, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .and_then(|t| step_at(t, clock))
+            {
+                Some(step) => format!("<now@step {step}>"),
+                None => c[0].to_owned(),
+            }
+        })
+        .into_owned()
+}
+
 /// The step (1-based) whose window holds `t`, else the nearest one within
 /// 2 s (steps can be milliseconds apart, so containment comes first).
 fn step_at(t: NaiveDateTime, clock: &Clock) -> Option<usize> {
@@ -491,6 +518,13 @@ mod tests {
             &clock,
         );
         assert_eq!(row, "<md5 of now@step 1> | <now@step 1>");
+        let sql = "where t >= '2030-05-10 10:00:07.5+00:00' and t < '2030-05-10 10:00:08' \
+                   and u = '2024-01-01 12:00:00.25'";
+        assert_eq!(
+            normalise_now_in_text(sql, &clock),
+            "where t >= '<now@step 2>+00:00' and t < '2030-05-10 10:00:08' \
+             and u = '2024-01-01 12:00:00.25'"
+        );
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub struct StepOutcome {
     /// The manifest, after `compile` and `parse` (see [`compares_manifest`]).
     pub manifest: Option<Manifest>,
     /// Compiled files that are not compared
-    /// ([`artifacts::unit_test_scaffolding`]).
+    /// ([`artifacts::unit_test_scaffolding`], [`artifacts::shared_test_files`]).
     pub scaffolding: BTreeSet<String>,
 }
 
@@ -317,9 +317,21 @@ pub fn run(tool: Tool, exe: &Path, src: &Path, spec: &Spec, opts: &Options) -> R
         };
         let scaffolding = manifest_text
             .as_deref()
-            .map(artifacts::unit_test_scaffolding)
+            .map(|m| {
+                let mut files = artifacts::unit_test_scaffolding(m);
+                files.extend(artifacts::shared_test_files(m));
+                files
+            })
             .unwrap_or_default();
-        let compiled = artifacts::read_compiled(&target.join("compiled"), db_name)?;
+        let clock = Clock {
+            today: opts.today,
+            windows: &windows,
+            open: false,
+        };
+        let compiled = artifacts::read_compiled(&target.join("compiled"), db_name)?
+            .into_iter()
+            .map(|(path, text)| (path, dump::normalise_now_in_text(&text, &clock)))
+            .collect();
         steps.push(StepOutcome {
             cmd: step.cmd.clone(),
             exit,

@@ -365,17 +365,21 @@ impl Serialize for NodeOut<'_> {
             },
         )?;
         m.serialize_entry("compiled_path", &compiled_path(node))?;
-        m.serialize_entry("compiled", &node.compiled_code.is_some())?;
-        m.serialize_entry("compiled_code", &node.compiled_code)?;
-        m.serialize_entry("extra_ctes_injected", &node.compiled_code.is_some())?;
-        m.serialize_entry(
-            "extra_ctes",
-            &node
-                .extra_ctes
-                .iter()
-                .map(|(id, sql)| Cte { id, sql })
-                .collect::<Vec<_>>(),
-        )?;
+        // A node that was not compiled has none of these (dbt's
+        // `CompiledResource.__post_serialize__` drops them).
+        if node.compiled_code.is_some() {
+            m.serialize_entry("compiled", &true)?;
+            m.serialize_entry("compiled_code", &node.compiled_code)?;
+            m.serialize_entry("extra_ctes_injected", &true)?;
+            m.serialize_entry(
+                "extra_ctes",
+                &node
+                    .extra_ctes
+                    .iter()
+                    .map(|(id, sql)| Cte { id, sql })
+                    .collect::<Vec<_>>(),
+            )?;
+        }
         m.serialize_entry("contract", &contract_json(node))?;
         match node.resource_type {
             ResourceType::Model => {

@@ -569,6 +569,20 @@ fn settle(
                 || format!("macro.{pkg}.test_{}", meta.name),
                 |m| m.unique_id.clone(),
             );
+        if is_fast_parsed_test(&test_macro) {
+            // dbt parses these two without rendering their arguments: the
+            // test macro is their only macro until they are compiled.
+            node.depends_on_macros.clear();
+        } else {
+            // dbt parses a generic test in a context that holds only the
+            // test macro, `get_where_subquery` and what they call
+            // (`TestMacroNamespace`): any other macro its arguments call is
+            // undefined there, so it is not recorded until compile. (A macro
+            // the test macro itself calls would be; xform keeps none of
+            // those until compile either.)
+            node.depends_on_macros
+                .retain(|m| m == &test_macro || m.ends_with(".get_where_subquery"));
+        }
         node.depends_on_macros.retain(|m| m != &test_macro);
         node.depends_on_macros.insert(0, test_macro);
     }
@@ -1131,16 +1145,8 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
     let mut updates: Vec<(String, Vec<String>)> = Vec::new();
     for node in project.nodes.values() {
         let mut deps: Vec<String> = Vec::new();
-        for call in &node.refs {
-            match lookup.find_ref(&node.package_name, call) {
-                Some(uid) => {
-                    if !deps.iter().any(|d| d == uid) {
-                        deps.push(uid.to_owned());
-                    }
-                }
-                None => diags.push(unresolved_ref(project, &lookup, node, call)),
-            }
-        }
+        // dbt resolves every node's sources before any refs
+        // (`process_sources`, then `process_refs`), so sources come first.
         for [src, tbl] in &node.sources {
             match lookup.find_source(&node.package_name, src, tbl) {
                 Some(uid) => {
@@ -1149,6 +1155,16 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
                     }
                 }
                 None => diags.push(unresolved_source(project, node, src, tbl)),
+            }
+        }
+        for call in &node.refs {
+            match lookup.find_ref(&node.package_name, call) {
+                Some(uid) => {
+                    if !deps.iter().any(|d| d == uid) {
+                        deps.push(uid.to_owned());
+                    }
+                }
+                None => diags.push(unresolved_ref(project, &lookup, node, call)),
             }
         }
         updates.push((node.unique_id.clone(), deps));
@@ -2025,6 +2041,9 @@ pub struct Compiler {
     ephemerals: ephemeral::Precompiled,
     /// Refs sent to another environment's relations (`--defer`).
     deferred: HashMap<String, Relation>,
+    /// The macros each node's last compile called from its own template,
+    /// by node id, until [`Compiler::record_called_macros`] takes them.
+    called: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// How to compile beyond the project itself.
@@ -2123,6 +2142,7 @@ impl Compiler {
             static_tests: StaticTests::new(project),
             ephemerals: HashMap::new(),
             deferred: opts.deferred.clone(),
+            called: std::sync::Mutex::default(),
         };
         let mut diags = Diags::default();
         let results: Vec<(String, CompileResult)> = project
@@ -2247,6 +2267,33 @@ impl Compiler {
         let mut memo = ephemeral::Memo::new();
         Ok(self.finish(project, &node.unique_id, rendered, &mut memo))
     }
+
+    /// Adds to a compiled node's `depends_on.macros` what its compile
+    /// called that parsing did not, as dbt records the macros a node's
+    /// compile calls from its own template (`run_query` under `{% if
+    /// execute %}`, a test's `get_where_subquery`), after the others.
+    pub fn record_called_macros(&self, project: &Project, node: &mut Node) {
+        for m in self.called_macros(project, node) {
+            if !node.depends_on_macros.contains(&m) {
+                node.depends_on_macros.push(m);
+            }
+        }
+    }
+
+    /// The macros [`Compiler::record_called_macros`] adds, taken from the
+    /// compiler.
+    fn called_macros(&self, project: &Project, node: &Node) -> Vec<String> {
+        let called = self
+            .called
+            .lock()
+            .map(|mut m| m.remove(&node.unique_id))
+            .unwrap_or_default()
+            .unwrap_or_default();
+        called
+            .into_iter()
+            .chain(compile_time_test_macro(project, node))
+            .collect()
+    }
 }
 
 /// Compiles the given nodes (and the ephemeral models they use), setting
@@ -2321,12 +2368,59 @@ fn compile_keeping_rendered_with(
         done.push((id.clone(), out));
     }
     for (id, (sql, ctes)) in done {
+        let called = project
+            .nodes
+            .get(&id)
+            .map(|n| compiler.called_macros(project, n))
+            .unwrap_or_default();
         if let Some(n) = project.nodes.get_mut(&id) {
             n.compiled_code = Some(sql);
             n.extra_ctes = ctes;
+            for m in called {
+                if !n.depends_on_macros.contains(&m) {
+                    n.depends_on_macros.push(m);
+                }
+            }
         }
     }
     (diags, rendered)
+}
+
+/// dbt's `test_not_null` and `test_unique` (its own, not overridden), which
+/// its parser does not render (`render_test_update`).
+fn is_fast_parsed_test(test_macro: &str) -> bool {
+    matches!(
+        test_macro,
+        "macro.dbt.test_not_null" | "macro.dbt.test_unique"
+    )
+}
+
+/// The macro that compiling a generic test parsed without rendering adds to
+/// its `depends_on.macros`: dbt records the macros a node's compile calls at
+/// the top level, and its arguments call `get_where_subquery` (the one the
+/// test's package, the root project or dbt defines, in that order), which
+/// xform's compile of these tests skips when it would change nothing.
+fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
+    if node.resource_type != ResourceType::Test
+        || !node
+            .depends_on_macros
+            .first()
+            .is_some_and(|m| is_fast_parsed_test(m))
+    {
+        return None;
+    }
+    let find = |pkg: &str| {
+        project
+            .macros
+            .values()
+            .find(|m| m.name == "get_where_subquery" && m.package_name == pkg)
+            .map(|m| m.unique_id.clone())
+    };
+    Some(
+        find(&node.package_name)
+            .or_else(|| find(&project.root))
+            .unwrap_or_else(|| "macro.dbt.get_where_subquery".to_owned()),
+    )
 }
 
 /// dbt's `graph` variable: every node, source and exposure as the manifest
@@ -2414,5 +2508,11 @@ fn compile_node(
             .get("where")
             .is_none_or(serde_json::Value::is_null);
     let sql = render_node(renderer, project, node, &ctx, direct)?;
-    Ok((sql, ctx.take_recorded().ephemerals))
+    let recorded = ctx.take_recorded();
+    if unit.is_none()
+        && let Ok(mut called) = compiler.called.lock()
+    {
+        called.insert(node.unique_id.clone(), recorded.macros);
+    }
+    Ok((sql, recorded.ephemerals))
 }

@@ -278,6 +278,23 @@ fn plan(
     }
     if build {
         // A unit test runs before its model, so that a failing one skips it.
+        // The unit tests of one model run one after another, and the first
+        // that fails (or errors) skips the rest, as dbt's build runs them
+        // all in the model's job (`call_model_and_unit_tests_runner`; its
+        // order is a Python set's, so any order is dbt's).
+        let mut last_of_model: HashMap<&str, &String> = HashMap::new();
+        for id in &runnable {
+            if unit::is_unit(project, id) {
+                // Only with the model: without it, dbt runs them on their own.
+                for m in dag.parents(id).into_iter().filter(|m| set.contains(m)) {
+                    if let Some(prev) = last_of_model.insert(m, id)
+                        && let Some(v) = parents.get_mut(id)
+                    {
+                        v.push(prev.clone());
+                    }
+                }
+            }
+        }
         for id in &runnable {
             if unit::is_unit(project, id) {
                 for m in dag.parents(id) {
@@ -322,6 +339,34 @@ fn plan(
                         && !v.contains(t)
                     {
                         v.push(t.clone());
+                    }
+                }
+            }
+        }
+        // The unit tests run in their model's job, so the tests that gate
+        // the model gate them too.
+        for id in &runnable {
+            if !unit::is_unit(project, id) {
+                continue;
+            }
+            for m in dag.parents(id).into_iter().filter(|m| set.contains(m)) {
+                let gates: Vec<String> = parents
+                    .get(m)
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| {
+                        project
+                            .nodes
+                            .get(*t)
+                            .is_some_and(|n| n.resource_type == ResourceType::Test)
+                    })
+                    .cloned()
+                    .collect();
+                if let Some(v) = parents.get_mut(id) {
+                    for t in gates {
+                        if !v.contains(&t) {
+                            v.push(t);
+                        }
                     }
                 }
             }
@@ -1365,6 +1410,7 @@ impl Runner<'_> {
         };
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
+        self.compiler.record_called_macros(self.project, &mut node);
         self.write_compiled(&node, &sql, &ctes, batch);
         node.extra_ctes = ctes;
 

@@ -78,6 +78,38 @@ fn parse_writes_manifest_and_summary() {
         manifest["parent_map"]["model.shop.silver_sales"],
         serde_json::json!(["model.shop.stg_sales_deduped"])
     );
+    // Nothing is compiled: dbt leaves the compiled fields out.
+    let model = &manifest["nodes"]["model.shop.silver_sales"];
+    for key in [
+        "compiled",
+        "compiled_code",
+        "extra_ctes_injected",
+        "extra_ctes",
+    ] {
+        assert!(model.get(key).is_none(), "{key}: {model}");
+    }
+    assert!(model["compiled_path"].is_null(), "{model}");
+    // dbt parses unique and not_null without rendering their arguments;
+    // compiling them calls get_where_subquery.
+    let not_null = "test.shop.not_null_silver_sales_sale_id.48c401fbc3";
+    assert_eq!(
+        manifest["nodes"][not_null]["depends_on"]["macros"],
+        serde_json::json!(["macro.dbt.test_not_null"])
+    );
+    let out = xform(dir.path(), &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(
+        manifest["nodes"]["model.shop.silver_sales"]["compiled"],
+        true
+    );
+    assert_eq!(
+        manifest["nodes"][not_null]["depends_on"]["macros"],
+        serde_json::json!(["macro.dbt.test_not_null", "macro.dbt.get_where_subquery"])
+    );
 }
 
 /// A project whose YAML uses Jinja the way real dbt projects do: config
@@ -286,4 +318,118 @@ fn compile_reaches_the_warehouse_only_when_a_macro_queries_it() {
     .expect("compiled introspective.sql");
     // Without the warehouse the spine has one interval and nothing answers.
     assert!(sql.contains("0 as answer"), "{sql}");
+}
+
+#[test]
+fn compile_records_the_macros_a_node_calls_only_when_executing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: cm\nprofile: cm\n");
+    write(
+        p,
+        "profiles.yml",
+        "cm:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "models/m.sql",
+        "{% if execute %}{% set r = run_query('select 1 as x') %}{% endif %}\nselect 1 as x\n",
+    );
+    let macros = |p: &Path| {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        manifest["nodes"]["model.cm.m"]["depends_on"]["macros"].clone()
+    };
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(macros(p), serde_json::json!([]));
+    // dbt records the macros a node's compile calls from its own template.
+    let out = xform(p, &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(macros(p), serde_json::json!(["macro.dbt.run_query"]));
+}
+
+#[test]
+fn sources_come_before_refs_in_depends_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: so\nprofile: so\n");
+    write(
+        p,
+        "profiles.yml",
+        "so:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    tables: [{name: events}]\n",
+    );
+    write(p, "models/a.sql", "select 1 as x\n");
+    write(
+        p,
+        "models/b.sql",
+        "select * from {{ ref('a') }} union all select * from {{ source('raw', 'events') }}\n",
+    );
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    // dbt resolves all sources, then all refs.
+    assert_eq!(
+        manifest["nodes"]["model.so.b"]["depends_on"]["nodes"],
+        serde_json::json!(["source.so.raw.events", "model.so.a"])
+    );
+}
+
+#[test]
+fn a_generic_test_records_its_arguments_macros_when_compiled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(p, "dbt_project.yml", "name: gt\nprofile: gt\n");
+    write(
+        p,
+        "profiles.yml",
+        "gt:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "macros/m.sql",
+        "{% macro my_val() %}1{% endmacro %}\n{% test is_const(model, column_name, value) %}\nselect * from {{ model }} where {{ column_name }} != {{ value }}\n{% endtest %}\n",
+    );
+    write(p, "models/a.sql", "select 1 as x\n");
+    write(
+        p,
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n          - is_const:\n              arguments:\n                value: \"{{ my_val() }}\"\n",
+    );
+    let macros = |p: &Path| {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        manifest["nodes"]["test.gt.is_const_a_x___my_val_.f15724e9ef"]["depends_on"]["macros"]
+            .clone()
+    };
+    // dbt parses a generic test where only the test macro and
+    // get_where_subquery are defined: my_val is not recorded.
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        macros(p),
+        serde_json::json!(["macro.gt.test_is_const", "macro.dbt.get_where_subquery"])
+    );
+    let out = xform(p, &["compile"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        macros(p),
+        serde_json::json!([
+            "macro.gt.test_is_const",
+            "macro.dbt.get_where_subquery",
+            "macro.gt.my_val"
+        ])
+    );
 }

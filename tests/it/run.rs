@@ -107,7 +107,7 @@ fn build_runs_tests_and_skips_downstream_of_a_failure() {
     write(
         d,
         "models/schema.yml",
-        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n",
+        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\nunit_tests:\n  - name: counts\n    model: down\n    given:\n      - input: ref('base')\n        rows: [{id: 1}]\n    expect:\n      rows: [{n: 1}]\n",
     );
     let out = xform(d, &["build"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -147,6 +147,9 @@ fn build_runs_tests_and_skips_downstream_of_a_failure() {
     assert_eq!(status("model.p.base"), "success");
     assert_eq!(status("test.p.unique_base_id"), "fail");
     assert_eq!(status("model.p.down"), "skipped");
+    // A model's unit tests run in its job: the test that skips the model
+    // skips them too.
+    assert_eq!(status("unit_test.p.down.counts"), "skipped");
     assert_eq!(rows(d, "select count(*) from base"), ["BigInt(3)"]);
     assert!(
         query(
@@ -677,16 +680,49 @@ unit_tests:
     assert!(out.stderr.contains("- | 1  | Ada"), "{}", out.stderr);
     assert!(out.stderr.contains("- | 3  | CY"), "{}", out.stderr);
     assert!(out.stderr.contains("+ | 1  | ADA"), "{}", out.stderr);
-    // A mock row naming a column the input lacks.
+    // A failing unit test skips its model and what depends on it, and in
+    // `build` the model's unit tests that have not run yet (dbt runs them
+    // one after another in the model's job).
     assert!(
-        out.stderr
-            .contains("column `nom` in the mock rows of `people`"),
+        out.stderr.contains("SKIP relation main.upper_people"),
         "{}",
         out.stderr
     );
-    // A failing unit test skips its model and what depends on it.
     assert!(
-        out.stderr.contains("SKIP relation main.upper_people"),
+        out.stderr
+            .contains("SKIP unit test upper_people::unknown_column"),
+        "{}",
+        out.stderr
+    );
+    let rr = std::fs::read_to_string(d.join("target/run_results.json")).expect("run_results");
+    let rr: serde_json::Value = serde_json::from_str(&rr).expect("json");
+    let statuses: Vec<(&str, &str)> = rr["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| Some((r["unique_id"].as_str()?, r["status"].as_str()?)))
+        .filter(|(id, _)| id.starts_with("unit_test."))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("unit_test.p.upper_people.shouts", "pass"),
+            ("unit_test.p.upper_people.wrong", "fail"),
+            ("unit_test.p.upper_people.unknown_column", "skipped"),
+        ]
+    );
+    // `test` runs every unit test. A mock row naming a column the input
+    // lacks is a clear error.
+    let out = xform(d, &["test", "-s", "upper_people"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FAIL 1 upper_people::wrong"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("column `nom` in the mock rows of `people`"),
         "{}",
         out.stderr
     );
