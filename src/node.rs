@@ -593,6 +593,19 @@ pub struct Node {
 }
 
 impl Node {
+    /// The columns declared with a `primary_key` constraint of their own.
+    pub fn primary_key_columns(&self) -> Vec<&str> {
+        self.columns
+            .values()
+            .filter(|c| {
+                c.constraints
+                    .iter()
+                    .any(|k| k.kind == ConstraintKind::PrimaryKey)
+            })
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     pub fn new(resource_type: ResourceType, package_name: &str, name: &str) -> Self {
         Self {
             unique_id: format!("{resource_type}.{package_name}.{name}"),

@@ -454,16 +454,7 @@ fn patch_nodes(
         if let Some(cs) = entry.get("constraints") {
             node.constraints = super::constraints::read(file, cs, true, diags);
         }
-        let column_pks: Vec<&str> = node
-            .columns
-            .values()
-            .filter(|c| {
-                c.constraints
-                    .iter()
-                    .any(|k| k.kind == crate::node::ConstraintKind::PrimaryKey)
-            })
-            .map(|c| c.name.as_str())
-            .collect();
+        let column_pks = node.primary_key_columns();
         super::constraints::check_primary_keys(
             file,
             name_y.unwrap_or(entry),

@@ -158,16 +158,7 @@ pub(super) fn patch(
         if let Some(cs) = constraints {
             node.constraints = super::constraints::read(file, cs, true, diags);
         }
-        let column_pks: Vec<&str> = node
-            .columns
-            .values()
-            .filter(|c| {
-                c.constraints
-                    .iter()
-                    .any(|k| k.kind == crate::node::ConstraintKind::PrimaryKey)
-            })
-            .map(|c| c.name.as_str())
-            .collect();
+        let column_pks = node.primary_key_columns();
         super::constraints::check_primary_keys(
             file,
             d.at,
