@@ -465,7 +465,7 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             tracing::debug!("compile phase took {:?}", t1.elapsed());
             printer.diags(&errs);
             // The compiled files (one thread, mostly waiting on the file
-            // system) are written while the manifest and the results are.
+            // system), the manifest and the results are written side by side.
             let shared = &loaded;
             let written = std::thread::scope(|s| -> anyhow::Result<usize> {
                 let files = s.spawn(|| {
@@ -474,11 +474,16 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                     tracing::debug!("wrote compiled files in {:?}", tw.elapsed());
                     r
                 });
+                let results =
+                    s.spawn(|| write_compile_results(shared, &selected, "compile", &c.select, t0));
                 write_manifest(shared)?;
-                write_compile_results(shared, &selected, "compile", &c.select, t0)?;
+                let panicked = |what: &str| anyhow::anyhow!("the {what} writer panicked");
+                results
+                    .join()
+                    .unwrap_or_else(|_| Err(panicked("results")))?;
                 files
                     .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the compiled files' writer panicked")))
+                    .unwrap_or_else(|_| Err(panicked("compiled files")))
             })?;
             if errs.has_errors() {
                 return Ok(fail_count(printer, &errs));
