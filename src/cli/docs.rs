@@ -51,8 +51,8 @@ pub(super) fn generate_command(
     let shared = &loaded;
     // From here the project does not change, and the compiled files, the
     // manifest and the docs are independent of each other: the files (one
-    // thread, mostly waiting on the file system) and the manifest are
-    // written while the docs are made.
+    // thread, mostly waiting on the file system), the manifest and the
+    // results are written while the docs are made.
     let generated = std::thread::scope(|s| -> anyhow::Result<_> {
         let files = compiled_ids.as_deref().map(|ids| {
             s.spawn(move || {
@@ -63,6 +63,14 @@ pub(super) fn generate_command(
             })
         });
         let manifest = s.spawn(|| super::write_manifest(shared));
+        // As dbt's `docs generate`, which runs `compile` first: its results.
+        let results = compiled_ids.is_some().then(|| {
+            s.spawn(|| {
+                let ids: Vec<String> = shared.project.nodes.keys().cloned().collect();
+                let sel = super::args::SelectArgs::default();
+                super::write_compile_results(shared, &ids, "generate", &sel, t0)
+            })
+        });
         let warehouse = warehouse.map(|h| {
             h.join().unwrap_or_else(|_| {
                 Err(Diag::warning(
@@ -87,15 +95,12 @@ pub(super) fn generate_command(
             joined(files.join().map(|r| r.map(drop)))?;
         }
         joined(manifest.join())?;
+        if let Some(results) = results {
+            joined(results.join())?;
+        }
         Ok(generated?)
     })?;
     printer.diags(&generated.warnings);
-    // As dbt's `docs generate`, which runs `compile` first: its results.
-    if compiled_ids.is_some() {
-        let ids: Vec<String> = loaded.project.nodes.keys().cloned().collect();
-        let sel = super::args::SelectArgs::default();
-        super::write_compile_results(&loaded, &ids, "generate", &sel, t0)?;
-    }
     let c = &generated.catalog;
     printer.info(&format!(
         "Catalog written to {} ({} relations, {} sources, from the {})",
