@@ -411,19 +411,13 @@ fn check_hooks(
     origin: &str,
     cfg: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), Diag> {
-    fn without_sql(v: &serde_json::Value) -> Option<&serde_json::Value> {
-        match v {
-            serde_json::Value::Array(items) => items.iter().find_map(without_sql),
-            serde_json::Value::Object(m) if !m.contains_key("sql") => Some(v),
-            _ => None,
-        }
-    }
     for (key, v) in cfg {
         let canonical = config::canonical_key(key);
         if !matches!(canonical, "pre-hook" | "post-hook") {
             continue;
         }
-        if let Some(bad) = without_sql(v) {
+        if let Some(at) = config::hook_without_sql(v) {
+            let bad = at.and_then(|i| v.get(i)).unwrap_or(v);
             let mut d = Diag::error(
                 "XF0158",
                 format!(

@@ -85,6 +85,17 @@ pub fn merge_into(base: &mut Map<String, Value>, more: &Map<String, Value>) {
     }
 }
 
+/// Where a `pre-hook`/`post-hook` value holds a mapping without `sql`,
+/// which dbt refuses: `Some(None)` for the value itself, `Some(Some(i))`
+/// for item `i` of a list.
+pub fn hook_without_sql(v: &Value) -> Option<Option<usize>> {
+    let bad = |x: &Value| matches!(x, Value::Object(m) if !m.contains_key("sql"));
+    match v {
+        Value::Array(items) => items.iter().position(bad).map(Some),
+        other => bad(other).then_some(None),
+    }
+}
+
 /// Hooks as dbt reads them: a string, a string holding a JSON object
 /// (what `before_begin()`/`after_commit()` return), or a `{sql,
 /// transaction}` mapping; a mapping becomes `{sql, transaction}` (one

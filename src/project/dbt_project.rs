@@ -364,24 +364,11 @@ impl ProjectFile {
             let Value::Object(m) = v else { return };
             for (k, child) in m {
                 path.push(k.clone());
-                let key = k.trim_start_matches('+');
-                if matches!(key, "pre-hook" | "post-hook" | "pre_hook" | "post_hook") {
-                    let items: Vec<(Option<usize>, &Value)> = match child {
-                        Value::Array(a) => {
-                            a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect()
-                        }
-                        other => vec![(None, other)],
-                    };
-                    for (i, item) in items {
-                        if let Value::Object(h) = item
-                            && !h.contains_key("sql")
-                        {
-                            let mut p = path.join(".");
-                            if let Some(i) = i {
-                                p = format!("{p}.{i}");
-                            }
-                            out.push(p);
-                        }
+                let key = super::config::canonical_key(k.trim_start_matches('+'));
+                if matches!(key, "pre-hook" | "post-hook") {
+                    if let Some(at) = super::config::hook_without_sql(child) {
+                        let p = path.join(".");
+                        out.push(at.map_or(p.clone(), |i| format!("{p}.{i}")));
                     }
                 } else {
                     walk(child, path, out);
