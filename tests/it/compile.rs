@@ -69,10 +69,7 @@ fn parse_writes_manifest_and_summary() {
         "{}",
         out.stderr
     );
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
+    let manifest: serde_json::Value = crate::support::read_manifest(dir.path());
     assert_eq!(manifest["metadata"]["project_name"], "shop");
     assert_eq!(
         manifest["parent_map"]["model.shop.silver_sales"],
@@ -98,10 +95,7 @@ fn parse_writes_manifest_and_summary() {
     );
     let out = xform(dir.path(), &["compile"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
+    let manifest: serde_json::Value = crate::support::read_manifest(dir.path());
     assert_eq!(
         manifest["nodes"]["model.shop.silver_sales"]["compiled"],
         true
@@ -181,10 +175,7 @@ fn jinja_in_project_and_properties_yaml_is_rendered_per_target() {
     let sql = std::fs::read_to_string(dir.path().join("target/compiled/yj/models/a.sql"))
         .expect("compiled a");
     assert!(sql.contains(r#""landing"."events""#), "{sql}");
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("target/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
+    let manifest: serde_json::Value = crate::support::read_manifest(dir.path());
     let node = &manifest["nodes"]["model.yj.a"];
     assert_eq!(node["description"], "The a model.");
     // What was written stays in `unrendered_config`, for state comparison.
@@ -336,10 +327,7 @@ fn compile_records_the_macros_a_node_calls_only_when_executing() {
         "{% if execute %}{% set r = run_query('select 1 as x') %}{% endif %}\nselect 1 as x\n",
     );
     let macros = |p: &Path| {
-        let manifest: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
-        )
-        .expect("json");
+        let manifest: serde_json::Value = crate::support::read_manifest(p);
         manifest["nodes"]["model.cm.m"]["depends_on"]["macros"].clone()
     };
     let out = xform(p, &["parse"]);
@@ -374,10 +362,7 @@ fn sources_come_before_refs_in_depends_on() {
     );
     let out = xform(p, &["parse"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
+    let manifest: serde_json::Value = crate::support::read_manifest(p);
     // dbt resolves all sources, then all refs.
     assert_eq!(
         manifest["nodes"]["model.so.b"]["depends_on"]["nodes"],
@@ -407,10 +392,7 @@ fn a_generic_test_records_its_arguments_macros_when_compiled() {
         "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: x\n        data_tests:\n          - is_const:\n              arguments:\n                value: \"{{ my_val() }}\"\n",
     );
     let macros = |p: &Path| {
-        let manifest: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(p.join("target/manifest.json")).expect("manifest"),
-        )
-        .expect("json");
+        let manifest: serde_json::Value = crate::support::read_manifest(p);
         manifest["nodes"]["test.gt.is_const_a_x___my_val_.f15724e9ef"]["depends_on"]["macros"]
             .clone()
     };

@@ -518,10 +518,7 @@ fn postgres_contract_constraints_are_in_the_table_and_docs_become_comments() {
         ),
         ["line_no", "parent_id", "qty"]
     );
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("target/manifest.json")).expect("manifest"),
-    )
-    .expect("json");
+    let manifest: serde_json::Value = crate::support::read_manifest(d);
     let line = &manifest["nodes"]["model.p.line"];
     assert_eq!(
         line["depends_on"]["nodes"],

@@ -418,6 +418,25 @@ fn dbt_lines(dbt: &Path, dir: &Path, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Runs `dbt parse` in `d` and moves its `target/` to `<outside>/dbt_state`
+/// (so xform's runs cannot read it by accident); returns that folder.
+fn dbt_parse_state(dbt: &Path, d: &Path, outside: &Path, args: &[&str]) -> String {
+    let mut parse = vec!["parse"];
+    parse.extend_from_slice(args);
+    dbt_lines(dbt, d, &parse);
+    let state = outside.join("dbt_state");
+    copy_dir(&d.join("target"), &state);
+    std::fs::remove_dir_all(d.join("target")).expect("rm target");
+    state.display().to_string()
+}
+
+/// `xform ls -s <select> --state <state>`, sorted.
+fn xform_ls_state(d: &Path, state: &str, select: &str) -> Vec<String> {
+    let out = xform(d, &["ls", "-s", select, "--state", state]);
+    assert_eq!(out.code, 0, "xform ls -s {select}: {}", out.stderr);
+    sorted(out.stdout.lines().map(str::to_owned).collect())
+}
+
 /// A state written by `dbt parse` works, and xform selects what dbt
 /// selects, except where dbt is wrong.
 #[test]
@@ -426,16 +445,8 @@ fn dbt_state_selects_like_dbt() {
     let outside = tempfile::tempdir().expect("temp dir");
     let project = project(&outside.path().join("shop.duckdb"));
     let d = project.path();
-    dbt_lines(&dbt, d, &["parse", "--target", "prod"]);
-    let state = outside.path().join("dbt_state");
-    copy_dir(&d.join("target"), &state);
-    std::fs::remove_dir_all(d.join("target")).expect("rm target");
-    let state = state.display().to_string();
-    let ours = |select: &str| -> Vec<String> {
-        let out = xform(d, &["ls", "-s", select, "--state", &state]);
-        assert_eq!(out.code, 0, "xform ls -s {select}: {}", out.stderr);
-        sorted(out.stdout.lines().map(str::to_owned).collect())
-    };
+    let state = dbt_parse_state(&dbt, d, outside.path(), &["--target", "prod"]);
+    let ours = |select: &str| xform_ls_state(d, &state, select);
     let theirs =
         |select: &str| sorted(dbt_lines(&dbt, d, &["ls", "-s", select, "--state", &state]));
     // Unchanged: dbt reports env_call (a table in prod, a view here) and
@@ -921,16 +932,8 @@ fn versioned_models_compare_with_a_dbt_state_like_dbt() {
     let d = project.path();
     crate::support::ensure_duckdb_profile(d);
     let outside = tempfile::tempdir().expect("temp dir");
-    dbt_lines(&dbt, d, &["parse"]);
-    let state = outside.path().join("dbt_state");
-    copy_dir(&d.join("target"), &state);
-    std::fs::remove_dir_all(d.join("target")).expect("rm target");
-    let state = state.display().to_string();
-    let ours = |select: &str| -> Vec<String> {
-        let out = xform(d, &["ls", "-s", select, "--state", &state]);
-        assert_eq!(out.code, 0, "xform ls -s {select}: {}", out.stderr);
-        sorted(out.stdout.lines().map(str::to_owned).collect())
-    };
+    let state = dbt_parse_state(&dbt, d, outside.path(), &[]);
+    let ours = |select: &str| xform_ls_state(d, &state, select);
     let theirs =
         |select: &str| sorted(dbt_lines(&dbt, d, &["ls", "-s", select, "--state", &state]));
     assert_eq!(ours("state:modified"), Vec::<String>::new());

@@ -98,6 +98,12 @@ pub fn xform_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// The `target/manifest.json` an xform command wrote in `dir`.
+pub fn read_manifest(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("target/manifest.json")).expect("manifest");
+    serde_json::from_str(&text).expect("manifest json")
+}
+
 /// Every file under `dir`, as (relative path, contents), sorted.
 pub fn read_tree(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
