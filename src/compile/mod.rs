@@ -885,8 +885,13 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
 /// helper macros turns this off.
 struct StaticTests {
     enabled: bool,
+    /// Their SQL needs no render either: nothing replaces the SQL of the
+    /// tests, `should_store_failures` or any adapter's variant of them.
+    sql: bool,
     where_subquery: String,
 }
+
+const BUILTIN_TESTS: [&str; 4] = ["unique", "not_null", "accepted_values", "relationships"];
 
 impl StaticTests {
     fn new(project: &Project) -> Self {
@@ -894,14 +899,146 @@ impl StaticTests {
             !m.builtin
                 && (m.name == "get_where_subquery"
                     || m.name.ends_with("__get_where_subquery")
-                    || ["unique", "not_null", "accepted_values", "relationships"]
+                    || BUILTIN_TESTS
                         .iter()
                         .any(|t| m.name.ends_with(&format!("test_{t}"))))
         });
+        let sql_overridden = project.macros.values().any(|m| {
+            (!m.builtin && m.name == "should_store_failures")
+                || BUILTIN_TESTS.iter().any(|t| {
+                    m.name.ends_with(&format!("__test_{t}"))
+                        && m.name != format!("default__test_{t}")
+                })
+        });
         Self {
             enabled: !overridden,
+            sql: !overridden && !sql_overridden,
             where_subquery: "macro.dbt.get_where_subquery".to_owned(),
         }
+    }
+
+    /// The compiled SQL of one of the four built-in generic tests, byte for
+    /// byte what rendering dbt's macros gives, and the ephemeral models it
+    /// reads; `None` when anything about the test needs the render (a
+    /// `where:` config, templated arguments, a versioned ref, an argument
+    /// that does not resolve: the render reports those).
+    fn compile(
+        &self,
+        resolver: &dyn Resolver,
+        store_failures_flag: bool,
+        node: &Node,
+    ) -> Option<(String, Vec<String>)> {
+        use std::fmt::Write as _;
+        if !self.sql {
+            return None;
+        }
+        let test = node.test.as_ref()?;
+        let meta = test.metadata.as_ref()?;
+        if meta.namespace.is_some()
+            || !BUILTIN_TESTS.contains(&meta.name.as_str())
+            || node.raw_code != format!("{{{{ test_{}(**_dbt_generic_test_kwargs) }}}}", meta.name)
+            || node.config.get("where").is_some_and(|w| !w.is_null())
+        {
+            return None;
+        }
+        let plain = |v: &serde_json::Value| -> Option<String> {
+            let s = v.as_str()?;
+            (!s.contains("{{") && !s.contains("{%") && looks_like_call(s).is_none())
+                .then(|| s.to_owned())
+        };
+        let mut ephemerals: Vec<String> = Vec::new();
+        let mut relation = |v: &serde_json::Value| -> Option<String> {
+            let rel = match static_call(v.as_str()?)? {
+                StaticCall::Ref(call) => {
+                    if call.version.is_some() {
+                        return None;
+                    }
+                    let r = resolver.resolve_ref(&node.package_name, &call).ok()?;
+                    if r.ephemeral && !ephemerals.contains(&r.unique_id) {
+                        ephemerals.push(r.unique_id);
+                    }
+                    r.relation
+                }
+                StaticCall::Source([s, t]) => resolver.resolve_source(&s, &t).ok()?,
+            };
+            Some(rel.render())
+        };
+        let (mut column, mut model, mut values, mut quote, mut to, mut field) =
+            (None, None, None, true, None, None);
+        // Arguments in their declared order: refs resolve in that order, as
+        // the render resolves them.
+        for (k, v) in &meta.kwargs {
+            match (meta.name.as_str(), k.as_str()) {
+                (_, "column_name") => column = Some(v.as_str()?.to_owned()),
+                (_, "model") => model = Some(relation(v)?),
+                ("accepted_values", "values") => {
+                    let mut out = Vec::new();
+                    for x in v.as_array()? {
+                        out.push(match x {
+                            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => {
+                                n.to_string()
+                            }
+                            _ => plain(x)?,
+                        });
+                    }
+                    values = Some(out);
+                }
+                ("accepted_values", "quote") => quote = v.as_bool()?,
+                ("relationships", "to") => to = Some(relation(v)?),
+                ("relationships", "field") => field = Some(plain(v)?),
+                _ => return None,
+            }
+        }
+        let (col, model) = (column?, model?);
+        let mut body = String::with_capacity(256);
+        body.push_str("\n    \n    \n\n");
+        match meta.name.as_str() {
+            "not_null" => {
+                let store = match node.config.get("store_failures") {
+                    None | Some(serde_json::Value::Null) => store_failures_flag,
+                    Some(serde_json::Value::Bool(b)) => *b,
+                    Some(_) => return None,
+                };
+                let list = if store { "*" } else { col.as_str() };
+                let _ = write!(
+                    body,
+                    "\n\nselect {list}\nfrom {model}\nwhere {col} is null\n\n"
+                );
+            }
+            "unique" => {
+                let _ = write!(
+                    body,
+                    "select\n    {col} as unique_field,\n    count(*) as n_records\n\n\
+                     from {model}\nwhere {col} is not null\ngroup by {col}\n\
+                     having count(*) > 1\n\n"
+                );
+            }
+            "accepted_values" => {
+                let list: Vec<String> = values?
+                    .into_iter()
+                    .map(|v| if quote { format!("'{v}'") } else { v })
+                    .collect();
+                let _ = write!(
+                    body,
+                    "with all_values as (\n\n    select\n        {col} as value_field,\n\
+                     \x20       count(*) as n_records\n\n    from {model}\n    group by {col}\n\n)\n\n\
+                     select *\nfrom all_values\nwhere value_field not in (\n    {}\n)\n\n",
+                    list.join(",")
+                );
+            }
+            _ => {
+                let (to, field) = (to?, field?);
+                let _ = write!(
+                    body,
+                    "with child as (\n    select {col} as from_field\n    from {model}\n\
+                     \x20   where {col} is not null\n),\n\nparent as (\n    select {field} as to_field\n\
+                     \x20   from {to}\n)\n\nselect\n    from_field\n\nfrom child\nleft join parent\n\
+                     \x20   on child.from_field = parent.to_field\n\nwhere parent.to_field is null\n\n"
+                );
+            }
+        }
+        body.push('\n');
+        Some((body, ephemerals))
     }
 
     fn recorded(&self, node: &Node) -> Option<Recorded> {
@@ -2467,6 +2604,25 @@ fn compile_node(
     batch: Option<(String, String)>,
     unit: Option<(&UnitSetup, &Arc<std::sync::Mutex<Vec<String>>>)>,
 ) -> CompileResult {
+    if unit.is_none()
+        && batch.is_none()
+        && let Some((sql, ephemerals)) = compiler.static_tests.compile(
+            compiler.resolver.as_ref(),
+            renderer.shared.store_failures_flag(),
+            node,
+        )
+    {
+        if let Ok(mut called) = compiler.called.lock()
+            && let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref())
+        {
+            // What the render records: the test macro its template calls.
+            called.insert(
+                node.unique_id.clone(),
+                vec![format!("macro.dbt.test_{}", meta.name)],
+            );
+        }
+        return Ok((sql, ephemerals));
+    }
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
         Phase::Compile,

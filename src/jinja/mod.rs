@@ -73,6 +73,13 @@ pub struct MacroEntry {
 }
 
 impl Shared {
+    /// `flags.STORE_FAILURES`, as Jinja reads it (truthy).
+    pub fn store_failures_flag(&self) -> bool {
+        self.flags
+            .get_attr("STORE_FAILURES")
+            .is_ok_and(|v| v.is_true())
+    }
+
     /// Finds a macro by dbt's search order for a node in `node_package`:
     /// the node's package, the root project, then the `dbt` namespace.
     pub fn find_macro(&self, node_package: &str, name: &str) -> Option<&MacroEntry> {

@@ -480,7 +480,8 @@ fn patch_nodes(
             version: None,
         };
         let key_name = format!("{plural}.{name}");
-        let tests = collect_tests(entry);
+        let quote_columns = bool_of(entry.get("quote_columns"));
+        let tests = collect_tests(entry, &|c| test_column_name(project, c, quote_columns));
         add_tests(pending, &target, &key_name, tests);
     }
 }
@@ -501,8 +502,13 @@ pub(super) enum TestTarget {
     },
 }
 
-/// `(column, test entry)` pairs of an entry: model-level tests then column tests.
-pub(super) fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
+/// `(column, test entry)` pairs of an entry: model-level tests then column
+/// tests. `column` names a column as its tests see it (see
+/// [`test_column_name`]).
+pub(super) fn collect_tests(
+    entry: &Yaml,
+    column: &dyn Fn(&Yaml) -> String,
+) -> Vec<(Option<String>, Yaml)> {
     let mut out = Vec::new();
     for key in ["data_tests", "tests"] {
         for t in entry.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
@@ -514,7 +520,7 @@ pub(super) fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
         .and_then(Yaml::as_seq)
         .unwrap_or_default()
     {
-        let col = str_of(c.get("name"));
+        let col = column(c);
         for key in ["data_tests", "tests"] {
             for t in c.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
                 out.push((Some(col.clone()), t.clone()));
@@ -522,6 +528,34 @@ pub(super) fn collect_tests(entry: &Yaml) -> Vec<(Option<String>, Yaml)> {
         }
     }
     out
+}
+
+/// The `column_name` a column's generic tests get, as dbt gives it: quoted
+/// for the adapter when the column says `quote: true`, or says nothing and
+/// `quote_columns` (a model's `quote_columns:`, a source table's
+/// `quoting: {column:}`) is true.
+pub(super) fn test_column_name(
+    project: &Project,
+    column: &Yaml,
+    quote_columns: Option<bool>,
+) -> String {
+    let name = str_of(column.get("name"));
+    let quoted = match column.get("quote").map(Yaml::to_json) {
+        Some(Value::Bool(b)) => b,
+        _ => quote_columns.unwrap_or(false),
+    };
+    match crate::adapter::for_kind(&project.target.kind) {
+        Some(a) if quoted => a.quote(&name),
+        _ => name,
+    }
+}
+
+/// A boolean YAML value, if it is one.
+pub(super) fn bool_of(y: Option<&Yaml>) -> Option<bool> {
+    match y.map(Yaml::to_json) {
+        Some(Value::Bool(b)) => Some(b),
+        _ => None,
+    }
 }
 
 /// Test config keys that may be written next to a test's arguments.
@@ -664,7 +698,7 @@ fn build_test(
                                 args.extend(a);
                             }
                         }
-                        "name" if t.get("test_name").is_some() => {
+                        "name" => {
                             custom_name = v.as_str().map(str::to_owned);
                         }
                         "test_name" | "description" => {}
@@ -696,6 +730,11 @@ fn build_test(
                 ));
             }
         }
+    }
+    // dbt merges `arguments:` over the entry's own keys and then takes any
+    // `name` as the test's name, never as an argument.
+    if let Some(n) = args.shift_remove("name") {
+        custom_name = n.as_str().map(str::to_owned).or(custom_name);
     }
     let (target_name, model_expr, attached) = match target {
         TestTarget::Node {
@@ -1041,7 +1080,10 @@ fn add_sources(
                 table: table.clone(),
             };
             let key_name = format!("sources.{source_name}");
-            add_tests(pending, &target, &key_name, collect_tests(t));
+            let quote_columns = bool_of(t.get("quoting").and_then(|q| q.get("column")))
+                .or_else(|| bool_of(src.get("quoting").and_then(|q| q.get("column"))));
+            let tests = collect_tests(t, &|c| test_column_name(project, c, quote_columns));
+            add_tests(pending, &target, &key_name, tests);
         }
     }
 }

@@ -229,8 +229,13 @@ pub(super) fn patch(
             .filter(|c| d.include.includes(&str_of(c.get("name"))))
             .collect();
         cols.extend(column_entries(d.entry));
+        let quote_columns = super::properties::bool_of(
+            d.entry
+                .get("quote_columns")
+                .or_else(|| entry.get("quote_columns")),
+        );
         for c in &cols {
-            let col = str_of(c.get("name"));
+            let col = super::properties::test_column_name(project, c, quote_columns);
             for key in ["data_tests", "tests"] {
                 for t in c.get(key).and_then(Yaml::as_seq).unwrap_or_default() {
                     tests.push((Some(col.clone()), t.clone()));

@@ -415,3 +415,159 @@ fn a_generic_test_records_its_arguments_macros_when_compiled() {
         ])
     );
 }
+
+/// The four built-in generic tests compile without a render when nothing
+/// replaces their macros; the SQL (and what the manifest records) must be
+/// byte for byte the render's. A project that replaces
+/// `should_store_failures` (with the same body) turns the shortcut off, so
+/// the two compiles below take the two paths.
+#[test]
+fn built_in_generic_tests_compile_as_their_macros_render() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(
+        p,
+        "dbt_project.yml",
+        "name: gt\nprofile: gt\nvars:\n  colour: red\n",
+    );
+    write(
+        p,
+        "profiles.yml",
+        "gt:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write(
+        p,
+        "models/a.sql",
+        "select 1 as id, 'red' as colour, 2 as n, 1 as \"Id\"\n",
+    );
+    write(p, "models/b.sql", "select 1 as id\n");
+    write(
+        p,
+        "models/eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect 1 as x\n",
+    );
+    write(
+        p,
+        "models/s.yml",
+        r#"version: 2
+sources:
+  - name: src
+    tables:
+      - name: t
+models:
+  - name: a
+    columns:
+      - name: id
+        data_tests:
+          - not_null
+          - unique
+          - not_null:
+              name: kept_failures
+              config: {store_failures: true}
+          - not_null:
+              name: filtered
+              config: {where: "n > 1"}
+          - relationships:
+              arguments: {to: ref('b'), field: id}
+          - relationships:
+              name: to_source
+              arguments: {to: "source('src', 't')", field: k}
+          - relationships:
+              name: to_package_ref
+              arguments: {to: "ref('gt', 'eph')", field: x}
+      - name: colour
+        data_tests:
+          - accepted_values:
+              arguments: {values: ['red', "it's", 'blue']}
+          - accepted_values:
+              name: templated
+              arguments: {values: ["{{ var('colour') }}"]}
+      - name: n
+        data_tests:
+          - accepted_values:
+              arguments: {values: [1, 2, 3], quote: false}
+          - accepted_values:
+              name: none_accepted
+              arguments: {values: []}
+      - name: Id
+        quote: true
+        data_tests: [unique, not_null]
+  - name: eph
+    columns:
+      - name: x
+        data_tests: [not_null, unique]
+  - name: b
+    quote_columns: true
+    columns:
+      - name: id
+        data_tests: [unique]
+"#,
+    );
+    let compile = |p: &Path| {
+        let out = xform(p, &["compile"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let manifest = crate::support::read_manifest(p);
+        let tests: Vec<(String, serde_json::Value)> = manifest["nodes"]
+            .as_object()
+            .expect("nodes")
+            .iter()
+            .filter(|(k, _)| k.starts_with("test."))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    serde_json::json!({
+                        "compiled_code": v["compiled_code"],
+                        "extra_ctes": v["extra_ctes"],
+                        "depends_on": v["depends_on"],
+                    }),
+                )
+            })
+            .collect();
+        (read_tree(&p.join("target/compiled")), tests)
+    };
+    let (fast_files, fast_nodes) = compile(p);
+    // The files dbt-core 1.11 writes for this project.
+    let names: Vec<&str> = fast_files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "gt/models/a.sql",
+            "gt/models/b.sql",
+            "gt/models/eph.sql",
+            "gt/models/s.yml/accepted_values_a_colour__red__it_s__blue.sql",
+            "gt/models/s.yml/accepted_values_a_n__False__1__2__3.sql",
+            "gt/models/s.yml/filtered.sql",
+            "gt/models/s.yml/kept_failures.sql",
+            "gt/models/s.yml/none_accepted.sql",
+            "gt/models/s.yml/not_null_a__Id_.sql",
+            "gt/models/s.yml/not_null_a_id.sql",
+            "gt/models/s.yml/not_null_eph_x.sql",
+            "gt/models/s.yml/relationships_a_id__id__ref_b_.sql",
+            "gt/models/s.yml/templated.sql",
+            "gt/models/s.yml/to_package_ref.sql",
+            "gt/models/s.yml/to_source.sql",
+            "gt/models/s.yml/unique_a__Id_.sql",
+            "gt/models/s.yml/unique_a_id.sql",
+            "gt/models/s.yml/unique_b__id_.sql",
+            "gt/models/s.yml/unique_eph_x.sql",
+        ]
+    );
+    let kept = fast_nodes
+        .iter()
+        .find(|(k, _)| k.starts_with("test.gt.kept_failures"))
+        .expect("kept_failures");
+    assert!(
+        kept.1["compiled_code"]
+            .as_str()
+            .is_some_and(|s| s.contains("select *\nfrom \"dev\".\"main\".\"a\"")),
+        "{kept:?}"
+    );
+    write(
+        p,
+        "macros/ssf.sql",
+        "{% macro should_store_failures() %}\n  {% set s = config.get('store_failures') %}\n  {% if s is none %}{% set s = flags.STORE_FAILURES %}{% endif %}\n  {% do return(s) %}\n{% endmacro %}\n",
+    );
+    let (rendered_files, rendered_nodes) = compile(p);
+    assert_eq!(fast_files, rendered_files);
+    assert_eq!(fast_nodes, rendered_nodes);
+}
