@@ -936,7 +936,11 @@ impl StaticTests {
         let meta = test.metadata.as_ref()?;
         if meta.namespace.is_some()
             || !BUILTIN_TESTS.contains(&meta.name.as_str())
-            || node.raw_code != format!("{{{{ test_{}(**_dbt_generic_test_kwargs) }}}}", meta.name)
+            || node
+                .raw_code
+                .strip_prefix("{{ test_")
+                .and_then(|r| r.strip_suffix("(**_dbt_generic_test_kwargs) }}"))
+                != Some(meta.name.as_str())
             || node.config.get("where").is_some_and(|w| !w.is_null())
         {
             return None;
@@ -1272,37 +1276,46 @@ fn resolve_constraint_targets(project: &mut Project) {
 }
 
 fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
-    let lookup = Lookup::new(project);
-    let mut updates: Vec<(String, Vec<String>)> = Vec::new();
-    for node in project.nodes.values() {
-        let mut deps: Vec<String> = Vec::new();
-        // dbt resolves every node's sources before any refs
-        // (`process_sources`, then `process_refs`), so sources come first.
-        for [src, tbl] in &node.sources {
-            match lookup.find_source(&node.package_name, src, tbl) {
-                Some(uid) => {
-                    if !deps.iter().any(|d| d == uid) {
-                        deps.push(uid.to_owned());
+    let resolved: Vec<(Vec<String>, Vec<Diag>)> = {
+        let p: &Project = project;
+        let lookup = Lookup::new(p);
+        let nodes: Vec<&Node> = p.nodes.values().collect();
+        nodes
+            .par_iter()
+            .map(|node| {
+                let mut deps: Vec<String> = Vec::new();
+                let mut errors = Vec::new();
+                // dbt resolves every node's sources before any refs
+                // (`process_sources`, then `process_refs`), so sources come first.
+                for [src, tbl] in &node.sources {
+                    match lookup.find_source(&node.package_name, src, tbl) {
+                        Some(uid) => {
+                            if !deps.iter().any(|d| d == uid) {
+                                deps.push(uid.to_owned());
+                            }
+                        }
+                        None => errors.push(unresolved_source(p, node, src, tbl)),
                     }
                 }
-                None => diags.push(unresolved_source(project, node, src, tbl)),
-            }
-        }
-        for call in &node.refs {
-            match lookup.find_ref(&node.package_name, call) {
-                Some(uid) => {
-                    if !deps.iter().any(|d| d == uid) {
-                        deps.push(uid.to_owned());
+                for call in &node.refs {
+                    match lookup.find_ref(&node.package_name, call) {
+                        Some(uid) => {
+                            if !deps.iter().any(|d| d == uid) {
+                                deps.push(uid.to_owned());
+                            }
+                        }
+                        None => errors.push(unresolved_ref(p, &lookup, node, call)),
                     }
                 }
-                None => diags.push(unresolved_ref(project, &lookup, node, call)),
-            }
-        }
-        updates.push((node.unique_id.clone(), deps));
-    }
-    for (uid, deps) in updates {
-        if let Some(n) = project.nodes.get_mut(&uid) {
-            n.depends_on_nodes = deps;
+                (deps, errors)
+            })
+            .collect()
+    };
+    // In the map's order, as resolved.
+    for (node, (deps, errors)) in project.nodes.values_mut().zip(resolved) {
+        node.depends_on_nodes = deps;
+        for d in errors {
+            diags.push(d);
         }
     }
 }
@@ -1346,6 +1359,9 @@ fn resolve_unit_tests(project: &mut Project, diags: &mut Diags) {
     // Per test: its model, and per input the node it mocks and the rows
     // read from a seed's file.
     type Inputs = Vec<(Option<String>, Option<UnitRows>)>;
+    if !project.nodes.values().any(|n| n.unit.is_some()) {
+        return;
+    }
     let lookup = Lookup::new(project);
     let mut drop: Vec<(String, bool)> = Vec::new();
     let mut updates: Vec<(String, String, Inputs)> = Vec::new();
@@ -2175,6 +2191,7 @@ pub struct Compiler {
     /// The macros each node's last compile called from its own template,
     /// by node id, until [`Compiler::record_called_macros`] takes them.
     called: std::sync::Mutex<HashMap<String, Vec<String>>>,
+    where_subquery: WhereSubquery,
 }
 
 /// How to compile beyond the project itself.
@@ -2274,6 +2291,7 @@ impl Compiler {
             ephemerals: HashMap::new(),
             deferred: opts.deferred.clone(),
             called: std::sync::Mutex::default(),
+            where_subquery: WhereSubquery::new(project),
         };
         let mut diags = Diags::default();
         let results: Vec<(String, CompileResult)> = project
@@ -2399,12 +2417,32 @@ impl Compiler {
         Ok(self.finish(project, &node.unique_id, rendered, &mut memo))
     }
 
+    /// A built-in generic test's SQL when it compiles without a render
+    /// (see [`StaticTests::compile`]), recording what the render records:
+    /// the test macro its template calls.
+    fn static_test(&self, renderer: &Renderer, node: &Node) -> Option<(String, Vec<String>)> {
+        let (sql, ephemerals) = self.static_tests.compile(
+            self.resolver.as_ref(),
+            renderer.shared.store_failures_flag(),
+            node,
+        )?;
+        if let Ok(mut called) = self.called.lock()
+            && let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref())
+        {
+            called.insert(
+                node.unique_id.clone(),
+                vec![format!("macro.dbt.test_{}", meta.name)],
+            );
+        }
+        Some((sql, ephemerals))
+    }
+
     /// Adds to a compiled node's `depends_on.macros` what its compile
     /// called that parsing did not, as dbt records the macros a node's
     /// compile calls from its own template (`run_query` under `{% if
     /// execute %}`, a test's `get_where_subquery`), after the others.
-    pub fn record_called_macros(&self, project: &Project, node: &mut Node) {
-        for m in self.called_macros(project, node) {
+    pub fn record_called_macros(&self, node: &mut Node) {
+        for m in self.called_macros(node) {
             if !node.depends_on_macros.contains(&m) {
                 node.depends_on_macros.push(m);
             }
@@ -2413,7 +2451,7 @@ impl Compiler {
 
     /// The macros [`Compiler::record_called_macros`] adds, taken from the
     /// compiler.
-    fn called_macros(&self, project: &Project, node: &Node) -> Vec<String> {
+    fn called_macros(&self, node: &Node) -> Vec<String> {
         let called = self
             .called
             .lock()
@@ -2422,7 +2460,7 @@ impl Compiler {
             .unwrap_or_default();
         called
             .into_iter()
-            .chain(compile_time_test_macro(project, node))
+            .chain(compile_time_test_macro(&self.where_subquery, node))
             .collect()
     }
 }
@@ -2468,8 +2506,15 @@ fn compile_keeping_rendered_with(
             .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
             .filter(|(_, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
             .map(|(id, n)| {
-                let live = opts.introspect.as_ref().map(|s| (s.0)(n));
-                (id.clone(), compiler.render(renderer, p, n, live))
+                // A test compiled without a render needs no warehouse view.
+                let r = compiler.static_test(renderer, n).map_or_else(
+                    || {
+                        let live = opts.introspect.as_ref().map(|s| (s.0)(n));
+                        compiler.render(renderer, p, n, live)
+                    },
+                    Ok,
+                );
+                (id.clone(), r)
             })
             .collect()
     };
@@ -2502,7 +2547,7 @@ fn compile_keeping_rendered_with(
         let called = project
             .nodes
             .get(&id)
-            .map(|n| compiler.called_macros(project, n))
+            .map(|n| compiler.called_macros(n))
             .unwrap_or_default();
         if let Some(n) = project.nodes.get_mut(&id) {
             n.compiled_code = Some(sql);
@@ -2531,7 +2576,7 @@ fn is_fast_parsed_test(test_macro: &str) -> bool {
 /// the top level, and its arguments call `get_where_subquery` (the one the
 /// test's package, the root project or dbt defines, in that order), which
 /// xform's compile of these tests skips when it would change nothing.
-fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
+fn compile_time_test_macro(where_subquery: &WhereSubquery, node: &Node) -> Option<String> {
     if node.resource_type != ResourceType::Test
         || !node
             .depends_on_macros
@@ -2540,18 +2585,37 @@ fn compile_time_test_macro(project: &Project, node: &Node) -> Option<String> {
     {
         return None;
     }
-    let find = |pkg: &str| {
-        project
+    Some(where_subquery.for_package(&node.package_name).to_owned())
+}
+
+/// The `get_where_subquery` macro a test in each package calls: its
+/// package's, else the root project's, else dbt's.
+struct WhereSubquery {
+    by_package: HashMap<String, String>,
+    fallback: String,
+}
+
+impl WhereSubquery {
+    fn new(project: &Project) -> Self {
+        let by_package: HashMap<String, String> = project
             .macros
             .values()
-            .find(|m| m.name == "get_where_subquery" && m.package_name == pkg)
-            .map(|m| m.unique_id.clone())
-    };
-    Some(
-        find(&node.package_name)
-            .or_else(|| find(&project.root))
-            .unwrap_or_else(|| "macro.dbt.get_where_subquery".to_owned()),
-    )
+            .filter(|m| m.name == "get_where_subquery")
+            .map(|m| (m.package_name.clone(), m.unique_id.clone()))
+            .collect();
+        let fallback = by_package
+            .get(&project.root)
+            .cloned()
+            .unwrap_or_else(|| "macro.dbt.get_where_subquery".to_owned());
+        Self {
+            by_package,
+            fallback,
+        }
+    }
+
+    fn for_package(&self, package: &str) -> &str {
+        self.by_package.get(package).unwrap_or(&self.fallback)
+    }
 }
 
 /// dbt's `graph` variable: every node, source and exposure as the manifest
@@ -2606,22 +2670,9 @@ fn compile_node(
 ) -> CompileResult {
     if unit.is_none()
         && batch.is_none()
-        && let Some((sql, ephemerals)) = compiler.static_tests.compile(
-            compiler.resolver.as_ref(),
-            renderer.shared.store_failures_flag(),
-            node,
-        )
+        && let Some(done) = compiler.static_test(renderer, node)
     {
-        if let Ok(mut called) = compiler.called.lock()
-            && let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref())
-        {
-            // What the render records: the test macro its template calls.
-            called.insert(
-                node.unique_id.clone(),
-                vec![format!("macro.dbt.test_{}", meta.name)],
-            );
-        }
-        return Ok((sql, ephemerals));
+        return Ok(done);
     }
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),

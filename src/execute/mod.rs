@@ -1410,7 +1410,7 @@ impl Runner<'_> {
         };
         let compile_done = chrono::Utc::now();
         node.compiled_code = Some(sql.clone());
-        self.compiler.record_called_macros(self.project, &mut node);
+        self.compiler.record_called_macros(&mut node);
         self.write_compiled(&node, &sql, &ctes, batch);
         node.extra_ctes = ctes;
 

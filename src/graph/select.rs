@@ -1367,8 +1367,10 @@ impl Bits {
 
 struct Ctx<'a> {
     nodes: &'a crate::node::NodeMap,
-    parents: Vec<Vec<usize>>,
-    children: Vec<Vec<usize>>,
+    dag: &'a Dag,
+    /// Parents and children of each node by index, built when a selector
+    /// first walks the graph (selecting everything never does).
+    adjacency: std::sync::OnceLock<Adjacency>,
     universe: Bits,
     sources: Bits,
     root_package: Option<&'a str>,
@@ -1376,6 +1378,11 @@ struct Ctx<'a> {
     latest: HashMap<(&'a str, &'a str), &'a Version>,
     default_mode: IndirectSelection,
     state: Option<&'a dyn StateLookup>,
+}
+
+struct Adjacency {
+    parents: Vec<Vec<usize>>,
+    children: Vec<Vec<usize>>,
 }
 
 fn is_indirect_type(node: &Node) -> bool {
@@ -1419,27 +1426,15 @@ fn path_segments(p: &str) -> Vec<&str> {
 impl<'a> Ctx<'a> {
     fn new(
         nodes: &'a crate::node::NodeMap,
-        dag: &Dag,
+        dag: &'a Dag,
         default_mode: IndirectSelection,
         state: Option<&'a dyn StateLookup>,
     ) -> Self {
         let n = nodes.len();
-        let mut parents = vec![Vec::new(); n];
-        let mut children = vec![Vec::new(); n];
         let mut universe = Bits::empty(n);
         let mut sources = Bits::empty(n);
         let mut latest: HashMap<(&str, &str), &Version> = HashMap::new();
-        for (i, (id, node)) in nodes.iter().enumerate() {
-            parents[i] = dag
-                .parents(id)
-                .into_iter()
-                .filter_map(|p| nodes.get_index_of(p))
-                .collect();
-            children[i] = dag
-                .children(id)
-                .into_iter()
-                .filter_map(|c| nodes.get_index_of(c))
-                .collect();
+        for (i, node) in nodes.values().enumerate() {
             if !matches!(
                 node.resource_type,
                 ResourceType::Macro | ResourceType::Group
@@ -1465,8 +1460,8 @@ impl<'a> Ctx<'a> {
             .map(|n| n.package_name.as_str());
         Self {
             nodes,
-            parents,
-            children,
+            dag,
+            adjacency: std::sync::OnceLock::new(),
             universe,
             sources,
             root_package,
@@ -1474,6 +1469,22 @@ impl<'a> Ctx<'a> {
             default_mode,
             state,
         }
+    }
+
+    fn adjacency(&self) -> &Adjacency {
+        self.adjacency.get_or_init(|| {
+            let index = |ids: Vec<&str>| -> Vec<usize> {
+                ids.into_iter()
+                    .filter_map(|p| self.nodes.get_index_of(p))
+                    .collect()
+            };
+            let (parents, children) = self
+                .nodes
+                .keys()
+                .map(|id| (index(self.dag.parents(id)), index(self.dag.children(id))))
+                .unzip();
+            Adjacency { parents, children }
+        })
     }
 
     fn node(&self, i: usize) -> Option<&'a Node> {
@@ -1487,7 +1498,11 @@ impl<'a> Ctx<'a> {
     /// Nodes reachable from `start` within `depth` edges, not counting `start`
     /// itself unless reached from another start node.
     fn walk(&self, start: &Bits, up: bool, depth: Option<usize>) -> Bits {
-        let adj = if up { &self.parents } else { &self.children };
+        let adj = if up {
+            &self.adjacency().parents
+        } else {
+            &self.adjacency().children
+        };
         let mut out = self.empty();
         let mut dist: Vec<Option<usize>> = vec![None; self.nodes.len()];
         let mut queue = VecDeque::new();
@@ -1666,7 +1681,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn parents_of(&self, i: usize) -> &[usize] {
-        self.parents.get(i).map_or(&[], Vec::as_slice)
+        self.adjacency().parents.get(i).map_or(&[], Vec::as_slice)
     }
 
     fn covered(&self, i: usize, by: &Bits) -> bool {
