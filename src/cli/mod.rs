@@ -782,9 +782,6 @@ fn write_compile_results(
 }
 
 /// Writes `target/compiled/...` for the compiled nodes; returns how many.
-/// Each folder is created once. Files are written from one thread: creating
-/// files in one folder from several threads contends on the folder's lock
-/// and is several times slower on ext4.
 fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
     let target = project.target_path();
     let files: Vec<(PathBuf, &str)> = ids
@@ -799,26 +796,7 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
             Some((target.join(rel), sql))
         })
         .collect();
-    let dirs: std::collections::BTreeSet<&std::path::Path> =
-        files.iter().filter_map(|(p, _)| p.parent()).collect();
-    // Folders this call creates hold no earlier files to compare with.
-    let mut new_dirs: std::collections::HashSet<&std::path::Path> =
-        std::collections::HashSet::new();
-    for d in dirs {
-        if !d.is_dir() {
-            std::fs::create_dir_all(d)?;
-            new_dirs.insert(d);
-        }
-    }
-    for (path, sql) in &files {
-        // Rewriting an unchanged file costs more than reading it: leave it.
-        if !path.parent().is_some_and(|d| new_dirs.contains(d))
-            && std::fs::read(path).is_ok_and(|old| old == sql.as_bytes())
-        {
-            continue;
-        }
-        std::fs::write(path, sql)?;
-    }
+    crate::artifacts::files::write_all(&files)?;
     Ok(files.len())
 }
 

@@ -7,7 +7,6 @@ pub mod select;
 
 use std::collections::{HashMap, VecDeque};
 
-use indexmap::IndexMap;
 use petgraph::Direction;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -166,21 +165,48 @@ impl Dag {
 
     /// `parent_map` and `child_map` as the manifest writes them: every node,
     /// neighbours sorted.
-    pub fn parent_child_maps(
-        &self,
-    ) -> (IndexMap<String, Vec<String>>, IndexMap<String, Vec<String>>) {
-        let mut parents = IndexMap::new();
-        let mut children = IndexMap::new();
-        for id in self.graph.node_weights() {
-            parents.insert(
-                id.clone(),
-                self.parents(id).into_iter().map(str::to_owned).collect(),
-            );
-            children.insert(
-                id.clone(),
-                self.children(id).into_iter().map(str::to_owned).collect(),
-            );
-        }
-        (parents, children)
+    pub fn parent_child_maps(&self) -> (NeighbourMap<'_>, NeighbourMap<'_>) {
+        let sorted = |ix, dir| {
+            let mut out: Vec<&str> = self
+                .graph
+                .neighbors_directed(ix, dir)
+                .map(|n| self.graph[n].as_str())
+                .collect();
+            out.sort_unstable();
+            out
+        };
+        self.graph
+            .node_indices()
+            .map(|ix| {
+                let id = self.graph[ix].as_str();
+                (
+                    (id, sorted(ix, Direction::Incoming)),
+                    (id, sorted(ix, Direction::Outgoing)),
+                )
+            })
+            .unzip()
+    }
+}
+
+/// Each node with its sorted neighbours, in graph order; serializes as a
+/// JSON object.
+#[derive(Default)]
+pub struct NeighbourMap<'a>(Vec<(&'a str, Vec<&'a str>)>);
+
+impl<'a> FromIterator<(&'a str, Vec<&'a str>)> for NeighbourMap<'a> {
+    fn from_iter<I: IntoIterator<Item = (&'a str, Vec<&'a str>)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl<'a> Extend<(&'a str, Vec<&'a str>)> for NeighbourMap<'a> {
+    fn extend<I: IntoIterator<Item = (&'a str, Vec<&'a str>)>>(&mut self, iter: I) {
+        self.0.extend(iter);
+    }
+}
+
+impl serde::Serialize for NeighbourMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
