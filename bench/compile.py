@@ -248,21 +248,28 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
         os.unlink(jpath)
 
 
+TRASHES = set()
+
+
 def set_aside(path):
     """Move a previous run's target/ out of the way (a rename into a trash
     folder beside it) so the next timed run writes into a fresh target/.
-    Deleting it instead would make the next run pay for the filesystem
-    reclaiming tens of thousands of freed inodes; the trash is removed once
-    all runs of the command are done (`empty_trash`)."""
+    Nothing is deleted until the whole benchmark is done (`empty_trashes`):
+    a run that creates files soon after tens of thousands were deleted pays
+    for the filesystem reclaiming them (on ext4 without a journal, new
+    inodes skip those freed in the last minutes, one inode-table read each:
+    seconds per run)."""
     if os.path.exists(path):
         trash = path + ".trash"
         os.makedirs(trash, exist_ok=True)
         os.rename(path, os.path.join(trash, f"{time.time_ns()}"))
+        TRASHES.add(trash)
 
 
-def empty_trash(path):
-    shutil.rmtree(path + ".trash", ignore_errors=True)
-    os.sync()
+def empty_trashes():
+    for trash in TRASHES:
+        shutil.rmtree(trash, ignore_errors=True)
+    TRASHES.clear()
 
 
 def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, timeout=600,
@@ -288,7 +295,6 @@ def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, tim
         r = time_loop(cmd, cwd, runs, prep, env, timeout, log_path)
     if clean_dir:
         set_aside(clean_dir)
-        empty_trash(clean_dir)
     r["rss_kib"] = peak
     return r
 
@@ -703,4 +709,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        empty_trashes()

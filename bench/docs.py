@@ -69,7 +69,7 @@ def time_generate(xform, proj, command, runs, cold=True):
     for i in range(runs + 1):
         if cold and os.path.exists(target):
             os.makedirs(trash, exist_ok=True)
-            os.rename(target, os.path.join(trash, str(i)))
+            os.rename(target, os.path.join(trash, str(time.time_ns())))
         db = os.path.join(proj, "bench.duckdb")
         if os.path.exists(db):
             os.remove(db)
@@ -83,8 +83,14 @@ def time_generate(xform, proj, command, runs, cold=True):
             raise SystemExit(f"xform {' '.join(command)} failed")
         if i > 0:  # the first run warms the file cache
             times.append(dt)
-    shutil.rmtree(trash, ignore_errors=True)
+    # Deleted when the benchmark ends: files created soon after tens of
+    # thousands were deleted are slow to create (see bench/compile.py's
+    # `set_aside`), which would distort the next step.
+    TRASHES.add(trash)
     return times, r.stderr.strip().splitlines()
+
+
+TRASHES = set()
 
 
 class Chromium:
@@ -245,4 +251,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for t in TRASHES:
+            shutil.rmtree(t, ignore_errors=True)
