@@ -47,9 +47,14 @@ impl Dag {
     }
 
     fn neighbors(&self, id: &str, dir: Direction) -> Vec<&str> {
-        let Some(&ix) = self.index.get(id) else {
-            return Vec::new();
-        };
+        match self.index.get(id) {
+            Some(&ix) => self.sorted_neighbors(ix, dir),
+            None => Vec::new(),
+        }
+    }
+
+    /// A node's neighbours in one direction, sorted by id.
+    fn sorted_neighbors(&self, ix: NodeIndex, dir: Direction) -> Vec<&str> {
         let mut out: Vec<&str> = self
             .graph
             .neighbors_directed(ix, dir)
@@ -166,22 +171,13 @@ impl Dag {
     /// `parent_map` and `child_map` as the manifest writes them: every node,
     /// neighbours sorted.
     pub fn parent_child_maps(&self) -> (NeighbourMap<'_>, NeighbourMap<'_>) {
-        let sorted = |ix, dir| {
-            let mut out: Vec<&str> = self
-                .graph
-                .neighbors_directed(ix, dir)
-                .map(|n| self.graph[n].as_str())
-                .collect();
-            out.sort_unstable();
-            out
-        };
         self.graph
             .node_indices()
             .map(|ix| {
                 let id = self.graph[ix].as_str();
                 (
-                    (id, sorted(ix, Direction::Incoming)),
-                    (id, sorted(ix, Direction::Outgoing)),
+                    (id, self.sorted_neighbors(ix, Direction::Incoming)),
+                    (id, self.sorted_neighbors(ix, Direction::Outgoing)),
                 )
             })
             .unzip()
