@@ -600,7 +600,9 @@ struct NodesOf<'a> {
 impl NodesOf<'_> {
     /// Serializes the selected nodes as one JSON object straight into `out`,
     /// in parallel chunks: on a large project this is most of the manifest.
-    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    /// The workers serialize the next wave of chunks while a thread of its
+    /// own writes the last one.
+    fn write_to(&self, out: &mut Out) -> std::io::Result<()> {
         use rayon::prelude::*;
         let rows: Vec<&Node> = self
             .project
@@ -615,46 +617,66 @@ impl NodesOf<'_> {
             })
             .collect();
         out.write_all(b"{")?;
-        let mut first = true;
-        // Waves bound the memory held by serialized but unwritten chunks
-        // (small waves let the allocator reuse the same buffers).
-        for wave in rows.chunks(2048) {
-            let chunks: Vec<Result<Vec<u8>, super::json::Error>> = wave
-                .par_chunks(512)
-                .map(|chunk| {
-                    let mut buf = Vec::with_capacity(chunk.len() * 3072);
-                    for n in chunk {
-                        buf.push(b',');
-                        super::json::write_str(&mut buf, &n.unique_id);
-                        buf.push(b':');
-                        super::json::to_vec_into(
-                            &mut buf,
-                            &NodeOut {
-                                node: n,
-                                primary_key: self.pks.get(n.unique_id.as_str()).map(Vec::as_slice),
-                                created_at: self.created_at,
-                            },
-                        )?;
+        // One wave waits while one is written: the memory held by
+        // serialized but unwritten chunks stays bounded.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let sink = &mut *out;
+        std::thread::scope(|s| -> std::io::Result<()> {
+            let writer = s.spawn(move || -> std::io::Result<()> {
+                let mut first = true;
+                for wave in rx {
+                    for c in wave.iter().filter(|c| !c.is_empty()) {
+                        // Each entry starts with a comma; the object's first does not.
+                        sink.write_all(if first { &c[1..] } else { c })?;
+                        first = false;
                     }
-                    Ok(buf)
-                })
-                .collect();
-            for c in chunks {
-                let c = c.map_err(std::io::Error::other)?;
-                // Each entry starts with a comma; the object's first does not.
-                let body = if first { &c[1..] } else { &c[..] };
-                if !c.is_empty() {
-                    first = false;
-                    out.write_all(body)?;
+                }
+                Ok(())
+            });
+            for wave in rows.chunks(2048) {
+                let chunks: Result<Vec<Vec<u8>>, super::json::Error> = wave
+                    .par_chunks(256)
+                    .map(|chunk| {
+                        let mut buf = Vec::with_capacity(chunk.len() * 3072);
+                        for n in chunk {
+                            buf.push(b',');
+                            super::json::write_str(&mut buf, &n.unique_id);
+                            buf.push(b':');
+                            super::json::to_vec_into(
+                                &mut buf,
+                                &NodeOut {
+                                    node: n,
+                                    primary_key: self
+                                        .pks
+                                        .get(n.unique_id.as_str())
+                                        .map(Vec::as_slice),
+                                    created_at: self.created_at,
+                                },
+                            )?;
+                        }
+                        Ok(buf)
+                    })
+                    .collect();
+                // A writer that stopped has its error, returned below.
+                if tx.send(chunks.map_err(std::io::Error::other)?).is_err() {
+                    break;
                 }
             }
-        }
+            drop(tx);
+            writer
+                .join()
+                .map_err(|_| std::io::Error::other("the manifest writer thread panicked"))?
+        })?;
         out.write_all(b"}")
     }
 }
 
+/// What the manifest is written to: a file's buffered writer, handed to the
+/// thread that writes the nodes.
+type Out = dyn std::io::Write + Send;
+
 impl Manifest<'_> {
-    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    fn write_to(&self, w: &mut Out) -> std::io::Result<()> {
         let project = self.project;
         let inv = self.inv;
         let pks = primary_keys(project);
@@ -665,18 +687,15 @@ impl Manifest<'_> {
             created_at,
             kind,
         };
-        let entry = |w: &mut dyn std::io::Write,
-                     key: &str,
-                     first: bool,
-                     v: &dyn erased::Json|
-         -> std::io::Result<()> {
-            if !first {
-                w.write_all(b",")?;
-            }
-            super::json::to_writer(&mut *w, key)?;
-            w.write_all(b":")?;
-            v.write_json(w)
-        };
+        let entry =
+            |w: &mut Out, key: &str, first: bool, v: &dyn erased::Json| -> std::io::Result<()> {
+                if !first {
+                    w.write_all(b",")?;
+                }
+                super::json::to_writer(&mut *w, key)?;
+                w.write_all(b":")?;
+                v.write_json(w)
+            };
         w.write_all(b"{")?;
         entry(w, "metadata", true, &metadata(project, inv))?;
         // The graph's maps, needed at the end, are built while the nodes
@@ -736,11 +755,11 @@ impl Manifest<'_> {
 /// which stream in parallel chunks.
 mod erased {
     pub trait Json {
-        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+        fn write_json(&self, w: &mut super::Out) -> std::io::Result<()>;
     }
 
     impl Json for serde_json::Value {
-        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        fn write_json(&self, w: &mut super::Out) -> std::io::Result<()> {
             crate::artifacts::json::to_writer(w, self)
         }
     }
@@ -750,13 +769,13 @@ mod erased {
     pub struct Direct<'a, T>(pub &'a T);
 
     impl<T: serde::Serialize> Json for Direct<'_, T> {
-        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        fn write_json(&self, w: &mut super::Out) -> std::io::Result<()> {
             crate::artifacts::json::to_writer(w, self.0)
         }
     }
 
     impl Json for super::NodesOf<'_> {
-        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        fn write_json(&self, w: &mut super::Out) -> std::io::Result<()> {
             self.write_to(w)
         }
     }
