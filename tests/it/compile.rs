@@ -141,6 +141,26 @@ fn yaml_jinja_project() -> tempfile::TempDir {
     dir
 }
 
+/// A temp project `name` (its profile too) on a `DuckDB` file, with
+/// `extra` appended to its `dbt_project.yml`.
+fn duckdb_project(name: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path();
+    write(
+        p,
+        "dbt_project.yml",
+        &format!("name: {name}\nprofile: {name}\n{extra}"),
+    );
+    write(
+        p,
+        "profiles.yml",
+        &format!(
+            "{name}:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: dev.duckdb}}\n"
+        ),
+    );
+    dir
+}
+
 fn ls_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["ls", "--output", "json", "--resource-type", "model"];
     all.extend_from_slice(args);
@@ -313,14 +333,8 @@ fn compile_reaches_the_warehouse_only_when_a_macro_queries_it() {
 
 #[test]
 fn compile_records_the_macros_a_node_calls_only_when_executing() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = duckdb_project("cm", "");
     let p = dir.path();
-    write(p, "dbt_project.yml", "name: cm\nprofile: cm\n");
-    write(
-        p,
-        "profiles.yml",
-        "cm:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
-    );
     write(
         p,
         "models/m.sql",
@@ -341,14 +355,8 @@ fn compile_records_the_macros_a_node_calls_only_when_executing() {
 
 #[test]
 fn sources_come_before_refs_in_depends_on() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = duckdb_project("so", "");
     let p = dir.path();
-    write(p, "dbt_project.yml", "name: so\nprofile: so\n");
-    write(
-        p,
-        "profiles.yml",
-        "so:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
-    );
     write(
         p,
         "models/sources.yml",
@@ -372,14 +380,8 @@ fn sources_come_before_refs_in_depends_on() {
 
 #[test]
 fn a_generic_test_records_its_arguments_macros_when_compiled() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = duckdb_project("gt", "");
     let p = dir.path();
-    write(p, "dbt_project.yml", "name: gt\nprofile: gt\n");
-    write(
-        p,
-        "profiles.yml",
-        "gt:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
-    );
     write(
         p,
         "macros/m.sql",
@@ -423,18 +425,8 @@ fn a_generic_test_records_its_arguments_macros_when_compiled() {
 /// the two compiles below take the two paths.
 #[test]
 fn built_in_generic_tests_compile_as_their_macros_render() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = duckdb_project("gt", "vars:\n  colour: red\n");
     let p = dir.path();
-    write(
-        p,
-        "dbt_project.yml",
-        "name: gt\nprofile: gt\nvars:\n  colour: red\n",
-    );
-    write(
-        p,
-        "profiles.yml",
-        "gt:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
-    );
     write(
         p,
         "models/a.sql",
