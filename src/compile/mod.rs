@@ -925,7 +925,7 @@ impl StaticTests {
     fn compile(
         &self,
         resolver: &dyn Resolver,
-        store_failures_flag: bool,
+        shared: &crate::jinja::Shared,
         node: &Node,
     ) -> Option<(String, Vec<String>)> {
         use std::fmt::Write as _;
@@ -999,7 +999,7 @@ impl StaticTests {
         match meta.name.as_str() {
             "not_null" => {
                 let store = match node.config.get("store_failures") {
-                    None | Some(serde_json::Value::Null) => store_failures_flag,
+                    None | Some(serde_json::Value::Null) => shared.store_failures_flag(),
                     Some(serde_json::Value::Bool(b)) => *b,
                     Some(_) => return None,
                 };
@@ -2333,6 +2333,11 @@ impl Compiler {
         live: Option<Arc<dyn crate::jinja::live::Live>>,
         batch: Option<(String, String)>,
     ) -> CompileResult {
+        if batch.is_none()
+            && let Some(done) = self.static_test(renderer, node)
+        {
+            return Ok(done);
+        }
         compile_node(self, renderer, project, node, live, batch, None)
     }
 
@@ -2421,11 +2426,9 @@ impl Compiler {
     /// (see [`StaticTests::compile`]), recording what the render records:
     /// the test macro its template calls.
     fn static_test(&self, renderer: &Renderer, node: &Node) -> Option<(String, Vec<String>)> {
-        let (sql, ephemerals) = self.static_tests.compile(
-            self.resolver.as_ref(),
-            renderer.shared.store_failures_flag(),
-            node,
-        )?;
+        let (sql, ephemerals) =
+            self.static_tests
+                .compile(self.resolver.as_ref(), &renderer.shared, node)?;
         if let Ok(mut called) = self.called.lock()
             && let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref())
         {
@@ -2510,7 +2513,7 @@ fn compile_keeping_rendered_with(
                 let r = compiler.static_test(renderer, n).map_or_else(
                     || {
                         let live = opts.introspect.as_ref().map(|s| (s.0)(n));
-                        compiler.render(renderer, p, n, live)
+                        compile_node(&compiler, renderer, p, n, live, None, None)
                     },
                     Ok,
                 );
@@ -2668,12 +2671,6 @@ fn compile_node(
     batch: Option<(String, String)>,
     unit: Option<(&UnitSetup, &Arc<std::sync::Mutex<Vec<String>>>)>,
 ) -> CompileResult {
-    if unit.is_none()
-        && batch.is_none()
-        && let Some(done) = compiler.static_test(renderer, node)
-    {
-        return Ok(done);
-    }
     let mut ctx = NodeCtx::new(
         Arc::clone(&renderer.shared),
         Phase::Compile,
