@@ -29,17 +29,24 @@ pub fn write_all(files: &[(PathBuf, &str)]) -> std::io::Result<()> {
         // A folder this call creates holds no earlier files to compare with.
         let existed = dir.is_dir();
         if !existed {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| at(dir, &e))?;
         }
-        let dir = Dir::open(dir)?;
+        let folder = Dir::open(dir).map_err(|e| at(dir, &e))?;
         for (name, text) in entries {
-            if existed && dir.holds(name, text.as_bytes(), &mut buf) {
+            if existed && folder.holds(name, text.as_bytes(), &mut buf) {
                 continue;
             }
-            dir.write(name, text.as_bytes())?;
+            folder
+                .write(name, text.as_bytes())
+                .map_err(|e| at(&dir.join(name), &e))?;
         }
     }
     Ok(())
+}
+
+/// The error, naming the file or folder it is about.
+fn at(path: &Path, e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot write `{}`: {e}", path.display()))
 }
 
 #[cfg(unix)]
@@ -161,5 +168,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&c).expect("c"), "x");
         write_all(&[(b.clone(), "select")]).expect("third write");
         assert_eq!(std::fs::read_to_string(&b).expect("b"), "select");
+        // A folder where a file should be: the error names it.
+        std::fs::remove_file(&b).expect("remove b");
+        std::fs::create_dir(&b).expect("dir at b");
+        let err = write_all(&[(b.clone(), "select")]).expect_err("a folder is not a file");
+        assert!(err.to_string().contains("b.sql"), "{err}");
     }
 }
