@@ -10,6 +10,8 @@ use std::fmt;
 use serde_json::{Map, Number, Value};
 use serde_saphyr::granit_parser;
 
+mod fast;
+
 /// A YAML value with the byte range it was read from.
 #[derive(Clone, Debug)]
 pub struct Yaml {
@@ -50,13 +52,17 @@ impl fmt::Display for YamlError {
 
 /// Parses one YAML document. An empty file is `Null`.
 ///
-/// The tree is built from the parser's events directly (several times
-/// faster than going through serde on large properties files), and plain
+/// The common part of YAML is read by [`fast`]; anything else by the
+/// general parser, whose events build the tree directly (several times
+/// faster than going through serde on large properties files). Plain
 /// scalars are typed as `PyYAML` types them, since dbt reads YAML with it:
 /// `yes`/`no`/`on`/`off` are booleans, `1e3` is text, `~` is null.
 pub fn parse(text: &str) -> Result<Yaml, YamlError> {
     if text.trim().is_empty() {
         return Ok(Yaml::null());
+    }
+    if let Some(y) = fast::parse(text) {
+        return Ok(y);
     }
     Builder::new(text).run()
 }
@@ -245,19 +251,26 @@ fn scalar_kind(
     if style != granit_parser::ScalarStyle::Plain {
         return YamlKind::Str(text.to_owned());
     }
-    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
-        return YamlKind::Null;
-    }
-    if let Some(b) = bool_of(text) {
-        return YamlKind::Bool(b);
-    }
-    if let Some(i) = int_of(text) {
-        return YamlKind::Int(i);
-    }
-    if let Some(f) = float_of(text) {
-        return YamlKind::Float(f);
-    }
-    YamlKind::Str(text.to_owned())
+    plain_kind(text)
+}
+
+/// The type of a plain (unquoted, untagged) scalar. Most are names: the
+/// first character rules out the other types quickly.
+fn plain_kind(text: &str) -> YamlKind {
+    let first = text.as_bytes().first().copied().unwrap_or(b'~');
+    let typed = match first {
+        b'0'..=b'9' | b'+' | b'-' | b'.' => int_of(text)
+            .map(YamlKind::Int)
+            .or_else(|| float_of(text).map(YamlKind::Float)),
+        b'~' | b'n' | b'N' if matches!(text, "" | "~" | "null" | "Null" | "NULL") => {
+            Some(YamlKind::Null)
+        }
+        b'n' | b'N' | b'y' | b'Y' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' => {
+            bool_of(text).map(YamlKind::Bool)
+        }
+        _ => None,
+    };
+    typed.unwrap_or_else(|| YamlKind::Str(text.to_owned()))
 }
 
 fn bool_of(t: &str) -> Option<bool> {
@@ -277,7 +290,13 @@ fn int_of(t: &str) -> Option<i64> {
     if body.is_empty() || body.starts_with('_') {
         return None;
     }
-    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    let owned;
+    let digits = if body.contains('_') {
+        owned = body.replace('_', "");
+        owned.as_str()
+    } else {
+        body
+    };
     let value = if let Some(h) = digits.strip_prefix("0x") {
         i64::from_str_radix(h, 16).ok()?
     } else if let Some(b) = digits.strip_prefix("0b") {
@@ -388,8 +407,17 @@ impl Yaml {
         self.as_map()?
             .iter()
             .rev()
-            .find(|(k, _)| k.key_str().as_deref() == Some(key))
+            .find(|(k, _)| k.key_is(key))
             .map(|(_, v)| v)
+    }
+
+    /// Whether this mapping key reads as `key`.
+    fn key_is(&self, key: &str) -> bool {
+        match &self.kind {
+            YamlKind::Str(s) => s == key,
+            YamlKind::Seq(_) | YamlKind::Map(_) => false,
+            _ => self.key_str().as_deref() == Some(key),
+        }
     }
 
     /// A mapping key as text (YAML allows `1:` or `true:` as keys).
