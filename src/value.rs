@@ -47,7 +47,7 @@ fn write_repr(v: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => out.push_str(&py_str_repr(s)),
+        Value::String(s) => write_py_str_repr(s, out),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -64,7 +64,7 @@ fn write_repr(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&py_str_repr(k));
+                write_py_str_repr(k, out);
                 out.push_str(": ");
                 write_repr(x, out);
             }
@@ -76,12 +76,29 @@ fn write_repr(v: &Value, out: &mut String) {
 /// Python's `repr()` of a string: single quotes unless the text contains a
 /// single quote and no double quote.
 pub fn py_str_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_py_str_repr(s, &mut out);
+    out
+}
+
+/// Appends Python's `repr()` of a string to `out`.
+pub fn write_py_str_repr(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
+    // Most strings need no escape: copied whole.
+    if !s
+        .bytes()
+        .any(|b| b == b'\\' || b == quote as u8 || b < 0x20 || b == 0x7f)
+    {
+        out.reserve(s.len() + 2);
+        out.push(quote);
+        out.push_str(s);
+        out.push(quote);
+        return;
+    }
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -94,13 +111,12 @@ pub fn py_str_repr(s: &str) -> String {
                 out.push(c);
             }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\x{:02x}", c as u32));
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\x{:02x}", c as u32));
             }
             c => out.push(c),
         }
     }
     out.push(quote);
-    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::graph::Dag;
-use crate::node::{Node, ResourceType};
+use crate::node::{FastState, Node, ResourceType};
 use crate::project::{MacroDef, Project};
 
 pub const SCHEMA_VERSION: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
@@ -123,9 +123,9 @@ fn contract_checksum(node: &Node) -> String {
 /// dbt's inferred primary key of each model: a model-level `primary_key`
 /// constraint, else a `primary_key` column constraint, else columns with both `unique` and `not_null` tests, else
 /// columns with a `unique` (or `unique_combination_of_columns`) test.
-fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
-    let mut unique: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut not_null: HashMap<&str, Vec<&str>> = HashMap::new();
+fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>, FastState> {
+    let mut unique: HashMap<&str, Vec<&str>, FastState> = HashMap::default();
+    let mut not_null: HashMap<&str, Vec<&str>, FastState> = HashMap::default();
     for n in project.nodes.values() {
         let Some(t) = &n.test else { continue };
         let (Some(meta), Some(on)) = (&t.metadata, &t.attached_node) else {
@@ -146,12 +146,19 @@ fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>> {
         };
         slot.extend(cols);
     }
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for n in project.nodes.values() {
         if n.resource_type != ResourceType::Model {
             continue;
         }
         let is_pk = |k: &crate::node::Constraint| k.kind == crate::node::ConstraintKind::PrimaryKey;
+        // No test and no constraint: no key (most models of a large project).
+        if !unique.contains_key(n.unique_id.as_str())
+            && !n.constraints.iter().any(is_pk)
+            && !n.columns.values().any(|c| c.constraints.iter().any(is_pk))
+        {
+            continue;
+        }
         let model_pk = n
             .constraints
             .iter()
@@ -592,7 +599,7 @@ pub struct Manifest<'a> {
 
 struct NodesOf<'a> {
     project: &'a Project,
-    pks: &'a HashMap<&'a str, Vec<String>>,
+    pks: &'a HashMap<&'a str, Vec<String>, FastState>,
     created_at: f64,
     kind: Option<ResourceType>,
 }

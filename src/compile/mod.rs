@@ -23,7 +23,7 @@ use crate::graph::Dag;
 use crate::jinja::context::{NodeCtx, Phase, Recorded, Resolved, Resolver};
 use crate::jinja::relation::Relation;
 use crate::jinja::{Renderer, errors};
-use crate::node::{Node, RefCall, ResourceType, UnitRows};
+use crate::node::{FastState, Node, RefCall, ResourceType, UnitRows};
 use crate::project::{Project, config};
 
 fn template_name(node: &Node) -> String {
@@ -715,16 +715,17 @@ fn find_call(project: &Project, node: &Node, func: &str, name: &str) -> Option<(
 /// Looks up refs and sources by dbt's rules.
 pub struct Lookup {
     /// (package, name) → unique ids of enabled refable nodes.
-    by_name: HashMap<String, Vec<(String, String)>>,
-    sources: HashMap<(String, String), Vec<String>>,
-    disabled: HashMap<String, String>,
+    by_name: HashMap<String, Vec<(String, String)>, FastState>,
+    sources: HashMap<(String, String), Vec<String>, FastState>,
+    disabled: HashMap<String, String, FastState>,
     root: String,
 }
 
 impl Lookup {
     pub fn new(project: &Project) -> Self {
-        let mut by_name: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        let mut sources: HashMap<(String, String), Vec<String>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<(String, String)>, FastState> =
+            HashMap::with_capacity_and_hasher(project.nodes.len(), FastState::default());
+        let mut sources: HashMap<(String, String), Vec<String>, FastState> = HashMap::default();
         for n in project.nodes.values() {
             match n.resource_type {
                 ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
@@ -750,7 +751,7 @@ impl Lookup {
                 _ => {}
             }
         }
-        let mut disabled = HashMap::new();
+        let mut disabled = HashMap::default();
         for (uid, list) in &project.disabled {
             if let Some(n) = list.first() {
                 if n.is_latest_version() {
@@ -828,8 +829,12 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     let mut nodes = std::mem::take(&mut project.nodes);
     let failed: Vec<(String, Diag)> = {
         let p: &Project = project;
+        // Small pieces: models (rendered) and tests (mostly not) cost very
+        // different amounts, and no core should be left alone with the last
+        // large piece.
         nodes
             .par_iter_mut()
+            .with_max_len(64)
             .filter_map(|(id, node)| {
                 let recorded = if let Some(r) = static_tests.recorded(node) {
                     r

@@ -11,11 +11,13 @@ use petgraph::Direction;
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::node::FastState;
+
 /// Edges point from a parent to the nodes that depend on it.
 #[derive(Debug, Default)]
 pub struct Dag {
     graph: DiGraph<String, ()>,
-    index: HashMap<String, NodeIndex>,
+    index: HashMap<String, NodeIndex, FastState>,
 }
 
 impl Dag {
@@ -23,15 +25,22 @@ impl Dag {
     /// parse phase already reported them.
     pub fn build(nodes: &crate::node::NodeMap) -> Self {
         let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
-        let mut index = HashMap::with_capacity(nodes.len());
+        let mut index = HashMap::with_capacity_and_hasher(nodes.len(), FastState::default());
         for id in nodes.keys() {
             index.insert(id.clone(), graph.add_node(id.clone()));
         }
-        for (id, node) in nodes {
-            let child = index[id];
-            for parent in &node.depends_on_nodes {
-                if let Some(&p) = index.get(parent) {
-                    graph.update_edge(p, child, ());
+        // Node `i` of the map is node `i` of the graph. A parent listed twice
+        // gets one edge; `add_edge` does not search the parent's edges (a
+        // staging model can have thousands of children).
+        for (i, node) in nodes.values().enumerate() {
+            let child = NodeIndex::new(i);
+            let deps = &node.depends_on_nodes;
+            for (k, parent) in deps.iter().enumerate() {
+                if deps[..k].contains(parent) {
+                    continue;
+                }
+                if let Some(p) = nodes.get_index_of(parent.as_str()) {
+                    graph.add_edge(NodeIndex::new(p), child, ());
                 }
             }
         }

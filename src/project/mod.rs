@@ -169,6 +169,20 @@ fn rel_string(p: &Path) -> String {
         .join("/")
 }
 
+/// `p` relative to `base` with `/` between components. Paths listed under
+/// `base` start with its text, so most need no walk over components.
+fn rel_under(p: &Path, base: &Path) -> String {
+    if let (Some(ps), Some(bs)) = (p.to_str(), base.to_str())
+        && let Some(rest) = ps.strip_prefix(bs).and_then(|r| r.strip_prefix('/'))
+        && !rest.is_empty()
+        && !rest.contains("//")
+        && !rest.split('/').any(|c| c == "." || c == "..")
+    {
+        return rest.to_owned();
+    }
+    rel_string(p.strip_prefix(base).unwrap_or(p))
+}
+
 /// The files under `dir`, children sorted by name and folders entered where
 /// they sort (the order walkdir's `sort_by_file_name` gives), following
 /// symbolic links; `seen` holds the folders being listed, so a link back up
@@ -211,7 +225,9 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
     // Each folder is listed once (models/ holds SQL, YAML and Markdown), in
     // path order: children sorted by name, depth first, which is the order of
     // sorting whole paths by component without comparing paths.
-    let mut listed: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    // Each file with its extension and its path under the folder, worked
+    // out once: a folder is walked for several kinds of file.
+    let mut listed: HashMap<String, Vec<(PathBuf, String, String)>> = HashMap::new();
     let mut walk = |roots: &[String], exts: &[&str], kind: FileKind, skip_generic: bool| {
         for root in roots {
             let base = pkg.dir.join(root);
@@ -221,16 +237,20 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                     list_files(&base, &mut Vec::new(), &mut files);
                 }
                 files
+                    .into_iter()
+                    .filter_map(|p| {
+                        let ext = p.extension()?.to_str()?.to_owned();
+                        let rel = rel_under(&p, &base);
+                        Some((p, ext, rel))
+                    })
+                    .collect()
             });
-            for p in entries.iter() {
+            for (p, ext, rel_in_root) in entries.iter() {
                 let p = p.as_path();
-                let Some(ext) = p.extension().and_then(|x| x.to_str()) else {
-                    continue;
-                };
-                if !exts.contains(&ext) {
+                if !exts.contains(&ext.as_str()) {
                     continue;
                 }
-                let rel_in_root = rel_string(p.strip_prefix(&base).unwrap_or(p));
+                let rel_in_root = rel_in_root.clone();
                 // `<test-path>/fixtures/` holds unit test fixture files.
                 if kind == FileKind::SingularTest && rel_in_root.starts_with("fixtures/") {
                     continue;
@@ -245,7 +265,7 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                     package: pkg.name.clone(),
                     kind,
                     abs: p.to_path_buf(),
-                    rel: rel_string(p.strip_prefix(&pkg.dir).unwrap_or(p)),
+                    rel: rel_under(p, &pkg.dir),
                     rel_in_root,
                     root: root.clone(),
                 });

@@ -784,21 +784,7 @@ fn build_test(
         kwargs,
         namespace: namespace.clone(),
     };
-    let hashable = {
-        let mut m = Map::new();
-        m.insert("name".into(), json!(metadata.name));
-        m.insert(
-            "kwargs".into(),
-            sorted_stringified(&Value::Object(metadata.kwargs.clone())),
-        );
-        m.insert(
-            "namespace".into(),
-            json!(metadata.namespace.clone().unwrap_or_else(|| "None".into())),
-        );
-        sorted_stringified(&Value::Object(m))
-    };
-    let hash_input = format!("{name}{}", crate::value::py_repr(&hashable));
-    let hash = md5_hex(&hash_input);
+    let hash = md5_hex(&test_hash_input(&name, &metadata));
     let hash10 = &hash[hash.len() - 10..];
 
     let mut node = Node::new(ResourceType::Test, &file.package, &name);
@@ -873,22 +859,59 @@ fn config_call(cfg: &Map<String, Value>) -> String {
     format!("{{{{ config({}) }}}}", parts.join(","))
 }
 
-/// dbt hashes test metadata after sorting mapping keys and turning every
-/// scalar into a string.
-fn sorted_stringified(v: &Value) -> Value {
+/// What dbt hashes for a test's unique id: its name, then the Python repr
+/// of its metadata (`{'kwargs': ..., 'name': ..., 'namespace': ...}`) with
+/// mapping keys sorted at every level and every scalar turned into a
+/// string. Written straight into one string: a large project has tens of
+/// thousands of tests.
+fn test_hash_input(name: &str, meta: &TestMetadata) -> String {
+    use crate::value::write_py_str_repr;
+    let mut out = String::with_capacity(name.len() + 160);
+    out.push_str(name);
+    out.push_str("{'kwargs': {");
+    write_sorted_entries(&meta.kwargs, &mut out);
+    out.push_str("}, 'name': ");
+    write_py_str_repr(&meta.name, &mut out);
+    out.push_str(", 'namespace': ");
+    write_py_str_repr(meta.namespace.as_deref().unwrap_or("None"), &mut out);
+    out.push('}');
+    out
+}
+
+fn write_sorted_entries(m: &Map<String, Value>, out: &mut String) {
+    let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        crate::value::write_py_str_repr(k, out);
+        out.push_str(": ");
+        write_stringified(v, out);
+    }
+}
+
+/// The repr of a value with its mappings' keys sorted and its scalars as
+/// strings.
+fn write_stringified(v: &Value, out: &mut String) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), sorted_stringified(&m[k]));
-            }
-            Value::Object(out)
+            out.push('{');
+            write_sorted_entries(m, out);
+            out.push('}');
         }
-        Value::Array(a) => Value::Array(a.iter().map(sorted_stringified).collect()),
-        Value::String(s) => Value::String(s.clone()),
-        other => Value::String(py_str(other)),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_stringified(x, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => crate::value::write_py_str_repr(s, out),
+        other => crate::value::write_py_str_repr(&py_str(other), out),
     }
 }
 
@@ -1164,6 +1187,57 @@ fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hash input as dbt builds it: a sorted, stringified copy of the
+    /// metadata, then its repr.
+    fn reference_hash_input(name: &str, meta: &TestMetadata) -> String {
+        fn sorted(v: &Value) -> Value {
+            match v {
+                Value::Object(m) => {
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    Value::Object(
+                        keys.into_iter()
+                            .map(|k| (k.clone(), sorted(&m[k])))
+                            .collect(),
+                    )
+                }
+                Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+                Value::String(s) => Value::String(s.clone()),
+                other => Value::String(py_str(other)),
+            }
+        }
+        let hashable = json!({
+            "name": meta.name,
+            "kwargs": Value::Object(meta.kwargs.clone()),
+            "namespace": meta.namespace.clone().unwrap_or_else(|| "None".into()),
+        });
+        format!("{name}{}", crate::value::py_repr(&sorted(&hashable)))
+    }
+
+    #[test]
+    fn test_hash_input_is_the_repr_dbt_hashes() {
+        let kwargs = json!({
+            "model": "{{ get_where_subquery(ref('orders')) }}",
+            "column_name": "it's \"quoted\"",
+            "values": ["b", 1, 2.5, true, null, {"z": 1, "a": [false]}],
+            "quote": false,
+            "zeta": {"b": "x\ny", "a": "tab\there"},
+            "empty": {},
+            "none": [],
+        });
+        for ns in [None, Some("dbt_utils".to_owned())] {
+            let meta = TestMetadata {
+                name: "accepted_values".into(),
+                kwargs: kwargs.as_object().unwrap().clone(),
+                namespace: ns,
+            };
+            assert_eq!(
+                test_hash_input("t_name", &meta),
+                reference_hash_input("t_name", &meta)
+            );
+        }
+    }
 
     #[test]
     fn test_names_match_dbt() {
