@@ -163,6 +163,18 @@ impl Reader<'_> {
         }
     }
 
+    /// After an entry of a block collection, the column of the next token,
+    /// which must start its line (`None` inside: given up); `Some(None)` at
+    /// the end of the text.
+    fn next_entry(&mut self) -> Option<Option<usize>> {
+        self.skip_to_token()?;
+        if self.i >= self.s.len() {
+            return Some(None);
+        }
+        self.first_on_line()
+            .then_some(Some(self.i - self.line_start))
+    }
+
     /// Whether only spaces come before `i` on its line.
     fn first_on_line(&self) -> bool {
         self.s[self.line_start..self.i].iter().all(|&b| b == b' ')
@@ -223,14 +235,31 @@ impl Reader<'_> {
         {
             return None;
         }
-        let mut end = start;
-        let mut after = After::Other;
+        let (end, key) = self.scan_plain(false);
+        let y = self.node(plain_kind(&self.text[start..end]), start, end);
+        // A key's colon is at `i`; otherwise back to the end of the text,
+        // before any spaces and comment.
+        if key {
+            return Some((y, After::Colon));
+        }
+        self.i = end;
+        Some((y, After::Other))
+    }
+
+    /// Scans a plain scalar from `i` to the end of its text (without
+    /// trailing spaces), and says whether a key's `:` ended it (`i` is then
+    /// at the colon). In a flow collection, `,` and brackets end it too.
+    fn scan_plain(&mut self, flow: bool) -> (usize, bool) {
+        let mut end = self.i;
         loop {
             match self.peek() {
                 b'\n' | 0 => break,
-                b':' if self.blank_at(self.i + 1) => {
-                    after = After::Colon;
-                    break;
+                b',' | b'[' | b']' | b'{' | b'}' if flow => break,
+                b':' if flow
+                    && matches!(self.at(self.i + 1), b' ' | b'\n' | 0 | b',' | b']' | b'}')
+                    || !flow && self.blank_at(self.i + 1) =>
+                {
+                    return (end, true);
                 }
                 b'#' if self.at(self.i - 1) == b' ' => break,
                 b' ' => self.i += 1,
@@ -240,15 +269,7 @@ impl Reader<'_> {
                 }
             }
         }
-        let text = &self.text[start..end];
-        let y = self.node(plain_kind(text), start, end);
-        // Back to the end of the scalar: a comment or the colon comes next.
-        if after == After::Colon {
-            // `i` stays at the colon, past the spaces before it.
-        } else {
-            self.i = end;
-        }
-        Some((y, after))
+        (end, false)
     }
 
     fn double_quoted(&mut self) -> Option<Yaml> {
@@ -341,15 +362,9 @@ impl Reader<'_> {
             self.i += 1;
             let value = self.map_value(n, colon)?;
             pairs.push((key, value));
-            self.skip_to_token()?;
-            if self.i >= self.s.len() {
+            let Some(c) = self.next_entry()? else {
                 break self.s.len();
-            }
-            // Each key on a line of its own.
-            if !self.first_on_line() {
-                return None;
-            }
-            let c = self.i - self.line_start;
+            };
             if c < n {
                 break self.i;
             }
@@ -538,14 +553,9 @@ impl Reader<'_> {
                 col = self.col(start);
             }
             items.push(self.seq_entry(n)?);
-            self.skip_to_token()?;
-            if self.i >= self.s.len() {
+            let Some(c) = self.next_entry()? else {
                 break self.s.len();
-            }
-            if !self.first_on_line() {
-                return None;
-            }
-            let c = self.i - self.line_start;
+            };
             if c < n || c == n && !self.dash() {
                 break self.i;
             }
@@ -685,21 +695,7 @@ impl Reader<'_> {
         {
             return None;
         }
-        let mut end = start;
-        loop {
-            match self.peek() {
-                b'\n' | 0 | b',' | b'[' | b']' | b'{' | b'}' => break,
-                b':' if matches!(self.at(self.i + 1), b' ' | b'\n' | 0 | b',' | b']' | b'}') => {
-                    break;
-                }
-                b'#' if self.at(self.i - 1) == b' ' => break,
-                b' ' => self.i += 1,
-                _ => {
-                    self.i += 1;
-                    end = self.i;
-                }
-            }
-        }
+        let (end, _) = self.scan_plain(true);
         if end == start {
             return None;
         }
