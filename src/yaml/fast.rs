@@ -204,8 +204,7 @@ impl Reader<'_> {
     fn inline_node(&mut self) -> Option<(Yaml, After)> {
         let value = match self.peek() {
             b'[' | b'{' => self.flow_node()?,
-            b'"' => self.double_quoted()?,
-            b'\'' => self.single_quoted()?,
+            b'"' | b'\'' => self.quoted()?,
             _ => return self.plain_block(),
         };
         let save = self.i;
@@ -272,24 +271,33 @@ impl Reader<'_> {
         (end, false)
     }
 
-    fn double_quoted(&mut self) -> Option<Yaml> {
+    /// A quoted scalar on one line: `"..."` with backslash escapes, or
+    /// `'...'` where `''` stands for a quote.
+    fn quoted(&mut self) -> Option<Yaml> {
         let start = self.i;
+        let quote = self.peek();
         self.i += 1;
         let mut out = String::new();
         let mut run = self.i;
         loop {
-            match self.peek() {
-                b'"' => break,
+            let b = self.peek();
+            let (c, used) = match b {
                 b'\n' | 0 => return None,
-                b'\\' => {
-                    out.push_str(&self.text[run..self.i]);
-                    let (c, used) = self.escape(self.i + 1)?;
-                    out.push(c);
-                    self.i += 1 + used;
-                    run = self.i;
+                b'\\' if quote == b'"' => {
+                    let (c, n) = self.escape(self.i + 1)?;
+                    (c, 1 + n)
                 }
-                _ => self.i += 1,
-            }
+                b'\'' if quote == b'\'' && self.at(self.i + 1) == b'\'' => ('\'', 2),
+                _ if b == quote => break,
+                _ => {
+                    self.i += 1;
+                    continue;
+                }
+            };
+            out.push_str(&self.text[run..self.i]);
+            out.push(c);
+            self.i += used;
+            run = self.i;
         }
         out.push_str(&self.text[run..self.i]);
         self.i += 1;
@@ -327,28 +335,6 @@ impl Reader<'_> {
             _ => return None,
         };
         Some((c, 1))
-    }
-
-    fn single_quoted(&mut self) -> Option<Yaml> {
-        let start = self.i;
-        self.i += 1;
-        let mut out = String::new();
-        let mut run = self.i;
-        loop {
-            match self.peek() {
-                b'\'' if self.at(self.i + 1) == b'\'' => {
-                    out.push_str(&self.text[run..=self.i]);
-                    self.i += 2;
-                    run = self.i;
-                }
-                b'\'' => break,
-                b'\n' | 0 => return None,
-                _ => self.i += 1,
-            }
-        }
-        out.push_str(&self.text[run..self.i]);
-        self.i += 1;
-        Some(self.node(YamlKind::Str(out), start, self.i))
     }
 
     /// A block mapping at column `n` whose first key has been read; `i` is
@@ -660,8 +646,7 @@ impl Reader<'_> {
     fn flow_item(&mut self) -> Option<Yaml> {
         match self.peek() {
             b'[' | b'{' => self.flow_node(),
-            b'"' => self.double_quoted(),
-            b'\'' => self.single_quoted(),
+            b'"' | b'\'' => self.quoted(),
             _ => self.plain_flow(),
         }
     }
