@@ -40,7 +40,7 @@ TARGETS = {
 COMMANDS = ["--version", "parse", "compile"]
 DBT_COMMANDS = ["parse", "compile"]
 FLOOR_EXTS = (".sql", ".yml", ".yaml", ".csv", ".md")
-SKIP_DIRS = ("target", "target.trash", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
+SKIP_DIRS = ("target", "target.trash", "target.floor", "target.floor.trash", "logs", "dbt_packages", "dbt_modules", ".xform-profile")
 
 
 def log(msg):
@@ -387,6 +387,63 @@ def floor_cmd(proj):
     return ["sh", "-c", script]
 
 
+def compile_floor(xform, proj, read_floor, runs, warmup):
+    """The floor of `compile`: reading the sources (`read_floor`) plus
+    creating the files compile writes. The files are those of a compiled/
+    folder this xform just made, read into memory first; each timed run
+    creates them all in a new folder from one thread (open, write, close,
+    folder by folder, as xform does). Creating tens of thousands of files is
+    kernel work that no tool avoids."""
+    out = os.path.join(proj, "target.floor")
+    src = os.path.join(out, "compiled")
+    set_aside(src)
+    os.makedirs(out, exist_ok=True)
+    set_aside(os.path.join(proj, "target"))
+    run_once(xform_cmd(xform, "compile", proj), proj, timeout=600)
+    made = os.path.join(proj, "target", "compiled")
+    if not os.path.isdir(made):
+        return read_floor
+    os.rename(made, src)
+    set_aside(os.path.join(proj, "target"))
+    folders = []
+    for root, _, names in os.walk(src):
+        entries = []
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                entries.append((name, f.read()))
+        folders.append((os.path.relpath(root, src), entries))
+    count = sum(len(e) for _, e in folders)
+    log(f"  floor: creating the {count:,} compiled files ...")
+    times = []
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    for i in range(warmup + runs):
+        dest = os.path.join(out, "copy")
+        set_aside(dest)
+        t0 = time.perf_counter()
+        for rel, entries in folders:
+            d = os.path.join(dest, rel)
+            os.makedirs(d, exist_ok=True)
+            dfd = os.open(d, os.O_RDONLY)
+            try:
+                for name, data in entries:
+                    fd = os.open(name, flags, 0o666, dir_fd=dfd)
+                    os.write(fd, data)
+                    os.close(fd)
+            finally:
+                os.close(dfd)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    set_aside(os.path.join(out, "copy"))
+    write = statistics.median(times)
+    total = dict(read_floor)
+    total["median"] = read_floor["median"] + write
+    total["min"] = read_floor["min"] + min(times)
+    total["max"] = read_floor["max"] + max(times)
+    total["write"] = write
+    total["write_files"] = count
+    return total
+
+
 # ---------------------------------------------------------------- xform
 
 def find_xform():
@@ -617,9 +674,11 @@ def main():
             if dbt and command in DBT_COMMANDS:
                 d = run_dbt(dbt, dbt_versions, command, n, proj, genproj_sha, cache, cache_path,
                             a.refresh_dbt, logs, a.dbt_timeout)
+            fl = floor if command in DBT_COMMANDS else None
+            if command == "compile" and r["ok"] and floor.get("ok"):
+                fl = compile_floor(xform, proj, floor, a.runs, a.warmup)
             results.append({"models": n, "files": nfiles, "bytes": nbytes, "command": command,
-                            "xform": r, "dbt": d,
-                            "floor": floor if command in DBT_COMMANDS else None})
+                            "xform": r, "dbt": d, "floor": fl})
 
     # ------------------------------------------------------------ report
     rows, missed, notes = [], [], []
@@ -677,6 +736,11 @@ def main():
                        "floor", "xform/floor", "dbt-core", "dbt RSS", "dbt/xform"]))
     print()
     print("floor = wall time of `find | cat` reading every .sql/.yml/.yaml/.csv/.md file once (no parsing).")
+    for res in results:
+        fl = res["floor"]
+        if fl and fl.get("write") is not None:
+            print(f"compile floor (N={res['models']:,}) adds {fmt_time(fl['write'])}: creating the same "
+                  f"{fl['write_files']:,} files compile writes (one thread, open/write/close, contents in memory).")
     cached = [res for res in results if res["dbt"] and res["dbt"].get("cached")]
     if cached:
         print(f"* dbt timing from cache {cache_path}; --refresh-dbt re-measures:")

@@ -21,5 +21,6 @@ pub mod node;
 pub mod project;
 pub mod span;
 pub mod state;
+pub mod timing;
 pub mod value;
 pub mod yaml;

@@ -32,7 +32,7 @@ pub(super) fn generate_command(
     let mut rendered = None;
     let mut compiled_ids = None;
     if !a.no_compile {
-        let t1 = Instant::now();
+        let t1 = crate::timing::Stopwatch::start();
         let ids: Vec<String> = loaded
             .project
             .nodes
@@ -45,20 +45,20 @@ pub(super) fn generate_command(
         rendered = Some(models);
         printer.diags(&errs);
         errors.extend(errs.0.into_iter().filter(Diag::is_error));
-        tracing::debug!("compiled {} nodes in {:?}", ids.len(), t1.elapsed());
+        tracing::debug!("compiled {} nodes in {t1}", ids.len());
         compiled_ids = Some(ids);
     }
     let shared = &loaded;
     // From here the project does not change, and the compiled files, the
-    // manifest and the docs are independent of each other: the files (one
-    // thread, mostly waiting on the file system), the manifest and the
-    // results are written while the docs are made.
+    // manifest and the docs are independent of each other: the files (mostly
+    // kernel work creating them), the manifest and the results are written
+    // while the docs are made.
     let generated = std::thread::scope(|s| -> anyhow::Result<_> {
         let files = compiled_ids.as_deref().map(|ids| {
             s.spawn(move || {
-                let t = Instant::now();
+                let t = crate::timing::Stopwatch::start();
                 let r = super::write_compiled(&shared.project, ids);
-                tracing::debug!("wrote compiled files in {:?}", t.elapsed());
+                tracing::debug!("wrote compiled files in {t}");
                 r
             })
         });

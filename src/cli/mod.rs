@@ -202,7 +202,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
         profile_optional,
     };
     let mut diags = Diags::default();
-    let t0 = Instant::now();
+    let t0 = crate::timing::Stopwatch::start();
     let mut project = match project::load(&opts, &mut diags) {
         Ok(p) => p,
         Err(d) => {
@@ -210,7 +210,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
-    tracing::debug!("loaded project files in {:?}", t0.elapsed());
+    tracing::debug!("loaded project files in {t0}");
     let renderer = match Renderer::new(&project) {
         Ok(r) => r,
         Err(ds) => {
@@ -218,9 +218,9 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
-    let t1 = Instant::now();
+    let t1 = crate::timing::Stopwatch::start();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
-    tracing::debug!("parse phase took {:?}", t1.elapsed());
+    tracing::debug!("parse phase took {t1}");
     let state = g.state_dir().map(|d| State::new(&d, &project.root_dir));
     let defer_state = g
         .defer_state
@@ -426,12 +426,12 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
             if let Some(sql) = &c.inline {
                 return Ok(compile_inline(&mut loaded, sql, c.no_introspect, printer));
             }
-            let ts = Instant::now();
+            let ts = crate::timing::Stopwatch::start();
             let ids = match select_nodes(&loaded, &c.select, &[], printer) {
                 Ok(ids) => ids,
                 Err(d) => return Ok(fail(printer, &Diags(vec![d]))),
             };
-            tracing::debug!("selection took {:?}", ts.elapsed());
+            tracing::debug!("selection took {ts}");
             loaded.renderer.set_selected(&ids);
             // Without a warehouse, deferral goes by the state manifest alone.
             let compile_opts = match defer_plan(g, &loaded, &ids) {
@@ -455,23 +455,23 @@ fn run(cli: &Cli, printer: &Printer) -> anyhow::Result<Outcome> {
                         .is_some_and(|n| n.resource_type.is_compiled())
                 })
                 .collect();
-            let t1 = Instant::now();
+            let t1 = crate::timing::Stopwatch::start();
             let errs = crate::compile::compile_with(
                 &mut loaded.project,
                 &loaded.renderer,
                 &ids,
                 &compile_opts,
             );
-            tracing::debug!("compile phase took {:?}", t1.elapsed());
+            tracing::debug!("compile phase took {t1}");
             printer.diags(&errs);
-            // The compiled files (one thread, mostly waiting on the file
-            // system), the manifest and the results are written side by side.
+            // The compiled files (mostly kernel work creating files), the
+            // manifest and the results are written side by side.
             let shared = &loaded;
             let written = std::thread::scope(|s| -> anyhow::Result<usize> {
                 let files = s.spawn(|| {
-                    let tw = Instant::now();
+                    let tw = crate::timing::Stopwatch::start();
                     let r = write_compiled(&shared.project, &ids);
-                    tracing::debug!("wrote compiled files in {:?}", tw.elapsed());
+                    tracing::debug!("wrote compiled files in {tw}");
                     r
                 });
                 let results =
@@ -708,14 +708,14 @@ fn clone_sources(
 }
 
 fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
-    let t0 = Instant::now();
+    let t0 = crate::timing::Stopwatch::start();
     let inv = crate::artifacts::manifest::Invocation {
         invocation_id: &loaded.renderer.shared.invocation_id,
         started_at: loaded.started,
     };
     crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
     crate::state::sidecar::write(&loaded.project, &loaded.renderer.shared.invocation_id)?;
-    tracing::debug!("wrote manifest in {:?}", t0.elapsed());
+    tracing::debug!("wrote manifest in {t0}");
     Ok(())
 }
 
@@ -732,6 +732,7 @@ fn write_compile_results(
     t0: Instant,
 ) -> anyhow::Result<()> {
     use crate::execute::{NodeResult, Status};
+    let t = crate::timing::Stopwatch::start();
     let now = chrono::Utc::now();
     let mut results: Vec<NodeResult> = Vec::with_capacity(ids.len());
     for id in ids {
@@ -778,6 +779,7 @@ fn write_compile_results(
         loaded.started,
         &serde_json::json!({"which": which, "select": sel.select, "exclude": sel.exclude}),
     )?;
+    tracing::debug!("wrote run results in {t}");
     Ok(())
 }
 
@@ -796,7 +798,10 @@ fn write_compiled(project: &Project, ids: &[String]) -> anyhow::Result<usize> {
             Some((target.join(rel), sql))
         })
         .collect();
-    crate::artifacts::files::write_all(&files)?;
+    // Folders are written side by side, one thread per core: the kernel
+    // work of creating files is most of this step.
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    crate::artifacts::files::write_all(&files, threads.min(4))?;
     Ok(files.len())
 }
 

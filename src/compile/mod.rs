@@ -827,6 +827,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     // place (nothing is copied or moved); the project stays readable for
     // macros and errors.
     let mut nodes = std::mem::take(&mut project.nodes);
+    let t = crate::timing::Stopwatch::start();
     let failed: Vec<(String, Diag)> = {
         let p: &Project = project;
         // Small pieces: models (rendered) and tests (mostly not) cost very
@@ -852,6 +853,8 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
             })
             .collect()
     };
+    tracing::debug!("rendered and settled nodes in {t}");
+    let t = crate::timing::Stopwatch::start();
     // A node that failed stays out of the graph; its error is reported.
     if !failed.is_empty() {
         let bad: std::collections::HashSet<&str> =
@@ -877,10 +880,13 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     resolve_constraint_targets(project);
     resolve_unit_tests(project, diags);
     warn_model_versions(project, diags);
+    tracing::debug!("resolved dependencies in {t}");
+    let t = crate::timing::Stopwatch::start();
     let dag = Dag::build(&project.nodes);
     for cycle in dag.cycles() {
         diags.push(cycle_diag(project, &cycle));
     }
+    tracing::debug!("built the graph in {t}");
     dag
 }
 

@@ -15,8 +15,6 @@ pub mod catalog;
 pub mod page;
 pub mod serve;
 
-use std::time::Instant;
-
 use crate::diagnostics::{Diag, Diags};
 use crate::graph::Dag;
 use crate::jinja::Renderer;
@@ -105,7 +103,7 @@ pub fn generate(
         }
         None => None,
     };
-    let t1 = Instant::now();
+    let t1 = crate::timing::Stopwatch::start();
     let ids: Vec<String> = project.nodes.keys().cloned().collect();
     let lineage_catalog = from_warehouse.as_ref().map(Catalog::to_lineage);
     let report = crate::check::check(
@@ -121,9 +119,9 @@ pub fn generate(
         },
     );
     let graph = report.inference.graph;
-    tracing::debug!("lineage in {:?}", t1.elapsed());
+    tracing::debug!("lineage in {t1}");
     let catalog = from_warehouse.unwrap_or_else(|| catalog::from_inference(project, &graph));
-    let t2 = Instant::now();
+    let t2 = crate::timing::Stopwatch::start();
     let inv = catalog::Invocation {
         invocation_id,
         started_at: started,
@@ -132,7 +130,7 @@ pub fn generate(
     let (catalog_path, page) = rayon::join(
         || {
             let r = catalog::write(project, &catalog, &inv);
-            tracing::debug!("wrote catalog in {:?}", t2.elapsed());
+            tracing::debug!("wrote catalog in {t2}");
             r
         },
         || {
@@ -146,10 +144,7 @@ pub fn generate(
         },
     );
     let (catalog_path, (page_path, page_bytes)) = (catalog_path?, page?);
-    tracing::debug!(
-        "wrote index.html ({page_bytes} bytes) in {:?}",
-        t2.elapsed()
-    );
+    tracing::debug!("wrote index.html ({page_bytes} bytes) in {t2}");
     Ok(Generated {
         catalog,
         catalog_path,

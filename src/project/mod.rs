@@ -415,10 +415,10 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         diags.extend(pkg.file.hook_errors());
     }
 
-    let t = std::time::Instant::now();
+    let t = crate::timing::Stopwatch::start();
     let files: Vec<FoundFile> = packages.values().flat_map(discover).collect();
-    tracing::debug!("found {} files in {:?}", files.len(), t.elapsed());
-    let t = std::time::Instant::now();
+    tracing::debug!("found {} files in {t}", files.len());
+    let t = crate::timing::Stopwatch::start();
     let loaded = load_files(&files, &packages);
 
     let mut project = Project {
@@ -437,8 +437,8 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     };
     crate::jinja::builtins::add_builtin_macros(&mut project);
 
-    tracing::debug!("read files in {:?}", t.elapsed());
-    let t = std::time::Instant::now();
+    tracing::debug!("read files in {t}");
+    let t = crate::timing::Stopwatch::start();
     let mut yamls = Vec::new();
     // Room for the nodes of files and, typically, the tests YAML adds: the
     // map is never regrown (each regrowth moves every node).
@@ -468,8 +468,8 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
             yamls.push(y);
         }
     }
-    tracing::debug!("collected nodes in {:?}", t.elapsed());
-    let t = std::time::Instant::now();
+    tracing::debug!("collected nodes in {t}");
+    let t = crate::timing::Stopwatch::start();
     let yaml_renderer = crate::jinja::yaml_render::YamlRenderer::new(
         &project.target.context_value(),
         crate::jinja::package_vars(&project.packages, &project.cli_vars),
@@ -479,7 +479,7 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         y.render(&yaml_renderer, diags);
         properties::apply(&mut project, y, diags);
     }
-    tracing::debug!("applied properties in {:?}", t.elapsed());
+    tracing::debug!("applied properties in {t}");
 
     let selectors_path = project.root_dir.join("selectors.yml");
     if selectors_path.is_file() {
