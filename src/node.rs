@@ -464,6 +464,33 @@ impl NodeConfig {
         self.explicit
     }
 
+    /// Whether the two configs serialize to the same JSON: the same
+    /// resource type, and the same explicit keys in the same order with the
+    /// same values (objects compared in order too, numbers by their exact
+    /// representation). Much cheaper than serializing them.
+    pub fn writes_same(&self, other: &Self) -> bool {
+        fn maps(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && values(va, vb))
+        }
+        fn values(a: &Value, b: &Value) -> bool {
+            match (a, b) {
+                (Value::Object(x), Value::Object(y)) => maps(x, y),
+                (Value::Array(x), Value::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values(a, b))
+                }
+                // `0.0 == -0.0`, but they are written differently.
+                (Value::Number(x), Value::Number(y)) => {
+                    x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+                }
+                _ => a == b,
+            }
+        }
+        self.rt == other.rt && maps(&self.explicit, &other.explicit)
+    }
+
     /// Every key, defaults first in dbt's order, then extra keys.
     pub fn to_map(&self) -> Map<String, Value> {
         let mut out = Map::new();

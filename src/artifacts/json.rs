@@ -15,6 +15,7 @@ pub fn to_vec_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Resul
     value.serialize(&mut Writer {
         out,
         script_safe: false,
+        raw: false,
     })
 }
 
@@ -29,6 +30,7 @@ pub fn to_vec_script_safe<T: Serialize + ?Sized>(
     value.serialize(&mut Writer {
         out,
         script_safe: true,
+        raw: false,
     })
 }
 
@@ -40,6 +42,23 @@ pub fn to_writer<T: Serialize + ?Sized>(
     let mut buf = Vec::with_capacity(4096);
     to_vec_into(&mut buf, value).map_err(std::io::Error::other)?;
     w.write_all(&buf)
+}
+
+/// Text that is already JSON, written as it is. It serializes as
+/// `serde_json`'s `RawValue` does, so `serde_json::to_value` reads it as
+/// JSON too; the text must be valid JSON.
+pub struct RawJson<'a>(pub &'a str);
+
+/// The struct name `serde_json` gives its raw values.
+const RAW_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl Serialize for RawJson<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::SerializeStruct;
+        let mut st = s.serialize_struct(RAW_TOKEN, 1)?;
+        st.serialize_field(RAW_TOKEN, self.0)?;
+        st.end()
+    }
 }
 
 #[derive(Debug)]
@@ -191,6 +210,8 @@ fn write_str_as<const SCRIPT: bool>(out: &mut Vec<u8>, s: &str) {
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
     script_safe: bool,
+    /// The next string is JSON text to copy as it is ([`RawJson`]).
+    raw: bool,
 }
 
 impl Writer<'_> {
@@ -215,6 +236,8 @@ impl Writer<'_> {
 
 /// A sequence or map being written; `first` drops the leading comma.
 pub struct Compound<'a, 'b> {
+    /// A [`RawJson`]: its one field is copied as it is, with no braces.
+    raw: bool,
     w: &'b mut Writer<'a>,
     first: bool,
     /// Closes an extra `}` (enum variants wrapped as `{"Variant": ...}`).
@@ -298,7 +321,11 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        self.str(v);
+        if std::mem::take(&mut self.raw) {
+            self.out.extend_from_slice(v.as_bytes());
+        } else {
+            self.str(v);
+        }
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
@@ -355,6 +382,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
         self.out.push(b'[');
         Ok(Compound {
+            raw: false,
             w: self,
             first: true,
             wrapped: false,
@@ -381,6 +409,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         self.str(variant);
         self.out.extend_from_slice(b":[");
         Ok(Compound {
+            raw: false,
             w: self,
             first: true,
             wrapped: true,
@@ -389,12 +418,21 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
         self.out.push(b'{');
         Ok(Compound {
+            raw: false,
             w: self,
             first: true,
             wrapped: false,
         })
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
+        if name == RAW_TOKEN {
+            return Ok(Compound {
+                raw: true,
+                w: self,
+                first: true,
+                wrapped: false,
+            });
+        }
         self.serialize_map(Some(len))
     }
     fn serialize_struct_variant(
@@ -408,6 +446,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Writer<'a> {
         self.str(variant);
         self.out.extend_from_slice(b":{");
         Ok(Compound {
+            raw: false,
             w: self,
             first: true,
             wrapped: true,
@@ -498,9 +537,19 @@ impl ser::SerializeStruct for Compound<'_, '_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
+        if self.raw {
+            self.w.raw = true;
+            let r = value.serialize(&mut *self.w);
+            // Anything but a string leaves the flag set: clear it.
+            self.w.raw = false;
+            return r;
+        }
         ser::SerializeMap::serialize_entry(self, key, value)
     }
     fn end(self) -> Result<(), Error> {
+        if self.raw {
+            return Ok(());
+        }
         ser::SerializeMap::end(self)
     }
 }
@@ -694,6 +743,34 @@ mod tests {
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&theirs)
         );
+    }
+
+    #[test]
+    fn raw_json_is_copied_as_it_is() {
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            a: RawJson<'a>,
+            b: Vec<RawJson<'a>>,
+            c: &'a str,
+        }
+        let doc = Doc {
+            a: RawJson(r#"{"x":[1,"<y>"],"z":null}"#),
+            b: vec![RawJson("1.5"), RawJson(r#""s""#)],
+            c: "<c>",
+        };
+        let want = r#"{"a":{"x":[1,"<y>"],"z":null},"b":[1.5,"s"],"c":"<c>"}"#;
+        let mut ours = Vec::new();
+        to_vec_into(&mut ours, &doc).expect("serialize");
+        assert_eq!(String::from_utf8_lossy(&ours), want);
+        // serde_json reads it as JSON too.
+        assert_eq!(
+            serde_json::to_value(&doc).expect("to_value"),
+            serde_json::from_str::<serde_json::Value>(want).expect("parse")
+        );
+        // The string after a raw value is escaped again.
+        let mut safe = Vec::new();
+        to_vec_script_safe(&mut safe, &doc).expect("serialize");
+        assert!(String::from_utf8_lossy(&safe).ends_with(r#""c":"\u003cc\u003e"}"#));
     }
 
     #[test]

@@ -236,6 +236,7 @@ pub fn node_json(node: &Node) -> Value {
         node,
         primary_key: None,
         created_at: 0.0,
+        config_json: None,
     })
     .unwrap_or(Value::Null)
 }
@@ -246,6 +247,38 @@ pub struct NodeOut<'a> {
     pub node: &'a Node,
     pub primary_key: Option<&'a [String]>,
     pub created_at: f64,
+    /// The node's config already written as JSON (see [`ConfigMemo`]).
+    pub config_json: Option<&'a str>,
+}
+
+/// The JSON of the configs a writer wrote last. Most nodes share one of a
+/// handful of configs (set per folder in the project file), and comparing a
+/// config's explicit keys costs far less than writing it whole with its
+/// defaults.
+#[derive(Default)]
+struct ConfigMemo<'n> {
+    recent: Vec<(&'n crate::node::NodeConfig, String)>,
+}
+
+impl<'n> ConfigMemo<'n> {
+    const SIZE: usize = 8;
+
+    fn json(&mut self, config: &'n crate::node::NodeConfig) -> Result<&str, super::json::Error> {
+        let i = if let Some(i) = self.recent.iter().position(|(c, _)| c.writes_same(config)) {
+            i
+        } else {
+            let mut buf = Vec::with_capacity(1024);
+            super::json::to_vec_into(&mut buf, config)?;
+            let text = String::from_utf8(buf)
+                .map_err(<super::json::Error as serde::ser::Error>::custom)?;
+            if self.recent.len() == Self::SIZE {
+                self.recent.remove(0);
+            }
+            self.recent.push((config, text));
+            self.recent.len() - 1
+        };
+        Ok(&self.recent[i].1)
+    }
 }
 
 struct Columns<'a>(&'a Node);
@@ -331,7 +364,10 @@ impl Serialize for NodeOut<'_> {
             }
         };
         m.serialize_entry("checksum", &checksum)?;
-        m.serialize_entry("config", &node.config)?;
+        match self.config_json {
+            Some(raw) => m.serialize_entry("config", &super::json::RawJson(raw))?,
+            None => m.serialize_entry("config", &node.config)?,
+        }
         m.serialize_entry("tags", &node.tags)?;
         m.serialize_entry("description", &node.description)?;
         m.serialize_entry("columns", &Columns(node))?;
@@ -645,6 +681,7 @@ impl NodesOf<'_> {
                     .par_chunks(256)
                     .map(|chunk| {
                         let mut buf = Vec::with_capacity(chunk.len() * 3072);
+                        let mut configs = ConfigMemo::default();
                         for n in chunk {
                             buf.push(b',');
                             super::json::write_str(&mut buf, &n.unique_id);
@@ -658,6 +695,7 @@ impl NodesOf<'_> {
                                         .get(n.unique_id.as_str())
                                         .map(Vec::as_slice),
                                     created_at: self.created_at,
+                                    config_json: Some(configs.json(&n.config)?),
                                 },
                             )?;
                         }
@@ -705,13 +743,21 @@ impl Manifest<'_> {
             };
         w.write_all(b"{")?;
         entry(w, "metadata", true, &metadata(project, inv))?;
-        // The graph's maps, needed at the end, are built while the nodes
-        // (most of the manifest) are written.
+        // The graph's maps, needed at the end, are built and serialized
+        // while the nodes (most of the manifest) are written.
         let (parent_map, child_map) = std::thread::scope(|s| {
-            let maps = s.spawn(|| self.dag.parent_child_maps());
+            let maps = s.spawn(|| -> Result<_, super::json::Error> {
+                let (parents, children) = self.dag.parent_child_maps();
+                let mut p = Vec::with_capacity(1 << 20);
+                super::json::to_vec_into(&mut p, &parents)?;
+                let mut c = Vec::with_capacity(1 << 20);
+                super::json::to_vec_into(&mut c, &children)?;
+                Ok((p, c))
+            });
             entry(w, "nodes", false, &nodes_of(None))?;
             maps.join()
-                .map_err(|_| std::io::Error::other("building the graph's maps failed"))
+                .map_err(|_| std::io::Error::other("building the graph's maps failed"))?
+                .map_err(std::io::Error::other)
         })?;
         entry(w, "sources", false, &nodes_of(Some(ResourceType::Source)))?;
         let macros: Map<String, Value> = project
@@ -742,8 +788,10 @@ impl Manifest<'_> {
             })
             .collect();
         entry(w, "disabled", false, &Value::Object(disabled))?;
-        entry(w, "parent_map", false, &erased::Direct(&parent_map))?;
-        entry(w, "child_map", false, &erased::Direct(&child_map))?;
+        w.write_all(b",\"parent_map\":")?;
+        w.write_all(&parent_map)?;
+        w.write_all(b",\"child_map\":")?;
+        w.write_all(&child_map)?;
         entry(w, "group_map", false, &Value::Object(group_map))?;
         entry(w, "saved_queries", false, &json!({}))?;
         entry(w, "semantic_models", false, &json!({}))?;
@@ -768,16 +816,6 @@ mod erased {
     impl Json for serde_json::Value {
         fn write_json(&self, w: &mut super::Out) -> std::io::Result<()> {
             crate::artifacts::json::to_writer(w, self)
-        }
-    }
-
-    /// Any serializable value, written without first becoming a
-    /// `serde_json::Value` (the same bytes, without the copy).
-    pub struct Direct<'a, T>(pub &'a T);
-
-    impl<T: serde::Serialize> Json for Direct<'_, T> {
-        fn write_json(&self, w: &mut super::Out) -> std::io::Result<()> {
-            crate::artifacts::json::to_writer(w, self.0)
         }
     }
 
@@ -900,4 +938,56 @@ pub fn write(
     drop(w);
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_written_once_and_reused_are_the_same_bytes() {
+        use crate::node::NodeConfig;
+        let conf = |pairs: &[(&str, Value)]| {
+            NodeConfig::new(
+                ResourceType::Model,
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            )
+        };
+        let configs = [
+            conf(&[]),
+            conf(&[("materialized", json!("table"))]),
+            conf(&[("materialized", json!("view"))]),
+            conf(&[("x", json!(1)), ("y", json!(2))]),
+            // The same keys in another order are written in another order.
+            conf(&[("y", json!(2)), ("x", json!(1))]),
+            conf(&[("meta", json!({"a": 1, "b": 2}))]),
+            conf(&[("meta", json!({"b": 2, "a": 1}))]),
+            conf(&[("w", json!(0.0))]),
+            conf(&[("w", json!(-0.0))]),
+            conf(&[("w", json!(0))]),
+            conf(&[(
+                "post-hook",
+                json!(["select 1", {"sql": "select 2", "transaction": false}]),
+            )]),
+            NodeConfig::new(ResourceType::Test, Map::new()),
+        ];
+        let mut memo = ConfigMemo::default();
+        // Twice round, so that later ones are found in the memo.
+        for c in configs.iter().chain(&configs) {
+            let mut direct = Vec::new();
+            crate::artifacts::json::to_vec_into(&mut direct, c).expect("serialize");
+            assert_eq!(
+                memo.json(c).expect("memo"),
+                String::from_utf8_lossy(&direct)
+            );
+        }
+        for (i, a) in configs.iter().enumerate() {
+            for (j, b) in configs.iter().enumerate() {
+                assert_eq!(a.writes_same(b), i == j, "{a:?} vs {b:?}");
+            }
+        }
+    }
 }
