@@ -17,7 +17,7 @@ use crate::span::SourceSpan;
 pub type FastState = foldhash::fast::RandomState;
 
 /// Nodes by `unique_id`, in load order.
-pub type NodeMap = IndexMap<String, Node, FastState>;
+pub type NodeMap = IndexMap<String, Box<Node>, FastState>;
 
 /// What kind of resource a node is, spelled as dbt spells it in `unique_id`s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -15,26 +15,55 @@ pub const SCHEMA_VERSION: &str = "https://schemas.getdbt.com/dbt/manifest/v12.js
 /// The dbt-core version whose artifacts these match.
 pub const DBT_VERSION: &str = "1.11.0";
 
-fn column_json(c: &crate::node::Column) -> Value {
-    json!({
-        "name": c.name,
-        "description": c.description,
-        "meta": c.meta,
-        "data_type": c.data_type,
-        "constraints": c.constraints,
-        "quote": c.quote,
-        "config": {"meta": c.meta, "tags": c.tags},
-        "tags": c.tags,
-        "granularity": null,
-        "doc_blocks": c.doc_blocks,
-    })
+/// A column as the manifest shows it, written straight from the node.
+#[derive(serde::Serialize)]
+struct ColumnOut<'a> {
+    name: &'a str,
+    description: &'a str,
+    meta: &'a Map<String, Value>,
+    data_type: &'a Option<String>,
+    constraints: &'a [crate::node::Constraint],
+    quote: Option<bool>,
+    config: ColumnConfigOut<'a>,
+    tags: &'a [String],
+    granularity: (),
+    doc_blocks: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct ColumnConfigOut<'a> {
+    meta: &'a Map<String, Value>,
+    tags: &'a [String],
+}
+
+impl<'a> ColumnOut<'a> {
+    fn of(c: &'a crate::node::Column) -> Self {
+        ColumnOut {
+            name: &c.name,
+            description: &c.description,
+            meta: &c.meta,
+            data_type: &c.data_type,
+            constraints: &c.constraints,
+            quote: c.quote,
+            config: ColumnConfigOut {
+                meta: &c.meta,
+                tags: &c.tags,
+            },
+            tags: &c.tags,
+            granularity: (),
+            doc_blocks: &c.doc_blocks,
+        }
+    }
 }
 
 fn columns_json(node: &Node) -> Value {
     Value::Object(
         node.columns
             .iter()
-            .map(|(name, c)| (name.clone(), column_json(c)))
+            .map(|(name, c)| {
+                let v = serde_json::to_value(ColumnOut::of(c)).unwrap_or(Value::Null);
+                (name.clone(), v)
+            })
             .collect(),
     )
 }
@@ -48,21 +77,57 @@ fn refs_json(node: &Node) -> Value {
     )
 }
 
-fn docs_json(node: &Node) -> Value {
-    node.config
-        .get("docs")
-        .cloned()
-        .unwrap_or_else(|| json!({"show": true, "node_color": null}))
+/// A node's `docs`: its config's, or dbt's default.
+enum DocsOut<'a> {
+    Config(&'a Value),
+    Default,
 }
 
-fn contract_json(node: &Node) -> Value {
+impl Serialize for DocsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DocsOut::Config(v) => v.serialize(s),
+            DocsOut::Default => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("show", &true)?;
+                m.serialize_entry("node_color", &())?;
+                m.end()
+            }
+        }
+    }
+}
+
+fn docs_out(node: &Node) -> DocsOut<'_> {
+    node.config
+        .get("docs")
+        .map_or(DocsOut::Default, DocsOut::Config)
+}
+
+#[derive(serde::Serialize)]
+struct ContractOut {
+    enforced: bool,
+    alias_types: bool,
+    checksum: Option<String>,
+}
+
+fn contract_out(node: &Node) -> ContractOut {
     let enforced = node
         .config
         .get("contract")
         .and_then(|c| c.get("enforced"))
         .is_some_and(crate::value::truthy);
-    let checksum = enforced.then(|| contract_checksum(node));
-    json!({"enforced": enforced, "alias_types": true, "checksum": checksum})
+    ContractOut {
+        enforced,
+        alias_types: true,
+        checksum: enforced.then(|| contract_checksum(node)),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct TestMetadataOut<'a> {
+    name: &'a str,
+    kwargs: &'a Map<String, Value>,
+    namespace: &'a Option<String>,
 }
 
 /// dbt's `build_contract_checksum`: sha256 of the columns (by name) with
@@ -289,7 +354,7 @@ impl Serialize for Columns<'_> {
             self.0
                 .columns
                 .iter()
-                .map(|(name, c)| (name, column_json(c))),
+                .map(|(name, c)| (name, ColumnOut::of(c))),
         )
     }
 }
@@ -373,7 +438,7 @@ impl Serialize for NodeOut<'_> {
         m.serialize_entry("columns", &Columns(node))?;
         m.serialize_entry("meta", &node.meta)?;
         m.serialize_entry("group", &node.config.get("group").unwrap_or(&Value::Null))?;
-        m.serialize_entry("docs", &docs_json(node))?;
+        m.serialize_entry("docs", &docs_out(node))?;
         m.serialize_entry("patch_path", &node.patch_path)?;
         m.serialize_entry("build_path", &Value::Null)?;
         m.serialize_entry("unrendered_config", &node.unrendered_config)?;
@@ -423,15 +488,13 @@ impl Serialize for NodeOut<'_> {
                     .collect::<Vec<_>>(),
             )?;
         }
-        m.serialize_entry("contract", &contract_json(node))?;
+        m.serialize_entry("contract", &contract_out(node))?;
         match node.resource_type {
             ResourceType::Model => {
-                m.serialize_entry(
-                    "access",
-                    node.config
-                        .get("access")
-                        .unwrap_or(&Value::String("protected".into())),
-                )?;
+                match node.config.get("access") {
+                    Some(access) => m.serialize_entry("access", access)?,
+                    None => m.serialize_entry("access", "protected")?,
+                }
                 m.serialize_entry("constraints", &node.constraints)?;
                 m.serialize_entry("version", &node.version)?;
                 m.serialize_entry("latest_version", &node.latest_version)?;
@@ -448,7 +511,11 @@ impl Serialize for NodeOut<'_> {
                     m.serialize_entry("attached_node", &t.attached_node)?;
                     m.serialize_entry(
                         "test_metadata",
-                        &json!({"name": meta.name, "kwargs": meta.kwargs, "namespace": meta.namespace}),
+                        &TestMetadataOut {
+                            name: &meta.name,
+                            kwargs: &meta.kwargs,
+                            namespace: &meta.namespace,
+                        },
                     )?;
                 }
             }
@@ -651,6 +718,7 @@ impl NodesOf<'_> {
             .project
             .nodes
             .values()
+            .map(|n| &**n)
             .filter(|n| match self.kind {
                 Some(k) => n.resource_type == k,
                 None => !matches!(
@@ -783,7 +851,7 @@ impl Manifest<'_> {
             .map(|(uid, list)| {
                 (
                     uid.clone(),
-                    Value::Array(list.iter().map(node_json).collect()),
+                    Value::Array(list.iter().map(|n| node_json(n)).collect()),
                 )
             })
             .collect();

@@ -136,7 +136,7 @@ pub fn check(
     let catalog = opts.catalog;
     let selected: Vec<String> = selected
         .iter()
-        .filter(|id| project.nodes.get(*id).is_some_and(is_sql_model))
+        .filter(|id| project.nodes.get(*id).is_some_and(|n| is_sql_model(n)))
         .cloned()
         .collect();
     let t0 = std::time::Instant::now();

@@ -1290,7 +1290,7 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
     let resolved: Vec<(Vec<String>, Vec<Diag>)> = {
         let p: &Project = project;
         let lookup = Lookup::new(p);
-        let nodes: Vec<&Node> = p.nodes.values().collect();
+        let nodes: Vec<&Node> = p.nodes.values().map(|n| &**n).collect();
         nodes
             .par_iter()
             .map(|node| {
@@ -1939,6 +1939,7 @@ fn missing_version(
         .nodes
         .values()
         .chain(project.disabled.values().flatten())
+        .map(|n| &**n)
         .filter(|n| {
             n.resource_type == ResourceType::Model
                 && n.name == call.name

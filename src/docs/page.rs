@@ -345,7 +345,12 @@ fn lineage_json(inputs: &Inputs<'_>, index: &HashMap<&str, usize>) -> Vec<u8> {
 fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
     let t0 = std::time::Instant::now();
     let project = inputs.project;
-    let nodes: Vec<&Node> = project.nodes.values().filter(|n| shown(n)).collect();
+    let nodes: Vec<&Node> = project
+        .nodes
+        .values()
+        .map(|n| &**n)
+        .filter(|n| shown(n))
+        .collect();
     let index: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()

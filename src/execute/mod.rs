@@ -733,7 +733,7 @@ pub fn preview(
         .get(id)
         .ok_or_else(|| Diag::error("XF0900", format!("`{id}` is not a node")))?;
     let shared = open_shared(project, false, false)?;
-    let node = Arc::new(node.clone());
+    let node = Arc::new(Node::clone(node));
     let nl = Arc::new(NodeLive::without_facts(
         &shared,
         &connect(&shared)?,
@@ -1012,10 +1012,9 @@ fn results_value(project: &Project, results: &[NodeResult]) -> Value {
             // The fields of dbt's `RunResult`, as `run_results.json` has
             // them, and the node.
             let mut v = crate::artifacts::run_results::result_json(r);
-            v["node"] = node.map_or(
-                serde_json::Value::Null,
-                crate::artifacts::manifest::node_json,
-            );
+            v["node"] = node.map_or(serde_json::Value::Null, |n| {
+                crate::artifacts::manifest::node_json(n)
+            });
             v
         })
         .collect();
@@ -1362,7 +1361,7 @@ impl Runner<'_> {
                 Diag::error("XF0900", format!("`{id}` is not a node")),
             );
         };
-        let mut node = node.clone();
+        let mut node = Node::clone(node);
         if let Some((i, _, _)) = batch
             && *i > 0
         {

@@ -44,7 +44,7 @@ impl Runner<'_> {
         let nl = Arc::new(NodeLive::without_facts(
             &self.shared,
             wc,
-            Arc::new(test.clone()),
+            Arc::new(Node::clone(test)),
             "unit tests",
         ));
         let live: Arc<dyn crate::jinja::live::Live> = nl.clone();

@@ -1488,7 +1488,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn node(&self, i: usize) -> Option<&'a Node> {
-        self.nodes.get_index(i).map(|(_, n)| n)
+        self.nodes.get_index(i).map(|(_, n)| &**n)
     }
 
     fn empty(&self) -> Bits {
@@ -2129,7 +2129,9 @@ mod tests {
         let mut disabled = model("old_model", "marts", &[]);
         disabled.config.insert("enabled".into(), json!(false));
         v.push(disabled);
-        v.into_iter().map(|n| (n.unique_id.clone(), n)).collect()
+        v.into_iter()
+            .map(|n| (n.unique_id.clone(), Box::new(n)))
+            .collect()
     }
 
     fn run_full(
@@ -2668,7 +2670,7 @@ mod tests {
         let nodes = project();
         let mut nodes2 = nodes.clone();
         let m = model("model_2", "marts", &[]);
-        nodes2.insert(m.unique_id.clone(), m);
+        nodes2.insert(m.unique_id.clone(), Box::new(m));
         let dag = Dag::build(&nodes2);
         let select = vec!["model_2".to_owned()];
         let opts = SelectOptions {
@@ -2789,7 +2791,7 @@ mod tests {
             None,
             &["model.shop.report", "model.shop.stg_orders"],
         );
-        nodes.insert(t.unique_id.clone(), t);
+        nodes.insert(t.unique_id.clone(), Box::new(t));
         let dag = Dag::build(&nodes);
         let select = vec!["report".to_owned()];
         let run = |mode| -> Vec<String> {

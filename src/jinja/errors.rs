@@ -58,6 +58,7 @@ fn place(e: &Error, project: &Project, node: Option<&Node>) -> Option<Place> {
     let n = project
         .nodes
         .get(uid)
+        .map(|n| &**n)
         .or(node.filter(|n| n.unique_id == uid))?;
     let source = project.source_text(&n.abs_path);
     if n.test.as_ref().is_some_and(|t| t.metadata.is_some())

@@ -97,7 +97,7 @@ pub struct Project {
     pub cli_vars: Map<String, Value>,
     pub nodes: crate::node::NodeMap,
     /// Nodes turned off with `enabled: false`, by unique id.
-    pub disabled: IndexMap<String, Vec<Node>, crate::node::FastState>,
+    pub disabled: IndexMap<String, Vec<Box<Node>>, crate::node::FastState>,
     pub macros: IndexMap<String, MacroDef, crate::node::FastState>,
     pub docs: IndexMap<String, DocBlock, crate::node::FastState>,
     /// The parsed `selectors.yml`, or `Null`.
@@ -440,8 +440,8 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
     tracing::debug!("read files in {t}");
     let t = crate::timing::Stopwatch::start();
     let mut yamls = Vec::new();
-    // Room for the nodes of files and, typically, the tests YAML adds: the
-    // map is never regrown (each regrowth moves every node).
+    // Room for the nodes of files and, typically, the tests YAML adds, so
+    // the map is not regrown while tens of thousands are inserted.
     let file_nodes: usize = loaded.iter().map(|l| l.nodes.len()).sum();
     project.nodes.reserve(file_nodes * 3);
     for l in loaded {
@@ -513,7 +513,7 @@ fn duplicate_macro(project: &Project, prev: &MacroDef, new: &MacroDef) -> Diag {
     .with_help(format!("the first definition is in `{}`", prev.path))
 }
 
-fn add_node(project: &mut Project, node: Node, diags: &mut Diags) {
+fn add_node(project: &mut Project, node: Box<Node>, diags: &mut Diags) {
     if let Some(prev) = project.nodes.get(&node.unique_id) {
         let src = project.source_text(&node.abs_path);
         let mut d = Diag::error(
@@ -541,7 +541,10 @@ fn add_node(project: &mut Project, node: Node, diags: &mut Diags) {
 /// What one file contributes.
 #[derive(Default)]
 struct Loaded {
-    nodes: Vec<Node>,
+    /// Boxed where they are made, on the worker threads: moving a box into
+    /// the project's map costs a pointer, not a whole node.
+    #[allow(clippy::vec_box)]
+    nodes: Vec<Box<Node>>,
     macros: Vec<MacroDef>,
     docs: Vec<DocBlock>,
     yaml: Option<properties::YamlFile>,
@@ -656,7 +659,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
             ResourceType::Seed,
             project_config(pkg, packages, ResourceType::Seed, &node.fqn),
         );
-        out.nodes.push(node);
+        out.nodes.push(Box::new(node));
         return out;
     }
     let text = match std::fs::read_to_string(&f.abs) {
@@ -705,7 +708,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
             node.checksum = sha256_hex(&node.raw_code);
             node.config =
                 crate::node::NodeConfig::new(rt, project_config(pkg, packages, rt, &node.fqn));
-            out.nodes.push(node);
+            out.nodes.push(Box::new(node));
         }
         FileKind::Snapshot | FileKind::Macro | FileKind::Docs => {
             let blocks = match blocks::extract(&text) {
@@ -746,7 +749,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                             ResourceType::Snapshot,
                             project_config(pkg, packages, ResourceType::Snapshot, &node.fqn),
                         );
-                        out.nodes.push(node);
+                        out.nodes.push(Box::new(node));
                     }
                     (_, blocks::BlockKind::Docs) => {
                         let name = b.name().to_owned();

@@ -381,8 +381,65 @@ fn add_yaml_snapshots(project: &mut Project, file: &YamlFile, value: &Yaml, diag
             ResourceType::Snapshot,
             super::project_config(pkg, &project.packages, ResourceType::Snapshot, &node.fqn),
         );
-        super::add_node(project, node, diags);
+        super::add_node(project, Box::new(node), diags);
     }
+}
+
+/// What an entry of `models:`/`seeds:`/... sets on its node, read without
+/// touching the project so that a file's entries are read in parallel.
+struct EntryPatch {
+    description: String,
+    columns: indexmap::IndexMap<String, Column>,
+    constraints: Option<Vec<crate::node::Constraint>>,
+    yaml_config: Map<String, Value>,
+    raw_yaml_config: Option<Box<Map<String, Value>>>,
+    deprecation_date: Option<String>,
+    tests: Vec<(Option<String>, Yaml)>,
+    /// What reading the columns and constraints reported.
+    read_diags: Diags,
+    /// What reading `deprecation_date` reported.
+    date_diags: Diags,
+}
+
+fn read_entry(project: &Project, file: &YamlFile, entry: &Yaml, rt: ResourceType) -> EntryPatch {
+    let mut read_diags = Diags::default();
+    let columns = columns_of(file, entry, &mut read_diags);
+    let constraints = entry
+        .get("constraints")
+        .map(|cs| super::constraints::read(file, cs, true, &mut read_diags));
+    let mut date_diags = Diags::default();
+    let deprecation_date = if rt == ResourceType::Model {
+        entry
+            .get("deprecation_date")
+            .and_then(|y| super::versions::deprecation_date(file, y, &mut date_diags))
+    } else {
+        None
+    };
+    let quote_columns = bool_of(entry.get("quote_columns"));
+    EntryPatch {
+        description: str_of(entry.get("description")),
+        columns,
+        constraints,
+        // YAML configs sit between the project file and `config()`: kept
+        // apart until the parse phase merges all three.
+        yaml_config: entry_config(entry),
+        raw_yaml_config: entry_config_raw(file, entry).map(Box::new),
+        deprecation_date,
+        tests: collect_tests(entry, &|c| test_column_name(project, c, quote_columns)),
+        read_diags,
+        date_diags,
+    }
+}
+
+/// The name of an entry that is patched like any node's: named, and not a
+/// versioned model (those go through [`super::versions::patch`]).
+fn plain_entry_name(entry: &Yaml, rt: ResourceType) -> Option<&str> {
+    let name = entry.get("name").and_then(Yaml::as_str)?;
+    let versioned = rt == ResourceType::Model
+        && entry
+            .get("versions")
+            .is_some_and(|v| !v.is_null() && v.as_seq().is_none_or(|s| !s.is_empty()));
+    (!name.is_empty() && !versioned).then_some(name)
 }
 
 fn patch_nodes(
@@ -393,13 +450,23 @@ fn patch_nodes(
     diags: &mut Diags,
     pending: &mut Vec<PendingTest>,
 ) {
+    use rayon::prelude::*;
     let plural = match rt {
         ResourceType::Model => "models",
         ResourceType::Seed => "seeds",
         ResourceType::Snapshot => "snapshots",
         _ => "analyses",
     };
-    for entry in entries(file, value, plural, diags) {
+    let list = entries(file, value, plural, diags);
+    // Entries are read in parallel (a large project describes thousands of
+    // models in one file), then applied in order.
+    let read: Vec<Option<EntryPatch>> = {
+        let p: &Project = project;
+        list.par_iter()
+            .map(|entry| plain_entry_name(entry, rt).map(|_| read_entry(p, file, entry, rt)))
+            .collect()
+    };
+    for (entry, patch) in list.iter().zip(read) {
         let name_y = entry.get("name");
         let name = name_y.and_then(Yaml::as_str).unwrap_or_default().to_owned();
         if name.is_empty() {
@@ -410,14 +477,13 @@ fn patch_nodes(
             ));
             continue;
         }
-        if rt == ResourceType::Model
-            && let Some(versions) = entry.get("versions")
-            && !versions.is_null()
-            && versions.as_seq().is_none_or(|s| !s.is_empty())
-        {
-            super::versions::patch(project, file, entry, &name, versions, diags, pending);
+        let Some(patch) = patch else {
+            // A versioned model.
+            if let Some(versions) = entry.get("versions") {
+                super::versions::patch(project, file, entry, &name, versions, diags, pending);
+            }
             continue;
-        }
+        };
         let uid = format!("{rt}.{}.{name}", file.package);
         let Some(node) = project.nodes.get_mut(&uid) else {
             let candidates: Vec<String> = project
@@ -449,11 +515,12 @@ fn patch_nodes(
             continue;
         }
         node.patch_path = Some(format!("{}://{}", file.package, file.rel));
-        node.description = str_of(entry.get("description"));
-        node.columns = columns_of(file, entry, diags);
-        if let Some(cs) = entry.get("constraints") {
-            node.constraints = super::constraints::read(file, cs, true, diags);
+        node.description = patch.description;
+        node.columns = patch.columns;
+        if let Some(constraints) = patch.constraints {
+            node.constraints = constraints;
         }
+        diags.extend(patch.read_diags.0);
         let column_pks = node.primary_key_columns();
         super::constraints::check_primary_keys(
             file,
@@ -463,16 +530,12 @@ fn patch_nodes(
             &node.constraints,
             diags,
         );
-        let cfg = entry_config(entry);
-        // YAML configs sit between the project file and `config()`: keep
-        // them apart until the parse phase merges all three.
-        node.yaml_config = cfg;
-        node.raw_yaml_config = entry_config_raw(file, entry).map(Box::new);
+        node.yaml_config = patch.yaml_config;
+        node.raw_yaml_config = patch.raw_yaml_config;
         if rt == ResourceType::Model {
-            node.deprecation_date = entry
-                .get("deprecation_date")
-                .and_then(|y| super::versions::deprecation_date(file, y, diags));
+            node.deprecation_date = patch.deprecation_date;
         }
+        diags.extend(patch.date_diags.0);
         let target = TestTarget::Node {
             name: name.clone(),
             uid: uid.clone(),
@@ -480,9 +543,7 @@ fn patch_nodes(
             version: None,
         };
         let key_name = format!("{plural}.{name}");
-        let quote_columns = bool_of(entry.get("quote_columns"));
-        let tests = collect_tests(entry, &|c| test_column_name(project, c, quote_columns));
-        add_tests(pending, &target, &key_name, tests);
+        add_tests(pending, &target, &key_name, patch.tests);
     }
 }
 
@@ -609,7 +670,7 @@ fn build_pending(
     diags: &mut Diags,
 ) {
     use rayon::prelude::*;
-    let built: Vec<(Yaml, Result<Node, Diag>)> = {
+    let built: Vec<(Yaml, Result<Box<Node>, Diag>)> = {
         let p: &Project = project;
         pending
             .into_par_iter()
@@ -621,7 +682,8 @@ fn build_pending(
                     &t.file_key_name,
                     t.column.as_deref(),
                     &t.yaml,
-                );
+                )
+                .map(Box::new);
                 (t.yaml, r)
             })
             .collect()
@@ -1097,7 +1159,7 @@ fn add_sources(
                 ));
                 continue;
             }
-            project.nodes.insert(uid, node);
+            project.nodes.insert(uid, Box::new(node));
             let target = TestTarget::Source {
                 source: source_name.clone(),
                 table: table.clone(),
@@ -1180,7 +1242,7 @@ fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &m
             diags.push(file.diag("XF0149", e, format!("exposure `{name}` is declared twice")));
             continue;
         }
-        project.nodes.insert(node.unique_id.clone(), node);
+        project.nodes.insert(node.unique_id.clone(), Box::new(node));
     }
 }
 

@@ -41,7 +41,7 @@ pub fn add(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &mut Dia
                     ));
                     continue;
                 }
-                project.nodes.insert(node.unique_id.clone(), node);
+                project.nodes.insert(node.unique_id.clone(), Box::new(node));
             }
             Ok(None) => {}
             Err(d) => diags.push(d),
