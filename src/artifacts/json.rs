@@ -142,28 +142,7 @@ fn write_str_as<const SCRIPT: bool>(out: &mut Vec<u8>, s: &str) {
     // `start`: the first byte not copied yet; `i`: the next byte to scan.
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time; the last few padded with spaces, which need
-        // no escape, so short strings take one or two steps.
-        let word = if let Some(w) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(w);
-            word
-        } else {
-            let mut word = [b' '; 8];
-            for (w, b) in word.iter_mut().zip(&bytes[i..]) {
-                *w = *b;
-            }
-            word
-        };
-        let mask = escape_mask::<SCRIPT>(u64::from_le_bytes(word));
-        if mask == 0 {
-            i += 8;
-            continue;
-        }
-        // Straight to the first byte that needs an escape; scanning goes on
-        // right after it.
-        let j = i + (mask.trailing_zeros() / 8) as usize;
+    while let Some(j) = next_flagged::<SCRIPT>(bytes, i) {
         let b = bytes[j];
         let esc = ESCAPE.get(usize::from(b)).copied().unwrap_or(0);
         let (text, len): (&[u8], usize) = match b {
@@ -205,6 +184,64 @@ fn write_str_as<const SCRIPT: bool>(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Eight bytes from `bytes[at..]` as a little-endian word (`at + 8` is in
+/// bounds).
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first byte at or after `i` that [`escape_mask`] flags.
+///
+/// Whole words while eight bytes remain. The rest is one more word, built
+/// in registers (a short copy into a buffer read back as a word stalls the
+/// load on every short string): the last eight bytes of the string, or for
+/// a string under eight bytes a few overlapping loads. Bytes of the word
+/// outside `i..len` are made spaces, which need no escape, so neither a byte
+/// already handled nor the padding is flagged (nor, by a borrow, a byte
+/// after them).
+#[inline]
+fn next_flagged<const SCRIPT: bool>(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const SPACES: u64 = ONES * 0x20;
+    let len = bytes.len();
+    while i + 8 <= len {
+        let m = escape_mask::<SCRIPT>(word_at(bytes, i));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i >= len {
+        return None;
+    }
+    let (base, mut w) = if len >= 8 {
+        (len - 8, word_at(bytes, len - 8))
+    } else {
+        let b = |k: usize| u64::from(bytes[k]);
+        let w = if len >= 4 {
+            let mut lo = [0u8; 4];
+            lo.copy_from_slice(&bytes[..4]);
+            let mut hi = [0u8; 4];
+            hi.copy_from_slice(&bytes[len - 4..]);
+            // The two halves overlap on equal bytes, so `|` keeps them.
+            u64::from(u32::from_le_bytes(lo)) | u64::from(u32::from_le_bytes(hi)) << ((len - 4) * 8)
+        } else {
+            b(0) | b(len / 2) << (len / 2 * 8) | b(len - 1) << ((len - 1) * 8)
+        };
+        (0, w | SPACES << (len * 8))
+    };
+    // Bytes below `i` in the word: 0..=7 of them.
+    let below = i - base;
+    if below > 0 {
+        let low = (1u64 << (below * 8)) - 1;
+        w = (w & !low) | (SPACES & low);
+    }
+    let m = escape_mask::<SCRIPT>(w);
+    (m != 0).then(|| base + (m.trailing_zeros() / 8) as usize)
 }
 
 struct Writer<'a> {
@@ -792,6 +829,35 @@ mod tests {
             "12345678\"12345678",
         ] {
             same_as_serde_json(&json!(s));
+        }
+    }
+
+    #[test]
+    fn short_strings_and_tails_escape_at_every_position() {
+        // Strings of 0..=19 bytes (under one word, one word and a tail, two
+        // words and a tail) with one or two bytes to escape anywhere,
+        // including right after each other and in the last bytes.
+        let specials = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "<", "\u{2028}", "é"];
+        for len in 0..20 {
+            let plain = "a".repeat(len);
+            same_as_serde_json(&json!(plain));
+            for p in 0..len {
+                for c in specials {
+                    for q in p..len {
+                        for d in specials {
+                            let s = format!("{}{c}{}{d}{}", &plain[..p], &plain[p..q], &plain[q..]);
+                            same_as_serde_json(&json!(s));
+                            let v = json!(s);
+                            let mut ours = Vec::new();
+                            to_vec_script_safe(&mut ours, &v).expect("serialize");
+                            assert_eq!(
+                                String::from_utf8(ours).expect("utf-8"),
+                                script_safe_reference(&v)
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -1000,7 +1000,9 @@ pub fn write(
     let path = dir.join("manifest.json");
     let tmp = dir.join(".manifest.json.tmp");
     let file = std::fs::File::create(&tmp)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    // Small against the node chunks (hundreds of KB each), which then go
+    // to the file as they are instead of through the buffer.
+    let mut w = std::io::BufWriter::with_capacity(64 << 10, file);
     Manifest { project, dag, inv }.write_to(&mut w)?;
     std::io::Write::flush(&mut w)?;
     drop(w);

@@ -727,8 +727,17 @@ fn write_manifest(loaded: &Loaded) -> anyhow::Result<()> {
         invocation_id: &loaded.renderer.shared.invocation_id,
         started_at: loaded.started,
     };
-    crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
-    crate::state::sidecar::write(&loaded.project, &loaded.renderer.shared.invocation_id)?;
+    // The state sidecar is small and independent: written meanwhile.
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let sidecar = s.spawn(|| {
+            crate::state::sidecar::write(&loaded.project, &loaded.renderer.shared.invocation_id)
+        });
+        crate::artifacts::manifest::write(&loaded.project, &loaded.dag, &inv)?;
+        sidecar
+            .join()
+            .map_err(|_| anyhow::anyhow!("the state sidecar writer panicked"))??;
+        Ok(())
+    })?;
     tracing::debug!("wrote manifest in {t0}");
     Ok(())
 }

@@ -189,6 +189,7 @@ fn rel_under(p: &Path, base: &Path) -> String {
 /// the tree is not followed again. Names are compared as bytes once each,
 /// not re-derived from paths at every comparison.
 fn list_files(dir: &Path, seen: &mut Vec<PathBuf>, out: &mut Vec<PathBuf>) {
+    use rayon::prelude::*;
     let Ok(read) = std::fs::read_dir(dir) else {
         return;
     };
@@ -208,18 +209,37 @@ fn list_files(dir: &Path, seen: &mut Vec<PathBuf>, out: &mut Vec<PathBuf>) {
         })
         .collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (_, path, is_dir) in entries {
-        if is_dir {
-            list_files(&path, seen, out);
-        } else {
-            out.push(path);
+    if entries.iter().filter(|e| e.2).take(2).count() < 2 {
+        for (_, path, is_dir) in entries {
+            if is_dir {
+                list_files(&path, seen, out);
+            } else {
+                out.push(path);
+            }
         }
+    } else {
+        // Sibling folders are listed in parallel (a large project keeps
+        // thousands of files in each), then joined in name order.
+        let parts: Vec<Vec<PathBuf>> = entries
+            .into_par_iter()
+            .map(|(_, path, is_dir)| {
+                if is_dir {
+                    let mut files = Vec::new();
+                    list_files(&path, &mut seen.clone(), &mut files);
+                    files
+                } else {
+                    vec![path]
+                }
+            })
+            .collect();
+        out.extend(parts.into_iter().flatten());
     }
     seen.pop();
 }
 
 /// Lists the files of one package by kind.
 fn discover(pkg: &Package) -> Vec<FoundFile> {
+    use rayon::prelude::*;
     let f = &pkg.file;
     let mut out = Vec::new();
     // Each folder is listed once (models/ holds SQL, YAML and Markdown), in
@@ -237,7 +257,7 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                     list_files(&base, &mut Vec::new(), &mut files);
                 }
                 files
-                    .into_iter()
+                    .into_par_iter()
                     .filter_map(|p| {
                         let ext = p.extension()?.to_str()?.to_owned();
                         let rel = rel_under(&p, &base);
@@ -245,15 +265,13 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                     })
                     .collect()
             });
-            for (p, ext, rel_in_root) in entries.iter() {
-                let p = p.as_path();
+            let found = entries.par_iter().filter_map(|(p, ext, rel_in_root)| {
                 if !exts.contains(&ext.as_str()) {
-                    continue;
+                    return None;
                 }
-                let rel_in_root = rel_in_root.clone();
                 // `<test-path>/fixtures/` holds unit test fixture files.
                 if kind == FileKind::SingularTest && rel_in_root.starts_with("fixtures/") {
-                    continue;
+                    return None;
                 }
                 let is_generic = rel_in_root.starts_with("generic/");
                 let kind = if skip_generic && is_generic {
@@ -261,15 +279,16 @@ fn discover(pkg: &Package) -> Vec<FoundFile> {
                 } else {
                     kind
                 };
-                out.push(FoundFile {
+                Some(FoundFile {
                     package: pkg.name.clone(),
                     kind,
-                    abs: p.to_path_buf(),
+                    abs: p.clone(),
                     rel: rel_under(p, &pkg.dir),
-                    rel_in_root,
+                    rel_in_root: rel_in_root.clone(),
                     root: root.clone(),
-                });
-            }
+                })
+            });
+            out.par_extend(found);
         }
     };
     walk(&f.model_paths, &["sql", "py"], FileKind::Model, false);
@@ -475,8 +494,21 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         crate::jinja::package_vars(&project.packages, &project.cli_vars),
         project.cli_vars.clone(),
     );
-    for y in &mut yamls {
-        y.render(&yaml_renderer, diags);
+    // Rendering a file's Jinja needs nothing of the project: all files are
+    // rendered in parallel, then applied in order.
+    let rendered: Vec<Diags> = {
+        use rayon::prelude::*;
+        yamls
+            .par_iter_mut()
+            .map(|y| {
+                let mut d = Diags::default();
+                y.render(&yaml_renderer, &mut d);
+                d
+            })
+            .collect()
+    };
+    for (y, d) in yamls.iter().zip(rendered) {
+        diags.extend(d.0);
         properties::apply(&mut project, y, diags);
     }
     tracing::debug!("applied properties in {t}");
