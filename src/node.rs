@@ -634,11 +634,21 @@ impl Node {
     }
 
     pub fn new(resource_type: ResourceType, package_name: &str, name: &str) -> Self {
+        let mut n = Self::vacant(resource_type);
+        n.unique_id = format!("{resource_type}.{package_name}.{name}");
+        package_name.clone_into(&mut n.package_name);
+        name.clone_into(&mut n.name);
+        n
+    }
+
+    /// A node with nothing in it, made without allocating: it holds a
+    /// node's place while the node itself is lent out.
+    pub fn vacant(resource_type: ResourceType) -> Self {
         Self {
-            unique_id: format!("{resource_type}.{package_name}.{name}"),
+            unique_id: String::new(),
             resource_type,
-            package_name: package_name.to_owned(),
-            name: name.to_owned(),
+            package_name: String::new(),
+            name: String::new(),
             path: String::new(),
             original_file_path: String::new(),
             abs_path: PathBuf::new(),

@@ -45,7 +45,7 @@ fn is_rendered(node: &Node) -> bool {
 /// The `model` variable, built only when a template reads it.
 #[derive(Debug)]
 struct LazyModel {
-    node: Box<Node>,
+    node: Arc<Node>,
     json: OnceLock<Value>,
 }
 
@@ -75,8 +75,12 @@ impl Object for LazyModel {
 }
 
 fn model_value(node: &Node) -> Value {
+    shared_model_value(Arc::new(node.clone()))
+}
+
+fn shared_model_value(node: Arc<Node>) -> Value {
     Value::from_object(LazyModel {
-        node: Box::new(node.clone()),
+        node,
         json: OnceLock::new(),
     })
 }
@@ -192,23 +196,31 @@ fn render_native(
 }
 
 /// Renders one node's template in the parse phase.
-fn parse_node(renderer: &Renderer, project: &Project, node: &Node) -> Result<Recorded, Diag> {
-    let mut ctx = NodeCtx::new(
-        Arc::clone(&renderer.shared),
-        Phase::Parse,
-        &node.package_name,
-    );
-    ctx.this = Some(Relation::new(
-        &project.target.database,
-        &project.target.schema,
-        &node.name,
-    ));
-    ctx.model = model_value(node);
-    ctx.config.clone_from(&node.config);
-    config::merge_into(ctx.config.explicit_mut(), &node.yaml_config);
-    let ctx = Arc::new(ctx);
-    render_node(renderer, project, node, &ctx, false)?;
-    Ok(ctx.take_recorded())
+///
+/// The node is lent to the `model` variable for the render (moved, not
+/// copied) and put back after it; it is copied only if the template kept
+/// `model` somewhere that outlives the render.
+fn parse_node(renderer: &Renderer, project: &Project, node: &mut Node) -> Result<Recorded, Diag> {
+    let lent = Arc::new(std::mem::replace(node, Node::vacant(node.resource_type)));
+    let result = {
+        let mut ctx = NodeCtx::new(
+            Arc::clone(&renderer.shared),
+            Phase::Parse,
+            &lent.package_name,
+        );
+        ctx.this = Some(Relation::new(
+            &project.target.database,
+            &project.target.schema,
+            &lent.name,
+        ));
+        ctx.model = shared_model_value(Arc::clone(&lent));
+        ctx.config.clone_from(&lent.config);
+        config::merge_into(ctx.config.explicit_mut(), &lent.yaml_config);
+        let ctx = Arc::new(ctx);
+        render_node(renderer, project, &lent, &ctx, false).map(|_| ctx.take_recorded())
+    };
+    *node = Arc::try_unwrap(lent).unwrap_or_else(|shared| (*shared).clone());
+    result
 }
 
 /// Renders a node's template in `ctx`. A generic test also gets its
@@ -2694,7 +2706,16 @@ fn compile_node(
     ) {
         ctx.this = Some(relation_for(project, node));
     }
-    ctx.model = model_value(node);
+    let direct = compiler.static_tests.recorded(node).is_some()
+        && node
+            .config
+            .get("where")
+            .is_none_or(serde_json::Value::is_null);
+    // A built-in generic test rendered directly reads its model through its
+    // `model` argument, never the `model` variable: no copy of the node.
+    if !direct {
+        ctx.model = model_value(node);
+    }
     ctx.config.clone_from(&node.config);
     ctx.resolver = Some(Arc::clone(&compiler.resolver));
     ctx.graph.clone_from(&compiler.graph);
@@ -2712,11 +2733,6 @@ fn compile_node(
         ctx.overrides = Some(Arc::clone(&u.overrides));
     }
     let ctx = Arc::new(ctx);
-    let direct = compiler.static_tests.recorded(node).is_some()
-        && node
-            .config
-            .get("where")
-            .is_none_or(serde_json::Value::is_null);
     let sql = render_node(renderer, project, node, &ctx, direct)?;
     let recorded = ctx.take_recorded();
     if unit.is_none()
