@@ -209,30 +209,24 @@ fn list_files(dir: &Path, seen: &mut Vec<PathBuf>, out: &mut Vec<PathBuf>) {
         })
         .collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if entries.iter().filter(|e| e.2).take(2).count() < 2 {
-        for (_, path, is_dir) in entries {
-            if is_dir {
-                list_files(&path, seen, out);
-            } else {
-                out.push(path);
-            }
+    // Sibling folders are listed in parallel (a large project keeps
+    // thousands of files in each), then joined in name order.
+    let mut sub: std::vec::IntoIter<Vec<PathBuf>> = entries
+        .par_iter()
+        .filter(|e| e.2)
+        .map(|(_, path, _)| {
+            let mut files = Vec::new();
+            list_files(path, &mut seen.clone(), &mut files);
+            files
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    for (_, path, is_dir) in entries {
+        if is_dir {
+            out.extend(sub.next().unwrap_or_default());
+        } else {
+            out.push(path);
         }
-    } else {
-        // Sibling folders are listed in parallel (a large project keeps
-        // thousands of files in each), then joined in name order.
-        let parts: Vec<Vec<PathBuf>> = entries
-            .into_par_iter()
-            .map(|(_, path, is_dir)| {
-                if is_dir {
-                    let mut files = Vec::new();
-                    list_files(&path, &mut seen.clone(), &mut files);
-                    files
-                } else {
-                    vec![path]
-                }
-            })
-            .collect();
-        out.extend(parts.into_iter().flatten());
     }
     seen.pop();
 }
