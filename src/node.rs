@@ -421,18 +421,57 @@ impl Column {
 /// A node's config: the keys set explicitly (project file, YAML, `config()`)
 /// over the defaults of its resource type, which are shared rather than
 /// copied into every node.
+///
+/// The explicit keys are shared too: nodes whose explicit configs are
+/// equal (the tests of one folder, the models of one folder) can hold one
+/// map ([`NodeConfig::shared`]); changing a node's config copies its map
+/// first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeConfig {
     rt: Option<ResourceType>,
-    explicit: Map<String, Value>,
+    explicit: std::sync::Arc<Map<String, Value>>,
 }
 
 impl NodeConfig {
     pub fn new(rt: ResourceType, explicit: Map<String, Value>) -> Self {
         Self {
             rt: Some(rt),
-            explicit,
+            explicit: std::sync::Arc::new(explicit),
         }
+    }
+
+    /// As [`NodeConfig::new`], sharing the map of a config built recently
+    /// on this thread when the two would be the same ([`Self::writes_same`]).
+    /// Thousands of nodes settle to a handful of distinct configs; sharing
+    /// them saves a map per node.
+    pub fn shared(rt: ResourceType, explicit: Map<String, Value>) -> Self {
+        use std::cell::RefCell;
+        use std::sync::Arc;
+        type Recent = Vec<(ResourceType, Arc<Map<String, Value>>)>;
+        // The last few distinct configs this thread built.
+        thread_local! {
+            static RECENT: RefCell<Recent> = const { RefCell::new(Vec::new()) };
+        }
+        RECENT.with_borrow_mut(|recent| {
+            if let Some(i) = recent
+                .iter()
+                .position(|(r, m)| *r == rt && same_maps(m, &explicit))
+            {
+                let hit = recent.remove(i);
+                let config = Self {
+                    rt: Some(rt),
+                    explicit: Arc::clone(&hit.1),
+                };
+                recent.push(hit);
+                return config;
+            }
+            let config = Self::new(rt, explicit);
+            if recent.len() == 8 {
+                recent.remove(0);
+            }
+            recent.push((rt, Arc::clone(&config.explicit)));
+            config
+        })
     }
 
     /// The effective value: set explicitly, or the type's default.
@@ -444,7 +483,7 @@ impl NodeConfig {
     }
 
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        self.explicit.insert(key, value)
+        self.explicit_mut().insert(key, value)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -456,12 +495,13 @@ impl NodeConfig {
         &self.explicit
     }
 
+    /// The keys set explicitly, this node's own from here on.
     pub fn explicit_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.explicit
+        std::sync::Arc::make_mut(&mut self.explicit)
     }
 
     pub fn into_explicit(self) -> Map<String, Value> {
-        self.explicit
+        std::sync::Arc::unwrap_or_clone(self.explicit)
     }
 
     /// Whether the two configs serialize to the same JSON: the same
@@ -469,26 +509,9 @@ impl NodeConfig {
     /// same values (objects compared in order too, numbers by their exact
     /// representation). Much cheaper than serializing them.
     pub fn writes_same(&self, other: &Self) -> bool {
-        fn maps(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((ka, va), (kb, vb))| ka == kb && values(va, vb))
-        }
-        fn values(a: &Value, b: &Value) -> bool {
-            match (a, b) {
-                (Value::Object(x), Value::Object(y)) => maps(x, y),
-                (Value::Array(x), Value::Array(y)) => {
-                    x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values(a, b))
-                }
-                // `0.0 == -0.0`, but they are written differently.
-                (Value::Number(x), Value::Number(y)) => {
-                    x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
-                }
-                _ => a == b,
-            }
-        }
-        self.rt == other.rt && maps(&self.explicit, &other.explicit)
+        self.rt == other.rt
+            && (std::sync::Arc::ptr_eq(&self.explicit, &other.explicit)
+                || same_maps(&self.explicit, &other.explicit))
     }
 
     /// Every key, defaults first in dbt's order, then extra keys.
@@ -499,13 +522,36 @@ impl NodeConfig {
                 out.insert(k.clone(), self.explicit.get(k).unwrap_or(v).clone());
             }
         }
-        for (k, v) in &self.explicit {
+        for (k, v) in self.explicit.iter() {
             if !out.contains_key(k) {
                 out.insert(k.clone(), v.clone());
             }
         }
         out
     }
+}
+
+/// Whether two maps serialize to the same JSON: the same keys in the same
+/// order with the same values (objects compared in order too, numbers by
+/// their exact representation).
+fn same_maps(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    fn values(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => same_maps(x, y),
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values(a, b))
+            }
+            // `0.0 == -0.0`, but they are written differently.
+            (Value::Number(x), Value::Number(y)) => {
+                x == y && x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
+            }
+            _ => a == b,
+        }
+    }
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && values(va, vb))
 }
 
 /// Hooks as dbt's manifest lists them: `{sql, transaction, index}` each.
@@ -542,7 +588,7 @@ impl Serialize for NodeConfig {
                 entry(&mut m, k, self.explicit.get(k).unwrap_or(v))?;
             }
         }
-        for (k, v) in &self.explicit {
+        for (k, v) in self.explicit.iter() {
             if defaults.is_none_or(|d| !d.contains_key(k)) {
                 entry(&mut m, k, v)?;
             }
@@ -768,6 +814,39 @@ mod tests {
 
     fn v(x: &serde_json::Value) -> Version {
         Version::from_json(x).expect("a version")
+    }
+
+    /// Equal configs share one map; a different order or value does not,
+    /// and changing a shared config leaves the others alone.
+    #[test]
+    fn equal_configs_share_one_map_until_changed() {
+        use super::{NodeConfig, ResourceType};
+        let map = |pairs: &[(&str, serde_json::Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let ab = map(&[("a", json!(1)), ("b", json!({"x": 1.0}))]);
+        let one = NodeConfig::shared(ResourceType::Test, ab.clone());
+        let mut two = NodeConfig::shared(ResourceType::Test, ab.clone());
+        assert!(std::sync::Arc::ptr_eq(&one.explicit, &two.explicit));
+        let as_model = NodeConfig::shared(ResourceType::Model, ab.clone());
+        assert!(!std::sync::Arc::ptr_eq(&one.explicit, &as_model.explicit));
+        let ba = map(&[("b", json!({"x": 1.0})), ("a", json!(1))]);
+        let reordered = NodeConfig::shared(ResourceType::Test, ba);
+        assert!(!std::sync::Arc::ptr_eq(&one.explicit, &reordered.explicit));
+        let int = map(&[("a", json!(1)), ("b", json!({"x": 1}))]);
+        let other_number = NodeConfig::shared(ResourceType::Test, int);
+        assert!(!std::sync::Arc::ptr_eq(
+            &one.explicit,
+            &other_number.explicit
+        ));
+        two.insert("c".into(), json!(true));
+        assert_eq!(one.explicit(), &ab);
+        assert_eq!(two.get("c"), Some(&json!(true)));
+        assert!(one.writes_same(&NodeConfig::new(ResourceType::Test, ab)));
+        assert!(!one.writes_same(&two));
     }
 
     #[test]

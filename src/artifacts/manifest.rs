@@ -2,13 +2,11 @@
 //! what dbt-core 1.11 writes, so dbt's own readers and dbt-artifacts-parser
 //! load it.
 
-use std::collections::HashMap;
-
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::graph::Dag;
-use crate::node::{FastState, Node, ResourceType};
+use crate::node::{Node, ResourceType};
 use crate::project::{MacroDef, Project};
 
 pub const SCHEMA_VERSION: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
@@ -185,83 +183,66 @@ fn contract_checksum(node: &Node) -> String {
     crate::project::sha256_hex(&state)
 }
 
-/// dbt's inferred primary key of each model: a model-level `primary_key`
-/// constraint, else a `primary_key` column constraint, else columns with both `unique` and `not_null` tests, else
-/// columns with a `unique` (or `unique_combination_of_columns`) test.
-fn primary_keys(project: &Project) -> HashMap<&str, Vec<String>, FastState> {
-    let mut unique: HashMap<&str, Vec<&str>, FastState> = HashMap::default();
-    let mut not_null: HashMap<&str, Vec<&str>, FastState> = HashMap::default();
-    for n in project.nodes.values() {
-        let Some(t) = &n.test else { continue };
+/// dbt's inferred primary key of a model: a model-level `primary_key`
+/// constraint, else a `primary_key` column constraint, else the columns
+/// that both a `unique` and a `not_null` test cover, else the columns a
+/// `unique` (or `unique_combination_of_columns`) test covers. The tests are
+/// found among the model's children in the graph, so each key is worked out
+/// by the worker that writes the model, not in a pass over all nodes first.
+fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
+    let is_pk = |k: &crate::node::Constraint| k.kind == crate::node::ConstraintKind::PrimaryKey;
+    let model_pk = n
+        .constraints
+        .iter()
+        .find(|k| is_pk(k))
+        .and_then(|k| k.columns.clone());
+    let constrained: Vec<String> = match model_pk {
+        Some(cols) => cols,
+        None => n
+            .columns
+            .values()
+            .filter(|c| c.constraints.iter().any(is_pk))
+            .map(|c| c.name.clone())
+            .take(1)
+            .collect(),
+    };
+    if !constrained.is_empty() {
+        return constrained;
+    }
+    let (mut unique, mut not_null) = (Vec::new(), Vec::new());
+    for child in dag.children(&n.unique_id) {
+        let Some(t) = project.nodes.get(child).and_then(|c| c.test.as_ref()) else {
+            continue;
+        };
         let (Some(meta), Some(on)) = (&t.metadata, &t.attached_node) else {
             continue;
         };
-        let cols: Vec<&str> = match (
+        let slot = match meta.name.as_str() {
+            _ if *on != n.unique_id => continue,
+            "unique" | "unique_combination_of_columns" => &mut unique,
+            "not_null" => &mut not_null,
+            _ => continue,
+        };
+        match (
             meta.kwargs.get("column_name"),
             meta.kwargs.get("combination_of_columns"),
         ) {
-            (Some(Value::String(c)), _) => vec![c.as_str()],
-            (_, Some(Value::Array(cs))) => cs.iter().filter_map(Value::as_str).collect(),
-            _ => continue,
-        };
-        let slot = match meta.name.as_str() {
-            "unique" | "unique_combination_of_columns" => unique.entry(on.as_str()).or_default(),
-            "not_null" => not_null.entry(on.as_str()).or_default(),
-            _ => continue,
-        };
-        slot.extend(cols);
-    }
-    let mut out = HashMap::default();
-    for n in project.nodes.values() {
-        if n.resource_type != ResourceType::Model {
-            continue;
-        }
-        let is_pk = |k: &crate::node::Constraint| k.kind == crate::node::ConstraintKind::PrimaryKey;
-        // No test and no constraint: no key (most models of a large project).
-        if !unique.contains_key(n.unique_id.as_str())
-            && !n.constraints.iter().any(is_pk)
-            && !n.columns.values().any(|c| c.constraints.iter().any(is_pk))
-        {
-            continue;
-        }
-        let model_pk = n
-            .constraints
-            .iter()
-            .find(|k| is_pk(k))
-            .and_then(|k| k.columns.clone());
-        let constrained: Vec<String> = model_pk.unwrap_or_else(|| {
-            n.columns
-                .values()
-                .filter(|c| c.constraints.iter().any(is_pk))
-                .map(|c| c.name.clone())
-                .take(1)
-                .collect()
-        });
-        let id = n.unique_id.as_str();
-        let uniq = unique.get(id).cloned().unwrap_or_default();
-        let nn = not_null.get(id).cloned().unwrap_or_default();
-        let mut both: Vec<String> = nn
-            .iter()
-            .filter(|c| uniq.contains(c))
-            .map(|c| (*c).to_owned())
-            .collect();
-        both.sort();
-        both.dedup();
-        let mut only_unique: Vec<String> = uniq.iter().map(|c| (*c).to_owned()).collect();
-        only_unique.sort();
-        only_unique.dedup();
-        let pk = if !constrained.is_empty() {
-            constrained
-        } else if !both.is_empty() {
-            both
-        } else {
-            only_unique
-        };
-        if !pk.is_empty() {
-            out.insert(id, pk);
+            (Some(Value::String(c)), _) => slot.push(c.as_str()),
+            (_, Some(Value::Array(cs))) => slot.extend(cs.iter().filter_map(Value::as_str)),
+            _ => {}
         }
     }
-    out
+    let mut both: Vec<String> = not_null
+        .iter()
+        .filter(|c| unique.contains(c))
+        .map(|c| (*c).to_owned())
+        .collect();
+    if both.is_empty() {
+        both = unique.iter().map(|c| (*c).to_owned()).collect();
+    }
+    both.sort();
+    both.dedup();
+    both
 }
 
 fn compiled_path(node: &Node) -> Option<String> {
@@ -310,7 +291,7 @@ pub fn node_json(node: &Node) -> Value {
 /// intermediate JSON tree (the manifest of a large project is big).
 pub struct NodeOut<'a> {
     pub node: &'a Node,
-    pub primary_key: Option<&'a [String]>,
+    pub primary_key: Option<Vec<String>>,
     pub created_at: f64,
     /// The node's config already written as JSON (see [`ConfigMemo`]).
     pub config_json: Option<&'a str>,
@@ -499,7 +480,10 @@ impl Serialize for NodeOut<'_> {
                 m.serialize_entry("version", &node.version)?;
                 m.serialize_entry("latest_version", &node.latest_version)?;
                 m.serialize_entry("deprecation_date", &node.deprecation_date)?;
-                m.serialize_entry("primary_key", self.primary_key.unwrap_or_default())?;
+                m.serialize_entry(
+                    "primary_key",
+                    self.primary_key.as_deref().unwrap_or_default(),
+                )?;
                 m.serialize_entry("time_spine", &Value::Null)?;
             }
             ResourceType::Test => {
@@ -702,7 +686,7 @@ pub struct Manifest<'a> {
 
 struct NodesOf<'a> {
     project: &'a Project,
-    pks: &'a HashMap<&'a str, Vec<String>, FastState>,
+    dag: &'a Dag,
     created_at: f64,
     kind: Option<ResourceType>,
 }
@@ -710,10 +694,9 @@ struct NodesOf<'a> {
 impl NodesOf<'_> {
     /// Serializes the selected nodes as one JSON object straight into `out`,
     /// in parallel chunks: on a large project this is most of the manifest.
-    /// The workers serialize the next wave of chunks while a thread of its
-    /// own writes the last one.
+    /// A thread of its own writes the chunks in order while the workers
+    /// serialize later ones (`stream::write_entries`).
     fn write_to(&self, out: &mut Out) -> std::io::Result<()> {
-        use rayon::prelude::*;
         let rows: Vec<&Node> = self
             .project
             .nodes
@@ -728,57 +711,25 @@ impl NodesOf<'_> {
             })
             .collect();
         out.write_all(b"{")?;
-        // One wave waits while one is written: the memory held by
-        // serialized but unwritten chunks stays bounded.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-        let sink = &mut *out;
-        std::thread::scope(|s| -> std::io::Result<()> {
-            let writer = s.spawn(move || -> std::io::Result<()> {
-                let mut first = true;
-                for wave in rx {
-                    for c in wave.iter().filter(|c| !c.is_empty()) {
-                        // Each entry starts with a comma; the object's first does not.
-                        sink.write_all(if first { &c[1..] } else { c })?;
-                        first = false;
-                    }
-                }
-                Ok(())
-            });
-            for wave in rows.chunks(2048) {
-                let chunks: Result<Vec<Vec<u8>>, super::json::Error> = wave
-                    .par_chunks(256)
-                    .map(|chunk| {
-                        let mut buf = Vec::with_capacity(chunk.len() * 3072);
-                        let mut configs = ConfigMemo::default();
-                        for n in chunk {
-                            buf.push(b',');
-                            super::json::write_str(&mut buf, &n.unique_id);
-                            buf.push(b':');
-                            super::json::to_vec_into(
-                                &mut buf,
-                                &NodeOut {
-                                    node: n,
-                                    primary_key: self
-                                        .pks
-                                        .get(n.unique_id.as_str())
-                                        .map(Vec::as_slice),
-                                    created_at: self.created_at,
-                                    config_json: Some(configs.json(&n.config)?),
-                                },
-                            )?;
-                        }
-                        Ok(buf)
-                    })
-                    .collect();
-                // A writer that stopped has its error, returned below.
-                if tx.send(chunks.map_err(std::io::Error::other)?).is_err() {
-                    break;
-                }
+        super::stream::write_entries(&rows, 128, 3072, out, |chunk, buf| {
+            let mut configs = ConfigMemo::default();
+            for n in chunk {
+                buf.push(b',');
+                super::json::write_str(buf, &n.unique_id);
+                buf.push(b':');
+                super::json::to_vec_into(
+                    buf,
+                    &NodeOut {
+                        node: n,
+                        primary_key: (n.resource_type == ResourceType::Model)
+                            .then(|| primary_key(self.project, self.dag, n)),
+                        created_at: self.created_at,
+                        config_json: Some(configs.json(&n.config).map_err(std::io::Error::other)?),
+                    },
+                )
+                .map_err(std::io::Error::other)?;
             }
-            drop(tx);
-            writer
-                .join()
-                .map_err(|_| std::io::Error::other("the manifest writer thread panicked"))?
+            Ok(())
         })?;
         out.write_all(b"}")
     }
@@ -792,11 +743,10 @@ impl Manifest<'_> {
     fn write_to(&self, w: &mut Out) -> std::io::Result<()> {
         let project = self.project;
         let inv = self.inv;
-        let pks = primary_keys(project);
         let created_at = (inv.started_at.timestamp_micros() as f64) / 1e6;
         let nodes_of = |kind| NodesOf {
             project,
-            pks: &pks,
+            dag: self.dag,
             created_at,
             kind,
         };

@@ -4,3 +4,4 @@ pub mod files;
 pub mod json;
 pub mod manifest;
 pub mod run_results;
+pub mod stream;

@@ -152,8 +152,9 @@ impl Serialize for ResultOut<'_> {
 /// Writes `run_results.json` (to a temporary file, then renamed), compact
 /// as dbt writes it. The results, most of the document (a `compile` of a
 /// large project records every node's compiled SQL), are serialized in
-/// parallel chunks and written as each wave is done, so a large run never
-/// holds the whole document in memory.
+/// parallel chunks and written in order while later chunks are serialized
+/// (`stream::write_entries`), so a large run never holds the whole document
+/// in memory.
 pub fn write(
     target_dir: &Path,
     results: &[NodeResult],
@@ -162,7 +163,6 @@ pub fn write(
     started: chrono::DateTime<chrono::Utc>,
     args: &Value,
 ) -> std::io::Result<()> {
-    use rayon::prelude::*;
     use std::io::Write as _;
     fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> std::io::Result<()> {
         super::json::to_vec_into(out, v).map_err(std::io::Error::other)
@@ -182,31 +182,13 @@ pub fn write(
     json(&mut head, &metadata)?;
     head.extend_from_slice(b",\"results\":[");
     w.write_all(&head)?;
-    let mut first = true;
-    for wave in results.chunks(4096) {
-        let chunks: Vec<std::io::Result<Vec<u8>>> = wave
-            .par_chunks(512)
-            .map(|chunk| {
-                let mut buf = Vec::with_capacity(chunk.len() * 1024);
-                for r in chunk {
-                    buf.push(b',');
-                    json(&mut buf, &ResultOut(r))?;
-                }
-                Ok(buf)
-            })
-            .collect();
-        for c in chunks {
-            let c = c?;
-            // Each result starts with a comma; the array's first does not.
-            let body = if first {
-                c.get(1..).unwrap_or_default()
-            } else {
-                &c[..]
-            };
-            first &= c.is_empty();
-            w.write_all(body)?;
+    super::stream::write_entries(results, 256, 1024, &mut w, |chunk, buf| {
+        for r in chunk {
+            buf.push(b',');
+            json(buf, &ResultOut(r))?;
         }
-    }
+        Ok(())
+    })?;
     let mut tail = b"],\"elapsed_time\":".to_vec();
     json(&mut tail, &json!(elapsed))?;
     tail.extend_from_slice(b",\"args\":");

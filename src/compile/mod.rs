@@ -460,6 +460,7 @@ fn settle(
     node: &mut Node,
     recorded: &Recorded,
     overrides: (bool, bool, bool),
+    test_macros: &TestMacros<'_>,
 ) -> Result<(), Diag> {
     let rt = node.resource_type;
     render_descriptions(renderer, project, node)?;
@@ -533,7 +534,7 @@ fn settle(
             *v = serde_json::Value::Object(merged);
         }
     }
-    let cfg = crate::node::NodeConfig::new(rt, explicit);
+    let cfg = crate::node::NodeConfig::shared(rt, explicit);
     // Tags a node had before (a model version's from its file's fqn) stay,
     // as dbt adds tags to a node and never removes them.
     let mut tags = std::mem::take(&mut node.tags);
@@ -561,15 +562,12 @@ fn settle(
     if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
         let pkg = meta.namespace.clone().unwrap_or_else(|| "dbt".to_owned());
         let wanted = format!("test_{}", meta.name);
-        let test_macro = project
-            .macros
-            .values()
+        let test_macro = test_macros
+            .named(&wanted)
             .find(|m| {
-                m.name == wanted
-                    && (m.package_name == pkg
-                        || (meta.namespace.is_none()
-                            && (m.package_name == node.package_name
-                                || m.package_name == project.root)))
+                m.package_name == pkg
+                    || (meta.namespace.is_none()
+                        && (m.package_name == node.package_name || m.package_name == project.root))
             })
             .map_or_else(
                 || format!("macro.{pkg}.test_{}", meta.name),
@@ -842,6 +840,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     let t = crate::timing::Stopwatch::start();
     let failed: Vec<(String, Diag)> = {
         let p: &Project = project;
+        let test_macros = TestMacros::new(p);
         // Small pieces: models (rendered) and tests (mostly not) cost very
         // different amounts, and no core should be left alone with the last
         // large piece.
@@ -859,7 +858,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
                 } else {
                     Recorded::default()
                 };
-                settle(renderer, p, node, &recorded, overrides)
+                settle(renderer, p, node, &recorded, overrides, &test_macros)
                     .err()
                     .map(|d| (id.clone(), d))
             })
@@ -900,6 +899,29 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     }
     tracing::debug!("built the graph in {t}");
     dag
+}
+
+/// The project's test macros (`test_<name>`) by name, in the order of
+/// `Project::macros`: each generic test looks up its macro, and a scan of
+/// every macro per test is slow for tens of thousands of tests.
+struct TestMacros<'a>(HashMap<&'a str, Vec<&'a crate::project::MacroDef>, FastState>);
+
+impl<'a> TestMacros<'a> {
+    fn new(project: &'a Project) -> Self {
+        let mut by_name: HashMap<&str, Vec<_>, FastState> = HashMap::default();
+        for m in project
+            .macros
+            .values()
+            .filter(|m| m.name.starts_with("test_"))
+        {
+            by_name.entry(m.name.as_str()).or_default().push(m);
+        }
+        Self(by_name)
+    }
+
+    fn named(&self, name: &str) -> impl Iterator<Item = &'a crate::project::MacroDef> + '_ {
+        self.0.get(name).into_iter().flatten().copied()
+    }
 }
 
 /// dbt's four built-in generic tests need no render to be parsed: their

@@ -23,26 +23,53 @@ pub struct Dag {
 impl Dag {
     /// Builds the graph. Dependencies on unknown ids are ignored here: the
     /// parse phase already reported them.
+    ///
+    /// Node `i` of the map is node `i` of the graph. The ids for the graph,
+    /// the id index and the edges (each a lookup of a parent's id) are made
+    /// side by side; the edges keep the order of the nodes and of their
+    /// dependencies, as built one by one.
     pub fn build(nodes: &crate::node::NodeMap) -> Self {
-        let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
-        let mut index = HashMap::with_capacity_and_hasher(nodes.len(), FastState::default());
-        for id in nodes.keys() {
-            index.insert(id.clone(), graph.add_node(id.clone()));
+        use rayon::prelude::*;
+        let ((weights, index), edges) = rayon::join(
+            || {
+                rayon::join(
+                    || nodes.keys().cloned().collect::<Vec<String>>(),
+                    || {
+                        let mut index =
+                            HashMap::with_capacity_and_hasher(nodes.len(), FastState::default());
+                        for (i, id) in nodes.keys().enumerate() {
+                            index.insert(id.clone(), NodeIndex::new(i));
+                        }
+                        index
+                    },
+                )
+            },
+            || {
+                // A parent listed twice gets one edge; `add_edge` does not
+                // search the parent's edges (a staging model can have
+                // thousands of children).
+                nodes
+                    .par_values()
+                    .enumerate()
+                    .flat_map_iter(|(i, node)| {
+                        let deps = &node.depends_on_nodes;
+                        deps.iter().enumerate().filter_map(move |(k, parent)| {
+                            if deps[..k].contains(parent) {
+                                return None;
+                            }
+                            let p = nodes.get_index_of(parent.as_str())?;
+                            Some((NodeIndex::new(p), NodeIndex::new(i)))
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        let mut graph = DiGraph::with_capacity(weights.len(), edges.len());
+        for id in weights {
+            graph.add_node(id);
         }
-        // Node `i` of the map is node `i` of the graph. A parent listed twice
-        // gets one edge; `add_edge` does not search the parent's edges (a
-        // staging model can have thousands of children).
-        for (i, node) in nodes.values().enumerate() {
-            let child = NodeIndex::new(i);
-            let deps = &node.depends_on_nodes;
-            for (k, parent) in deps.iter().enumerate() {
-                if deps[..k].contains(parent) {
-                    continue;
-                }
-                if let Some(p) = nodes.get_index_of(parent.as_str()) {
-                    graph.add_edge(NodeIndex::new(p), child, ());
-                }
-            }
+        for (parent, child) in edges {
+            graph.add_edge(parent, child, ());
         }
         Self { graph, index }
     }

@@ -259,12 +259,14 @@ pub(super) fn columns_of(
     entry: &Yaml,
     diags: &mut Diags,
 ) -> indexmap::IndexMap<String, Column> {
-    let mut out = indexmap::IndexMap::new();
-    for c in entry
+    let columns = entry
         .get("columns")
         .and_then(Yaml::as_seq)
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    // Sized to the list: a map grown from empty keeps room for more
+    // columns than most models have (a `Column` is a few hundred bytes).
+    let mut out = indexmap::IndexMap::with_capacity(columns.len());
+    for c in columns {
         let name = str_of(c.get("name"));
         if name.is_empty() {
             continue;
@@ -639,8 +641,9 @@ pub const TEST_CONFIG_KEYS: &[&str] = &[
 
 /// A data test declared in YAML, built after the whole file is read.
 pub(super) struct PendingTest {
-    target: TestTarget,
-    file_key_name: String,
+    /// Shared by the tests of one entry.
+    target: std::sync::Arc<TestTarget>,
+    file_key_name: std::sync::Arc<str>,
     column: Option<String>,
     yaml: Yaml,
 }
@@ -651,10 +654,15 @@ pub(super) fn add_tests(
     file_key_name: &str,
     tests: Vec<(Option<String>, Yaml)>,
 ) {
+    if tests.is_empty() {
+        return;
+    }
+    let target = std::sync::Arc::new(target.clone());
+    let file_key_name: std::sync::Arc<str> = file_key_name.into();
     for (column, yaml) in tests {
         pending.push(PendingTest {
-            target: target.clone(),
-            file_key_name: file_key_name.to_owned(),
+            target: std::sync::Arc::clone(&target),
+            file_key_name: std::sync::Arc::clone(&file_key_name),
             column,
             yaml,
         });
@@ -839,7 +847,7 @@ fn build_test(
     let (short_name, full_name) = synthesize_names(&test_type, &target_name, &args);
     let name = custom_name.clone().unwrap_or(full_name);
     let file_name = custom_name.unwrap_or(short_name.clone());
-    let mut kwargs = args.clone();
+    let mut kwargs = args;
     kwargs.insert("model".into(), json!(model_expr));
     let metadata = TestMetadata {
         name: short.clone(),

@@ -563,3 +563,42 @@ models:
     assert_eq!(fast_files, rendered_files);
     assert_eq!(fast_nodes, rendered_nodes);
 }
+
+/// The manifest's `primary_key` of each model: a primary-key constraint,
+/// else columns with both `unique` and `not_null` tests, else those with a
+/// `unique` test. Only tests attached to the model count, not a test of
+/// another model that refs it.
+#[test]
+fn manifest_primary_keys_come_from_the_models_own_tests_and_constraints() {
+    let dir = duckdb_project("pk", "");
+    let p = dir.path();
+    for m in ["both", "uniq", "child", "keyed", "plain"] {
+        write(p, &format!("models/{m}.sql"), "select 1 as id\n");
+    }
+    write(
+        p,
+        "models/props.yml",
+        "version: 2\nmodels:\n\
+         \x20 - name: both\n    columns:\n\
+         \x20     - {name: name, data_tests: [unique]}\n\
+         \x20     - {name: id, data_tests: [unique, not_null]}\n\
+         \x20 - name: uniq\n    columns:\n\
+         \x20     - {name: y, data_tests: [unique]}\n\
+         \x20     - {name: x, data_tests: [unique, {accepted_values: {values: [1]}}]}\n\
+         \x20 - name: child\n    columns:\n\
+         \x20     - name: both_id\n        data_tests:\n\
+         \x20         - not_null\n\
+         \x20         - relationships: {to: \"ref('both')\", field: name}\n\
+         \x20 - name: keyed\n    constraints: [{type: primary_key, columns: [k2, k1]}]\n    columns:\n\
+         \x20     - {name: z, data_tests: [unique, not_null]}\n",
+    );
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest = crate::support::read_manifest(p);
+    let pk = |m: &str| manifest["nodes"][format!("model.pk.{m}")]["primary_key"].clone();
+    assert_eq!(pk("both"), serde_json::json!(["id"]));
+    assert_eq!(pk("uniq"), serde_json::json!(["x", "y"]));
+    assert_eq!(pk("child"), serde_json::json!([]));
+    assert_eq!(pk("keyed"), serde_json::json!(["k2", "k1"]));
+    assert_eq!(pk("plain"), serde_json::json!([]));
+}
