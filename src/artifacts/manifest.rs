@@ -210,7 +210,8 @@ fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
         return constrained;
     }
     let (mut unique, mut not_null) = (Vec::new(), Vec::new());
-    for child in dag.children(&n.unique_id) {
+    // The key is sorted below: the children's order does not matter.
+    for child in dag.children_unordered(&n.unique_id) {
         let Some(t) = project.nodes.get(child).and_then(|c| c.test.as_ref()) else {
             continue;
         };
@@ -232,17 +233,18 @@ fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
             _ => {}
         }
     }
-    let mut both: Vec<String> = not_null
+    let both: Vec<&str> = not_null
         .iter()
         .filter(|c| unique.contains(c))
-        .map(|c| (*c).to_owned())
+        .copied()
         .collect();
-    if both.is_empty() {
-        both = unique.iter().map(|c| (*c).to_owned()).collect();
-    }
-    both.sort();
-    both.dedup();
-    both
+    let mut key: Vec<String> = if both.is_empty() { unique } else { both }
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    key.sort();
+    key.dedup();
+    key
 }
 
 fn compiled_path(node: &Node) -> Option<String> {

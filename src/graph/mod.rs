@@ -108,6 +108,16 @@ impl Dag {
         self.neighbors(id, Direction::Outgoing)
     }
 
+    /// A node's children in no particular order, without collecting or
+    /// sorting them (for callers whose result does not depend on order).
+    pub fn children_unordered(&self, id: &str) -> impl Iterator<Item = &str> {
+        self.index.get(id).into_iter().flat_map(move |&ix| {
+            self.graph
+                .neighbors_directed(ix, Direction::Outgoing)
+                .map(move |n| self.graph[n].as_str())
+        })
+    }
+
     fn walk(&self, id: &str, dir: Direction, depth: Option<usize>) -> Vec<String> {
         let Some(&start) = self.index.get(id) else {
             return Vec::new();
