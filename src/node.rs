@@ -86,15 +86,16 @@ impl fmt::Display for ResourceType {
 /// A model version as written in YAML or in `ref(..., v=...)`: a number or
 /// a string (dbt's `NodeVersion`). It keeps its type, as dbt's manifest
 /// does (`"version": 1` vs `"version": "1"`), while names and lookups use
-/// its text (`v1`), so `1` and `"1"` name the same version.
+/// its text (`v1`), so `1` and `"1"` name the same version. Boxed: most
+/// nodes and refs have no version, and an absent one then costs a pointer.
 #[derive(Clone, Debug)]
-pub struct Version(Value);
+pub struct Version(Box<Value>);
 
 impl Version {
     /// A number or a string; anything else is no version.
     pub fn from_json(v: &Value) -> Option<Self> {
         match v {
-            Value::Number(_) | Value::String(_) => Some(Self(v.clone())),
+            Value::Number(_) | Value::String(_) => Some(Self(Box::new(v.clone()))),
             _ => None,
         }
     }
@@ -105,17 +106,17 @@ impl Version {
         let s = s.trim();
         let b = s.as_bytes();
         if b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0] {
-            return Some(Self(Value::String(s[1..s.len() - 1].to_owned())));
+            return Some(Self(Box::new(Value::String(s[1..s.len() - 1].to_owned()))));
         }
         match serde_json::from_str::<Value>(s) {
-            Ok(v @ Value::Number(_)) => Some(Self(v)),
+            Ok(v @ Value::Number(_)) => Some(Self(Box::new(v))),
             _ => None,
         }
     }
 
     /// Python's `str()` of the value: `1`, `1.5`, `beta`.
     pub fn text(&self) -> String {
-        match &self.0 {
+        match &*self.0 {
             Value::String(s) => s.clone(),
             other => crate::value::py_repr(other),
         }
@@ -130,7 +131,7 @@ impl Version {
     }
 
     fn as_float(&self) -> Option<f64> {
-        match &self.0 {
+        match &*self.0 {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
             _ => None,
@@ -149,7 +150,7 @@ impl Version {
     /// Python's `==` on the two values: numbers by value, strings by text,
     /// a number never equals a string.
     pub fn same(&self, other: &Self) -> bool {
-        match (&self.0, &other.0) {
+        match (&*self.0, &*other.0) {
             (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
             (Value::String(a), Value::String(b)) => a == b,
             _ => false,
@@ -159,7 +160,7 @@ impl Version {
 
 impl From<&str> for Version {
     fn from(s: &str) -> Self {
-        Self(Value::String(s.to_owned()))
+        Self(Box::new(Value::String(s.to_owned())))
     }
 }
 

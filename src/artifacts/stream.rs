@@ -38,6 +38,10 @@ where
     }
     let next = AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(2 * workers);
+    // Written buffers go back to the workers: a handful of buffers, reused,
+    // instead of a fresh one (fresh memory, page faults) per chunk.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+    let spare = &spare;
     std::thread::scope(|s| {
         let writer = s.spawn(move || -> io::Result<()> {
             let mut waiting = BTreeMap::new();
@@ -54,6 +58,11 @@ where
                     };
                     first &= buf.is_empty();
                     sink.write_all(body)?;
+                    let mut buf = buf;
+                    buf.clear();
+                    if let Ok(mut spare) = spare.lock() {
+                        spare.push(buf);
+                    }
                 }
             }
             Ok(())
@@ -66,7 +75,12 @@ where
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(chunk) = chunks.get(i) else { return };
-                        let mut buf = Vec::with_capacity(chunk.len() * bytes_per_item);
+                        let mut buf = spare
+                            .lock()
+                            .ok()
+                            .and_then(|mut s| s.pop())
+                            .unwrap_or_default();
+                        buf.reserve(chunk.len() * bytes_per_item);
                         let done = entries(chunk, &mut buf).map(|()| buf);
                         // The writer stopped: it returns its error below.
                         if tx.send((i, done)).is_err() {

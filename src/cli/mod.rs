@@ -225,6 +225,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
         }
     };
     tracing::debug!("loaded project files in {t0}");
+    let t = crate::timing::Stopwatch::start();
     let renderer = match Renderer::new(&project) {
         Ok(r) => r,
         Err(ds) => {
@@ -232,6 +233,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
+    tracing::debug!("set up the Jinja environment in {t}");
     let t1 = crate::timing::Stopwatch::start();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
     tracing::debug!("parse phase took {t1}");

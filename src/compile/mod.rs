@@ -558,9 +558,8 @@ fn settle(
     node.refs.clone_from(&recorded.refs);
     node.sources.clone_from(&recorded.sources);
     add_constraint_parents(node);
-    node.depends_on_macros.clone_from(&recorded.macros);
     if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
-        let pkg = meta.namespace.clone().unwrap_or_else(|| "dbt".to_owned());
+        let pkg = meta.namespace.as_deref().unwrap_or("dbt");
         let wanted = format!("test_{}", meta.name);
         let test_macro = test_macros
             .named(&wanted)
@@ -573,22 +572,29 @@ fn settle(
                 || format!("macro.{pkg}.test_{}", meta.name),
                 |m| m.unique_id.clone(),
             );
-        if is_fast_parsed_test(&test_macro) {
-            // dbt parses these two without rendering their arguments: the
-            // test macro is their only macro until they are compiled.
-            node.depends_on_macros.clear();
+        // The test macro comes first. dbt parses `unique`, `not_null` and
+        // the like without rendering their arguments: the test macro is
+        // their only macro until they are compiled. Any other generic test
+        // is parsed in a context that holds only the test macro,
+        // `get_where_subquery` and what they call (`TestMacroNamespace`):
+        // any other macro its arguments call is undefined there, so it is
+        // not recorded until compile. (A macro the test macro itself calls
+        // would be; xform keeps none of those until compile either.)
+        let wheres: Vec<&String> = if is_fast_parsed_test(&test_macro) {
+            Vec::new()
         } else {
-            // dbt parses a generic test in a context that holds only the
-            // test macro, `get_where_subquery` and what they call
-            // (`TestMacroNamespace`): any other macro its arguments call is
-            // undefined there, so it is not recorded until compile. (A macro
-            // the test macro itself calls would be; xform keeps none of
-            // those until compile either.)
-            node.depends_on_macros
-                .retain(|m| m == &test_macro || m.ends_with(".get_where_subquery"));
-        }
-        node.depends_on_macros.retain(|m| m != &test_macro);
-        node.depends_on_macros.insert(0, test_macro);
+            recorded
+                .macros
+                .iter()
+                .filter(|m| m.ends_with(".get_where_subquery") && **m != test_macro)
+                .collect()
+        };
+        let mut macros = Vec::with_capacity(1 + wheres.len());
+        macros.push(test_macro);
+        macros.extend(wheres.into_iter().cloned());
+        node.depends_on_macros = macros;
+    } else {
+        node.depends_on_macros.clone_from(&recorded.macros);
     }
 
     // Names: snapshots with the legacy `target_schema` skip the macros.
@@ -780,8 +786,17 @@ impl Lookup {
 
     /// dbt's search: a named package; else the root project, then the
     /// node's own package, then any package.
+    /// The nodes a ref's name (with its version) can mean.
+    fn named(&self, call: &RefCall) -> Option<&Vec<(String, String)>> {
+        match &call.version {
+            // The name as it is: no string built per lookup.
+            None => self.by_name.get(call.name.as_str()),
+            Some(_) => self.by_name.get(&call.search_name()),
+        }
+    }
+
     pub fn find_ref(&self, from_package: &str, call: &RefCall) -> Option<&str> {
-        let cands = self.by_name.get(&call.search_name())?;
+        let cands = self.named(call)?;
         if let Some(p) = &call.package {
             return cands
                 .iter()
@@ -808,7 +823,7 @@ impl Lookup {
         if call.package.is_some() {
             return None;
         }
-        let cands = self.by_name.get(&call.search_name())?;
+        let cands = self.named(call)?;
         let local = cands
             .iter()
             .any(|(pk, _)| *pk == self.root || pk == from_package);

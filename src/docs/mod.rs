@@ -54,6 +54,13 @@ impl WarehouseRequest {
     /// Reads the catalog; a warning when the warehouse cannot be reached or
     /// rejects the query (the catalog is then inferred).
     pub fn read(self) -> Result<Catalog, Diag> {
+        let t = crate::timing::Stopwatch::start();
+        let read = self.read_inner();
+        tracing::debug!("read the warehouse's catalog in {t}");
+        read
+    }
+
+    fn read_inner(self) -> Result<Catalog, Diag> {
         let kind = &self.target.kind;
         let adapter = crate::adapter::for_kind(kind)
             .ok_or_else(|| Diag::warning("XF0801", format!("unknown warehouse type `{kind}`")))?;

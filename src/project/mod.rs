@@ -506,6 +506,9 @@ pub fn load(opts: &LoadOptions, diags: &mut Diags) -> Result<Project, Diag> {
         properties::apply(&mut project, y, diags);
     }
     tracing::debug!("applied properties in {t}");
+    // The documents are done with; a large project's take milliseconds to
+    // free, done meanwhile on the pool.
+    rayon::spawn(move || drop(yamls));
 
     let selectors_path = project.root_dir.join("selectors.yml");
     if selectors_path.is_file() {
@@ -637,15 +640,66 @@ fn load_files(files: &[FoundFile], packages: &IndexMap<String, Package>) -> Vec<
         .collect();
     // Stable: files of the same weight keep their order.
     order.sort_by_key(|&(weight, _)| std::cmp::Reverse(weight));
+    let folders = FolderConfigs::new(files, packages);
+    // One task per file: left to split as it likes, rayon would hand the
+    // properties files at the front to one worker in one piece, to parse
+    // one after the other.
     let mut out: Vec<(usize, Loaded)> = order
         .par_iter()
-        .map(|&(_, i)| (i, load_file(&files[i], packages)))
+        .with_max_len(1)
+        .map(|&(_, i)| (i, load_file(&files[i], packages, &folders)))
         .collect();
     out.sort_unstable_by_key(|&(i, _)| i);
     out.into_iter().map(|(_, l)| l).collect()
 }
 
-fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
+/// A project file's text. Read through a buffer each thread keeps, so
+/// that a file costs an open, two reads and a close (no size query), and
+/// its text one allocation of the right size.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::cell::RefCell;
+    use std::io::Read;
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    let mut file = std::fs::File::open(path)?;
+    BUF.with_borrow_mut(|buf| {
+        if buf.is_empty() {
+            buf.resize(64 << 10, 0);
+        }
+        let mut filled = 0;
+        loop {
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let text = std::str::from_utf8(&buf[..filled])
+            .map(str::to_owned)
+            .map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                )
+            });
+        // A very large file's buffer is not kept.
+        if buf.len() > 1 << 20 {
+            *buf = Vec::new();
+        }
+        text
+    })
+}
+
+fn load_file(
+    f: &FoundFile,
+    packages: &IndexMap<String, Package>,
+    folders: &FolderConfigs,
+) -> Loaded {
     let mut out = Loaded::default();
     let Some(pkg) = packages.get(&f.package) else {
         return out;
@@ -688,7 +742,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
         out.nodes.push(Box::new(node));
         return out;
     }
-    let text = match std::fs::read_to_string(&f.abs) {
+    let mut text = match read_text(&f.abs) {
         Ok(t) => t,
         Err(e) => {
             out.diags.push(Diag::error(
@@ -699,9 +753,14 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
         }
     };
     // Built only for diagnostics and YAML, not for every model file.
-    let source = || SourceText::new(display.clone(), text.as_str());
+    let source = |text: &str| SourceText::new(display.clone(), text);
     let path_arc = Arc::new(f.abs.clone());
     let whole = SourceSpan::new(Arc::clone(&path_arc), 0, text.len());
+    // Texts are kept for YAML (read again only for diagnostics otherwise:
+    // holding every model's text twice would double the memory).
+    if f.kind == FileKind::Properties {
+        out.source = Some((f.abs.clone(), source(&text)));
+    }
     match f.kind {
         FileKind::Model | FileKind::SingularTest | FileKind::Analysis => {
             let (rt, prefix) = match f.kind {
@@ -715,7 +774,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                         "XF0132",
                         format!("Python model `{display}` is skipped: xform runs SQL models only"),
                     )
-                    .with_source(source()),
+                    .with_source(source(&text)),
                 );
                 return out;
             }
@@ -729,11 +788,16 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
             node.abs_path.clone_from(&f.abs);
             node.span = Some(whole);
             node.fqn = fqn_for(&f.package, &f.rel_in_root, &name, prefix);
-            text.trim().clone_into(&mut node.raw_code);
             node.raw_offset = text.len() - text.trim_start().len();
-            node.checksum = sha256_hex(&node.raw_code);
-            node.config =
-                crate::node::NodeConfig::new(rt, project_config(pkg, packages, rt, &node.fqn));
+            node.checksum = sha256_hex(text.trim());
+            // The file's text becomes the code, trimmed in place.
+            text.truncate(text.trim_end().len());
+            text.drain(..node.raw_offset.min(text.len()));
+            node.raw_code = text;
+            let config = folders
+                .get(&f.package, rt, &node.fqn)
+                .unwrap_or_else(|| project_config(pkg, packages, rt, &node.fqn));
+            node.config = crate::node::NodeConfig::new(rt, config);
             out.nodes.push(Box::new(node));
         }
         FileKind::Snapshot | FileKind::Macro | FileKind::Docs => {
@@ -745,7 +809,7 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                             "XF0201",
                             format!("cannot read blocks of `{display}`: {}", e.message),
                         )
-                        .with_source(source())
+                        .with_source(source(&text))
                         .with_label(e.offset, 2, ""),
                     );
                     return out;
@@ -821,7 +885,12 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                     rel_in_root: f.rel_in_root.clone(),
                     root: f.root.clone(),
                     abs: f.abs.clone(),
-                    source: source(),
+                    abs_shared: Arc::clone(&path_arc),
+                    // The text kept above, shared.
+                    source: out
+                        .source
+                        .as_ref()
+                        .map_or_else(|| source(&text), |(_, s)| s.clone()),
                     doc,
                     originals: HashMap::new(),
                 });
@@ -832,17 +901,12 @@ fn load_file(f: &FoundFile, packages: &IndexMap<String, Package>) -> Loaded {
                         "XF0102",
                         format!("invalid YAML in `{display}`: {}", e.message),
                     )
-                    .with_source(source())
+                    .with_source(source(&text))
                     .with_label(e.offset, 1, "here"),
                 );
             }
         },
         FileKind::Seed => {}
-    }
-    // Texts are kept for YAML (read again only for diagnostics otherwise:
-    // holding every model's text twice would double the memory).
-    if f.kind == FileKind::Properties {
-        out.source = Some((f.abs.clone(), source()));
     }
     out
 }
@@ -866,6 +930,115 @@ pub fn pad_to_line(text: &str, offset: usize, src: &str) -> String {
     }
     out.push_str(src);
     out
+}
+
+/// The project-file configs of the models, tests and analyses of each
+/// folder, worked out once per folder before the files are read: ten
+/// thousand models in a handful of folders get a handful of configs.
+///
+/// A node's config is its folder's unless a tree names the node itself:
+/// walking a tree, the node's name is only looked at on the level its
+/// folder leads to, so when no such level has a key of that name, the
+/// node's walk is its folder's (`names` holds those keys).
+struct FolderConfigs(HashMap<u64, Vec<FolderConfig>>);
+
+struct FolderConfig {
+    package: String,
+    rt: ResourceType,
+    folder: Vec<String>,
+    config: Map<String, Value>,
+    names: std::collections::HashSet<String>,
+}
+
+impl FolderConfigs {
+    fn new(files: &[FoundFile], packages: &IndexMap<String, Package>) -> Self {
+        let mut out = Self(HashMap::new());
+        for f in files {
+            let (rt, prefix) = match f.kind {
+                FileKind::Model => (ResourceType::Model, None),
+                FileKind::SingularTest => (ResourceType::Test, None),
+                FileKind::Analysis => (ResourceType::Analysis, Some("analysis")),
+                _ => continue,
+            };
+            let Some(pkg) = packages.get(&f.package) else {
+                continue;
+            };
+            let mut folder = fqn_for(&f.package, &f.rel_in_root, "", prefix);
+            folder.pop();
+            if out.find(&f.package, rt, &folder).is_some() {
+                continue;
+            }
+            let names = config_trees(pkg, packages, rt)
+                .filter_map(|tree| level_at(tree, &folder))
+                .flat_map(|level| level.keys().cloned())
+                .collect();
+            let config = project_config(pkg, packages, rt, &folder);
+            out.0
+                .entry(Self::hash(&f.package, rt, &folder))
+                .or_default()
+                .push(FolderConfig {
+                    package: f.package.clone(),
+                    rt,
+                    folder,
+                    config,
+                    names,
+                });
+        }
+        out
+    }
+
+    fn hash(package: &str, rt: ResourceType, folder: &[String]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        package.hash(&mut h);
+        rt.as_str().hash(&mut h);
+        folder.hash(&mut h);
+        h.finish()
+    }
+
+    /// Looked up without building a key.
+    fn find(&self, package: &str, rt: ResourceType, folder: &[String]) -> Option<&FolderConfig> {
+        self.0
+            .get(&Self::hash(package, rt, folder))?
+            .iter()
+            .find(|c| c.rt == rt && c.package == package && c.folder == folder)
+    }
+
+    /// The config of the node `fqn` (its folder, then its name), when its
+    /// folder's is its own.
+    fn get(&self, package: &str, rt: ResourceType, fqn: &[String]) -> Option<Map<String, Value>> {
+        let (name, folder) = fqn.split_last()?;
+        let hit = self.find(package, rt, folder)?;
+        (!hit.names.contains(name)).then(|| hit.config.clone())
+    }
+}
+
+/// The `dbt_project.yml` trees [`project_config`] reads for a node of
+/// `pkg`.
+fn config_trees<'a>(
+    pkg: &'a Package,
+    packages: &'a IndexMap<String, Package>,
+    rt: ResourceType,
+) -> impl Iterator<Item = &'a Value> {
+    let key = config_key(rt);
+    let models = (rt == ResourceType::Analysis)
+        .then(|| pkg.file.configs.get("models"))
+        .flatten();
+    let own = key.and_then(|k| pkg.file.configs.get(k));
+    let root = (!pkg.is_root)
+        .then(|| packages.values().find(|p| p.is_root))
+        .flatten()
+        .and_then(|r| key.and_then(|k| r.file.configs.get(k)));
+    models.into_iter().chain(own).chain(root)
+}
+
+/// The level of a config tree that `path` leads to, when every step exists.
+fn level_at<'a>(tree: &'a Value, path: &[String]) -> Option<&'a Map<String, Value>> {
+    let mut level = tree.as_object()?;
+    for step in path {
+        level = level.get(step)?.as_object()?;
+    }
+    Some(level)
 }
 
 /// The config a node gets from `dbt_project.yml`: its own package's tree,
@@ -900,6 +1073,21 @@ pub fn project_config_written(
     ))
 }
 
+/// The key of a resource type's tree in `dbt_project.yml`.
+fn config_key(rt: ResourceType) -> Option<&'static str> {
+    Some(match rt {
+        ResourceType::Model => "models",
+        ResourceType::Seed => "seeds",
+        ResourceType::Snapshot => "snapshots",
+        ResourceType::Test => "data_tests",
+        ResourceType::Analysis => "analyses",
+        ResourceType::Source => "sources",
+        ResourceType::Exposure => "exposures",
+        ResourceType::UnitTest => "unit_tests",
+        _ => return None,
+    })
+}
+
 type TreeConfig = fn(&Value, &[String]) -> Map<String, Value>;
 type MergeConfig = fn(&mut Map<String, Value>, &Map<String, Value>);
 
@@ -911,16 +1099,8 @@ fn project_config_in(
     trees: impl Fn(&ProjectFile) -> &Map<String, Value>,
     written: bool,
 ) -> Map<String, Value> {
-    let key = match rt {
-        ResourceType::Model => "models",
-        ResourceType::Seed => "seeds",
-        ResourceType::Snapshot => "snapshots",
-        ResourceType::Test => "data_tests",
-        ResourceType::Analysis => "analyses",
-        ResourceType::Source => "sources",
-        ResourceType::Exposure => "exposures",
-        ResourceType::UnitTest => "unit_tests",
-        _ => return Map::new(),
+    let Some(key) = config_key(rt) else {
+        return Map::new();
     };
     let from_tree: TreeConfig = if written {
         config::from_tree_written

@@ -24,6 +24,8 @@ pub struct YamlFile {
     pub rel_in_root: String,
     pub root: String,
     pub abs: PathBuf,
+    /// `abs`, shared by the spans of everything the file declares.
+    pub abs_shared: Arc<PathBuf>,
     pub source: SourceText,
     /// The document with its Jinja rendered (see `jinja::yaml_render`).
     pub doc: Yaml,
@@ -94,16 +96,23 @@ impl YamlFile {
     }
 
     pub(super) fn span(&self, at: &Yaml) -> SourceSpan {
-        SourceSpan::new(Arc::new(self.abs.clone()), at.offset, at.len.max(1))
+        SourceSpan::new(Arc::clone(&self.abs_shared), at.offset, at.len.max(1))
     }
 
     /// Folders of this file below its resource folder, for fqns.
-    fn dirs(&self) -> Vec<String> {
-        let parts: Vec<&str> = self.rel_in_root.split('/').collect();
-        parts[..parts.len().saturating_sub(1)]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+    fn dirs(&self) -> impl Iterator<Item = &str> {
+        let folder = self.rel_in_root.rsplit_once('/').map_or("", |(d, _)| d);
+        folder.split('/').filter(|_| !folder.is_empty())
+    }
+
+    /// The fqn of something this file declares: its package, the file's
+    /// folders, then `names`.
+    fn fqn(&self, names: &[&str]) -> Vec<String> {
+        let mut fqn = Vec::with_capacity(2 + names.len() + self.rel_in_root.matches('/').count());
+        fqn.push(self.package.clone());
+        fqn.extend(self.dirs().map(str::to_owned));
+        fqn.extend(names.iter().map(|n| (*n).to_owned()));
+        fqn
     }
 }
 
@@ -371,10 +380,7 @@ fn add_yaml_snapshots(project: &mut Project, file: &YamlFile, value: &Yaml, diag
         node.original_file_path.clone_from(&file.rel);
         node.abs_path.clone_from(&file.abs);
         node.span = Some(file.span(entry));
-        let mut fqn = vec![file.package.clone()];
-        fqn.extend(file.dirs());
-        fqn.push(name.clone());
-        node.fqn = fqn;
+        node.fqn = file.fqn(&[&name]);
         node.raw_code = format!("{PREFIX}{relation} }}}}");
         // Template positions inside the relation text map onto the YAML value.
         node.raw_offset = relation_y.offset.saturating_sub(PREFIX.len());
@@ -727,12 +733,17 @@ fn build_test(
 ) -> Result<Node, Diag> {
     // A test is `name`, or `{name: {args...}}`, or (dbt >= 1.x) an entry with
     // `test_name:` and an optional custom `name:`.
-    let (test_name, body) = match (&t.kind, t.as_map()) {
-        (crate::yaml::YamlKind::Str(s), _) => (s.clone(), None),
-        (_, Some(_)) if t.get("test_name").is_some() => (str_of(t.get("test_name")), Some(t)),
+    let named: String;
+    let (test_name, body): (&str, Option<&Yaml>) = match (&t.kind, t.as_map()) {
+        (crate::yaml::YamlKind::Str(s), _) => (s.as_str(), None),
+        (_, Some(_)) if t.get("test_name").is_some() => {
+            named = str_of(t.get("test_name"));
+            (named.as_str(), Some(t))
+        }
         (_, Some(pairs)) if pairs.len() == 1 => {
             let (k, v) = &pairs[0];
-            (k.key_str().unwrap_or_default(), Some(v))
+            named = k.key_str().unwrap_or_default();
+            (named.as_str(), Some(v))
         }
         _ => {
             return Err(file.diag(
@@ -743,13 +754,17 @@ fn build_test(
         }
     };
     let (namespace, short) = match test_name.split_once('.') {
-        Some((ns, n)) => (Some(ns.to_owned()), n.to_owned()),
-        None => (None, test_name.clone()),
+        Some((ns, n)) => (Some(ns), n),
+        None => (None, test_name),
     };
-    // `column_name` comes first in the kwargs, as dbt writes them.
-    let mut args = Map::new();
+    // `column_name` comes first in the kwargs, as dbt writes them. Sized
+    // for those, the entry's keys and `model`: tens of thousands of tests
+    // keep their kwargs for the whole run.
+    let mut args = Map::with_capacity(
+        usize::from(column.is_some()) + body.and_then(Yaml::as_map).map_or(0, <[_]>::len) + 1,
+    );
     if let Some(c) = column {
-        args.insert("column_name".into(), json!(c));
+        args.insert("column_name".into(), Value::String(c.to_owned()));
     }
     let mut cfg: Map<String, Value> = Map::new();
     let mut custom_name: Option<String> = None;
@@ -813,7 +828,7 @@ fn build_test(
             kind,
             version: Some(v),
         } => (
-            format!("{name}_v{v}"),
+            std::borrow::Cow::Owned(format!("{name}_v{v}")),
             format!("{{{{ get_where_subquery(ref('{name}', version='{v}')) }}}}"),
             (*kind == ResourceType::Model).then(|| uid.clone()),
         ),
@@ -823,7 +838,7 @@ fn build_test(
             kind,
             version: None,
         } => (
-            name.clone(),
+            std::borrow::Cow::Borrowed(name.as_str()),
             format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
             (*kind == ResourceType::Model
                 || *kind == ResourceType::Seed
@@ -831,51 +846,45 @@ fn build_test(
                 .then(|| uid.clone()),
         ),
         TestTarget::Source { source, table } => (
-            format!("{source}_{table}"),
+            std::borrow::Cow::Owned(format!("{source}_{table}")),
             format!("{{{{ get_where_subquery(source('{source}', '{table}')) }}}}"),
             None,
         ),
     };
-    let mut test_type = match &namespace {
-        Some(ns) => format!("{ns}_{short}"),
-        None => short.clone(),
-    };
     // dbt names tests on sources `source_<test>_<source>_<table>_...`.
+    let mut test_type = String::new();
     if matches!(target, TestTarget::Source { .. }) {
-        test_type = format!("source_{test_type}");
+        test_type.push_str("source_");
     }
-    let (short_name, full_name) = synthesize_names(&test_type, &target_name, &args);
-    let name = custom_name.clone().unwrap_or(full_name);
-    let file_name = custom_name.unwrap_or(short_name.clone());
+    if let Some(ns) = namespace {
+        test_type.push_str(ns);
+        test_type.push('_');
+    }
+    test_type.push_str(short);
+    let (full_name, hashed_name) = test_names(&test_type, &target_name, &args);
+    // The node's name, and the name of its compiled file when that differs.
+    let (name, file_name) = match custom_name {
+        Some(c) => (c, None),
+        None => (full_name, hashed_name),
+    };
+    let file_name = file_name.as_deref().unwrap_or(&name);
     let mut kwargs = args;
-    kwargs.insert("model".into(), json!(model_expr));
+    kwargs.insert("model".into(), Value::String(model_expr));
     let metadata = TestMetadata {
-        name: short.clone(),
+        name: short.to_owned(),
         kwargs,
-        namespace: namespace.clone(),
+        namespace: namespace.map(str::to_owned),
     };
     let hash = md5_hex(&test_hash_input(&name, &metadata));
     let hash10 = &hash[hash.len() - 10..];
 
-    let mut node = Node::new(ResourceType::Test, &file.package, &name);
-    node.unique_id = format!("test.{}.{name}.{hash10}", file.package);
-    node.path = format!("{file_name}.sql");
-    node.original_file_path.clone_from(&file.rel);
-    node.abs_path.clone_from(&file.abs);
-    node.span = Some(file.span(t));
-    let mut fqn = vec![file.package.clone()];
-    fqn.extend(file.dirs());
-    fqn.push(name.clone());
-    node.fqn = fqn;
-    let macro_call = match &namespace {
-        Some(ns) => format!("{ns}.test_{short}"),
-        None => format!("test_{short}"),
-    };
     // Like dbt, the test's YAML config becomes a `config()` call in its
     // code, with the shortened file name as alias: dbt's own config keys
     // first, in dbt's order (`TestBuilder.CONFIG_ARGS`), then the others as
     // written.
-    let mut cfg = {
+    let mut cfg = if cfg.is_empty() {
+        cfg
+    } else {
         let mut ordered = Map::new();
         for k in TEST_CONFIG_KEYS {
             if let Some(v) = cfg.remove(*k) {
@@ -886,12 +895,31 @@ fn build_test(
         ordered
     };
     if file_name != name && !cfg.contains_key("alias") {
-        cfg.insert("alias".into(), json!(file_name));
+        cfg.insert("alias".into(), Value::String(file_name.to_owned()));
     }
-    node.raw_code = format!(
-        "{{{{ {macro_call}(**_dbt_generic_test_kwargs) }}}}{}",
-        config_call(&cfg)
-    );
+    let mut node = Node::vacant(ResourceType::Test);
+    node.unique_id = format!("test.{}.{name}.{hash10}", file.package);
+    node.package_name.clone_from(&file.package);
+    node.path = format!("{file_name}.sql");
+    node.original_file_path.clone_from(&file.rel);
+    node.abs_path.clone_from(&file.abs);
+    node.span = Some(file.span(t));
+    node.fqn = file.fqn(&[&name]);
+    node.raw_code = {
+        let call = config_call(&cfg);
+        let mut code = String::with_capacity(test_type.len() + call.len() + 48);
+        code.push_str("{{ ");
+        if let Some(ns) = namespace {
+            code.push_str(ns);
+            code.push('.');
+        }
+        code.push_str("test_");
+        code.push_str(short);
+        code.push_str("(**_dbt_generic_test_kwargs) }}");
+        code.push_str(&call);
+        code
+    };
+    node.name = name;
     let pkg = project.packages.get(&file.package);
     node.config = crate::node::NodeConfig::new(
         ResourceType::Test,
@@ -1004,29 +1032,48 @@ pub fn synthesize_names(
     target: &str,
     args: &Map<String, Value>,
 ) -> (String, String) {
-    let mut keys: Vec<&String> = args.keys().collect();
-    keys.sort();
-    let mut flat = Vec::new();
+    let (full, hashed) = test_names(test_type, target, args);
+    (hashed.unwrap_or_else(|| full.clone()), full)
+}
+
+/// As [`synthesize_names`]: the full name, and the shortened one when the
+/// full name is too long. Written into one string as it goes.
+fn test_names(
+    test_type: &str,
+    target: &str,
+    args: &Map<String, Value>,
+) -> (String, Option<String>) {
+    let mut full = String::with_capacity(test_type.len() + target.len() + 48);
+    full.push_str(test_type);
+    full.push('_');
+    full.push_str(target);
+    let ident_len = full.len();
+    full.push('_');
+    let mut keys: Vec<&String> = args.keys().filter(|k| *k != "model").collect();
+    keys.sort_unstable();
+    let mut first = true;
+    let mut push = |text: &str| {
+        if !first {
+            full.push_str("__");
+        }
+        first = false;
+        push_clean(&mut full, text);
+    };
     for k in keys {
-        if k == "model" {
-            continue;
-        }
         match &args[k] {
-            Value::Object(m) => flat.extend(m.values().map(py_str_any)),
-            Value::Array(a) => flat.extend(a.iter().map(py_str_any)),
-            other => flat.push(py_str_any(other)),
+            Value::Object(m) => m.values().for_each(|v| push(&py_str_any(v))),
+            Value::Array(a) => a.iter().for_each(|v| push(&py_str_any(v))),
+            Value::String(s) => push(s),
+            other => push(&py_str_any(other)),
         }
     }
-    let clean: Vec<String> = flat.iter().map(|s| clean_arg(s)).collect();
-    let unique = clean.join("__");
-    let ident = format!("{test_type}_{target}");
-    let full = format!("{ident}_{unique}");
-    if full.len() >= 64 {
-        let trunc: String = ident.chars().take(30).collect();
-        (format!("{trunc}_{}", md5_hex(&full)), full)
-    } else {
-        (full.clone(), full)
+    if full.len() < 64 {
+        return (full, None);
     }
+    let ident = &full[..ident_len];
+    let cut = ident.char_indices().nth(30).map_or(ident.len(), |(i, _)| i);
+    let hashed = format!("{}_{}", &ident[..cut], md5_hex(&full));
+    (full, Some(hashed))
 }
 
 fn py_str_any(v: &Value) -> String {
@@ -1036,9 +1083,9 @@ fn py_str_any(v: &Value) -> String {
     }
 }
 
-/// Replaces each run of characters outside `[0-9a-zA-Z_]` by one `_`.
-fn clean_arg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Appends `s` with each run of characters outside `[0-9a-zA-Z_]` replaced
+/// by one `_`.
+fn push_clean(out: &mut String, s: &str) {
     let mut in_run = false;
     for c in s.chars() {
         if c.is_ascii_alphanumeric() || c == '_' {
@@ -1049,7 +1096,6 @@ fn clean_arg(s: &str) -> String {
             in_run = true;
         }
     }
-    out
 }
 
 fn add_sources(
@@ -1083,11 +1129,7 @@ fn add_sources(
             node.original_file_path.clone_from(&file.rel);
             node.abs_path.clone_from(&file.abs);
             node.span = Some(file.span(t));
-            let mut fqn = vec![file.package.clone()];
-            fqn.extend(file.dirs());
-            fqn.push(source_name.clone());
-            fqn.push(table.clone());
-            node.fqn = fqn;
+            node.fqn = file.fqn(&[&source_name, &table]);
             node.description = str_of(t.get("description"));
             node.columns = columns_of(file, t, diags);
             let mut cfg = match project.packages.get(&file.package) {
@@ -1216,10 +1258,7 @@ fn add_exposures(project: &mut Project, file: &YamlFile, value: &Yaml, diags: &m
         node.original_file_path.clone_from(&file.rel);
         node.abs_path.clone_from(&file.abs);
         node.span = Some(file.span(e));
-        let mut fqn = vec![file.package.clone()];
-        fqn.extend(file.dirs());
-        fqn.push(name.clone());
-        node.fqn = fqn;
+        node.fqn = file.fqn(&[&name]);
         node.description = str_of(e.get("description"));
         node.meta = map_of(e.get("meta"));
         let cfg = entry_config(e);

@@ -172,6 +172,52 @@ fn ls_json(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Models share their folder's project-file config (worked out once per
+/// folder); a model the tree names itself, by a key of its own or by a
+/// config key that is its name, gets its own.
+#[test]
+fn project_file_configs_per_folder_and_per_named_model() {
+    let dir = duckdb_project(
+        "fc",
+        "models:\n  fc:\n    +materialized: view\n    staging:\n      +tags: [stg]\n      special:\n        +materialized: table\n      docs:\n        show: false\n    marts:\n      +materialized: table\n",
+    );
+    let p = dir.path();
+    for f in [
+        "models/top.sql",
+        "models/staging/plain.sql",
+        "models/staging/other.sql",
+        "models/staging/special.sql",
+        "models/staging/docs.sql",
+        "models/staging/deeper/deep.sql",
+        "models/marts/m.sql",
+    ] {
+        write(p, f, "select 1 as x\n");
+    }
+    let nodes = ls_json(p, &[]);
+    let config = |name: &str| {
+        nodes
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("no model {name}"))["config"]
+            .clone()
+    };
+    let tags = |name: &str| config(name)["tags"].clone();
+    assert_eq!(config("top")["materialized"], "view");
+    assert_eq!(tags("top"), serde_json::json!([]));
+    for name in ["plain", "other", "deep"] {
+        assert_eq!(config(name)["materialized"], "view", "{name}");
+        assert_eq!(tags(name), serde_json::json!(["stg"]), "{name}");
+        assert_eq!(config(name)["docs"]["show"], false, "{name}");
+    }
+    assert_eq!(config("special")["materialized"], "table");
+    assert_eq!(tags("special"), serde_json::json!(["stg"]));
+    assert_eq!(config("special")["docs"]["show"], false);
+    // For the model `docs`, `docs:` is the path to its own level.
+    assert_eq!(config("docs")["docs"]["show"], true);
+    assert_eq!(config("docs")["show"], false);
+    assert_eq!(config("m")["materialized"], "table");
+}
+
 #[test]
 fn jinja_in_project_and_properties_yaml_is_rendered_per_target() {
     let dir = yaml_jinja_project();
