@@ -17,10 +17,12 @@ type Entry<'a> = (&'a std::ffi::OsStr, &'a str);
 ///
 /// Creating a file costs the kernel tens of microseconds, far more than
 /// writing its few hundred bytes, so a large `compile` spends most of its
-/// last second here. Folders are shared out between up to `threads`
-/// threads, largest first; each folder is written by one thread, in order:
-/// creating files in one folder from several threads contends on the
-/// folder's lock and is slower on ext4.
+/// last second here. The files are handed out to up to `threads` threads
+/// in pieces of a folder ([`Pieces`]): a thread writes in a folder no other
+/// thread is writing in while there is one, as creating files in one folder
+/// from several threads contends on the folder's lock, and joins another
+/// thread's folder only when none is left, rather than wait idle while the
+/// last large folder is written.
 pub fn write_all(files: &[(PathBuf, &str)], threads: usize) -> std::io::Result<()> {
     let mut by_dir: IndexMap<&Path, Vec<Entry<'_>>> = IndexMap::new();
     for (path, text) in files {
@@ -34,34 +36,40 @@ pub fn write_all(files: &[(PathBuf, &str)], threads: usize) -> std::io::Result<(
     }
     // Folders are made first, in order, so that threads never race to
     // create the same parent.
-    let mut folders: Vec<(&Path, bool, Vec<Entry<'_>>)> = Vec::with_capacity(by_dir.len());
+    let mut folders: Vec<Folder<'_>> = Vec::with_capacity(by_dir.len());
     for (dir, entries) in by_dir {
         // A folder this call creates holds no earlier files to compare with.
         let existed = dir.is_dir();
         if !existed {
             std::fs::create_dir_all(dir).map_err(|e| at(dir, &e))?;
         }
-        folders.push((dir, existed, entries));
+        folders.push(Folder {
+            dir,
+            existed,
+            entries,
+        });
     }
-    folders.sort_by_key(|f| std::cmp::Reverse(f.2.len()));
-    let threads = threads.clamp(1, folders.len().max(1));
+    let threads = threads.clamp(1, files.len().max(1));
     if threads == 1 {
         return folders
             .iter()
-            .try_for_each(|(dir, existed, entries)| write_folder(dir, *existed, entries));
+            .try_for_each(|f| write_folder(f.dir, f.existed, &f.entries));
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let pieces = Pieces::new(&folders);
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| -> std::io::Result<()> {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((dir, existed, entries)) = folders.get(i) else {
-                            return Ok(());
-                        };
-                        write_folder(dir, *existed, entries)?;
+                    while let Some((i, range)) = pieces.take() {
+                        let f = &folders[i];
+                        let written = write_folder(f.dir, f.existed, &f.entries[range]);
+                        pieces.finished(i);
+                        if written.is_err() {
+                            pieces.stop();
+                        }
+                        written?;
                     }
+                    Ok(())
                 })
             })
             .collect();
@@ -72,8 +80,87 @@ pub fn write_all(files: &[(PathBuf, &str)], threads: usize) -> std::io::Result<(
     })
 }
 
-/// Writes one folder's files, skipping those that already hold their text
-/// when the folder existed before.
+/// The files to write in one folder.
+struct Folder<'a> {
+    dir: &'a Path,
+    existed: bool,
+    entries: Vec<Entry<'a>>,
+}
+
+/// Hands out the files of all folders in pieces, each piece a run of one
+/// folder's files.
+struct Pieces {
+    state: std::sync::Mutex<PiecesState>,
+}
+
+struct PiecesState {
+    /// Per folder: the first file not handed out, how many files it has,
+    /// and how many threads are writing in it.
+    folders: Vec<(usize, usize, usize)>,
+    stopped: bool,
+}
+
+impl Pieces {
+    /// Files per piece: enough that taking pieces costs nothing next to
+    /// writing them, few enough that the threads end together.
+    const SIZE: usize = 128;
+
+    fn new(folders: &[Folder<'_>]) -> Self {
+        Self {
+            state: std::sync::Mutex::new(PiecesState {
+                folders: folders.iter().map(|f| (0, f.entries.len(), 0)).collect(),
+                stopped: false,
+            }),
+        }
+    }
+
+    /// The next piece: from the folder with the most files left among
+    /// those no thread writes in, else among all.
+    fn take(&self) -> Option<(usize, std::ops::Range<usize>)> {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if st.stopped {
+            return None;
+        }
+        let left = |&(next, len, _): &(usize, usize, usize)| len - next;
+        let pick = |alone: bool| {
+            st.folders
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| left(f) > 0 && (!alone || f.2 == 0))
+                .max_by_key(|(i, f)| (left(f), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i)
+        };
+        let i = pick(true).or_else(|| pick(false))?;
+        let f = &mut st.folders[i];
+        let start = f.0;
+        f.0 = (start + Self::SIZE).min(f.1);
+        f.2 += 1;
+        Some((i, start..f.0))
+    }
+
+    /// A thread is done with its piece of folder `i`.
+    fn finished(&self, i: usize) {
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        st.folders[i].2 -= 1;
+    }
+
+    /// An error: no more pieces are handed out.
+    fn stop(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stopped = true;
+    }
+}
+
+/// Writes files of one folder, skipping those that already hold their
+/// text when the folder existed before.
 fn write_folder(dir: &Path, existed: bool, entries: &[Entry<'_>]) -> std::io::Result<()> {
     let folder = Dir::open(dir).map_err(|e| at(dir, &e))?;
     let mut buf = Vec::new();
@@ -223,6 +310,44 @@ mod tests {
         std::fs::create_dir(&b).expect("dir at b");
         let err = write_all(&[(b.clone(), "select")], 2).expect_err("a folder is not a file");
         assert!(err.to_string().contains("b.sql"), "{err}");
+    }
+
+    #[test]
+    fn pieces_keep_threads_in_their_own_folders_until_none_is_left() {
+        let names: Vec<String> = (0..300).map(|i| format!("f{i}.sql")).collect();
+        let entries = |n: usize| -> Vec<Entry<'_>> {
+            names[..n]
+                .iter()
+                .map(|s| (std::ffi::OsStr::new(s.as_str()), "x"))
+                .collect()
+        };
+        let folders = [
+            Folder {
+                dir: Path::new("a"),
+                existed: false,
+                entries: entries(300),
+            },
+            Folder {
+                dir: Path::new("b"),
+                existed: false,
+                entries: entries(10),
+            },
+        ];
+        let pieces = Pieces::new(&folders);
+        // The largest folder first, then the folder nobody writes in.
+        assert_eq!(pieces.take(), Some((0, 0..128)));
+        assert_eq!(pieces.take(), Some((1, 0..10)));
+        // Every folder with files left has a writer: join the largest.
+        assert_eq!(pieces.take(), Some((0, 128..256)));
+        pieces.finished(0);
+        pieces.finished(1);
+        pieces.finished(0);
+        assert_eq!(pieces.take(), Some((0, 256..300)));
+        assert_eq!(pieces.take(), None);
+        // After an error nothing more is handed out.
+        let pieces = Pieces::new(&folders);
+        pieces.stop();
+        assert_eq!(pieces.take(), None);
     }
 
     #[test]

@@ -189,7 +189,7 @@ fn contract_checksum(node: &Node) -> String {
 /// `unique` (or `unique_combination_of_columns`) test covers. The tests are
 /// found among the model's children in the graph, so each key is worked out
 /// by the worker that writes the model, not in a pass over all nodes first.
-fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
+fn primary_key<'a>(project: &'a Project, dag: &Dag, n: &'a Node) -> Vec<String> {
     let is_pk = |k: &crate::node::Constraint| k.kind == crate::node::ConstraintKind::PrimaryKey;
     let model_pk = n
         .constraints
@@ -210,19 +210,16 @@ fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
         return constrained;
     }
     let (mut unique, mut not_null) = (Vec::new(), Vec::new());
-    // The key is sorted below: the children's order does not matter.
-    for child in dag.children_unordered(&n.unique_id) {
-        let Some(t) = project.nodes.get(child).and_then(|c| c.test.as_ref()) else {
-            continue;
-        };
+    let mut visit = |child: &'a Node| {
+        let Some(t) = &child.test else { return };
         let (Some(meta), Some(on)) = (&t.metadata, &t.attached_node) else {
-            continue;
+            return;
         };
         let slot = match meta.name.as_str() {
-            _ if *on != n.unique_id => continue,
+            _ if *on != n.unique_id => return,
             "unique" | "unique_combination_of_columns" => &mut unique,
             "not_null" => &mut not_null,
-            _ => continue,
+            _ => return,
         };
         match (
             meta.kwargs.get("column_name"),
@@ -231,6 +228,22 @@ fn primary_key(project: &Project, dag: &Dag, n: &Node) -> Vec<String> {
             (Some(Value::String(c)), _) => slot.push(c.as_str()),
             (_, Some(Value::Array(cs))) => slot.extend(cs.iter().filter_map(Value::as_str)),
             _ => {}
+        }
+    };
+    // The key is sorted below: the children's order does not matter. The
+    // children are found by their place in the map the graph was built
+    // from, without hashing ids, unless the map has changed since.
+    if dag.node_count() == project.nodes.len() {
+        for at in dag.children_positions(&n.unique_id) {
+            if let Some((_, c)) = project.nodes.get_index(at) {
+                visit(c);
+            }
+        }
+    } else {
+        for id in dag.children_unordered(&n.unique_id) {
+            if let Some(c) = project.nodes.get(id) {
+                visit(c);
+            }
         }
     }
     let both: Vec<&str> = not_null

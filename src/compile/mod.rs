@@ -901,8 +901,11 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
         }
     }
     project.nodes = nodes;
-    check_relation_collisions(project, diags);
-    resolve_dependencies(project, diags);
+    // Both only read the project: side by side.
+    let (collisions, lookup) =
+        rayon::join(|| relation_collisions(project), || Lookup::new(project));
+    diags.extend(collisions);
+    resolve_dependencies(project, &lookup, diags);
     resolve_constraint_targets(project);
     resolve_unit_tests(project, diags);
     warn_model_versions(project, diags);
@@ -1230,8 +1233,10 @@ fn static_call(s: &str) -> Option<StaticCall> {
 /// Two nodes that would build the same relation overwrite each other: dbt
 /// refuses this, and so does xform. Sources build nothing: one may name a
 /// seed's or a model's relation (dbt allows it).
-fn check_relation_collisions(project: &Project, diags: &mut Diags) {
-    let mut seen: HashMap<&str, &Node> = HashMap::new();
+fn relation_collisions(project: &Project) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    let mut seen: HashMap<&str, &Node, FastState> =
+        HashMap::with_capacity_and_hasher(project.nodes.len(), FastState::default());
     for n in project.nodes.values() {
         if n.resource_type == ResourceType::Source {
             continue;
@@ -1259,6 +1264,7 @@ fn check_relation_collisions(project: &Project, diags: &mut Diags) {
             diags.push(d);
         }
     }
+    diags
 }
 
 fn foreign_keys_mut(node: &mut Node) -> impl Iterator<Item = &mut crate::node::Constraint> {
@@ -1335,10 +1341,9 @@ fn resolve_constraint_targets(project: &mut Project) {
     }
 }
 
-fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
+fn resolve_dependencies(project: &mut Project, lookup: &Lookup, diags: &mut Diags) {
     let resolved: Vec<(Vec<String>, Vec<Diag>)> = {
         let p: &Project = project;
-        let lookup = Lookup::new(p);
         let nodes: Vec<&Node> = p.nodes.values().map(|n| &**n).collect();
         nodes
             .par_iter()
@@ -1364,7 +1369,7 @@ fn resolve_dependencies(project: &mut Project, diags: &mut Diags) {
                                 deps.push(uid.to_owned());
                             }
                         }
-                        None => errors.push(unresolved_ref(p, &lookup, node, call)),
+                        None => errors.push(unresolved_ref(p, lookup, node, call)),
                     }
                 }
                 (deps, errors)
@@ -2112,9 +2117,9 @@ fn cycle_diag(project: &Project, cycle: &[String]) -> Diag {
 /// Resolves refs to relations while compiling.
 struct CompileResolver {
     lookup: Lookup,
-    relations: HashMap<String, (Relation, bool)>,
+    relations: HashMap<String, (Relation, bool), FastState>,
     /// `event_time` configs by unique id.
-    event_times: HashMap<String, String>,
+    event_times: HashMap<String, String, FastState>,
     /// `--empty`: refs and sources read zero rows.
     empty: bool,
     /// The warehouse needs subqueries aliased.
@@ -2312,42 +2317,63 @@ impl Compiler {
         opts: &CompileOptions,
     ) -> (Self, Diags) {
         let empty = opts.empty;
-        let mut relations = HashMap::new();
-        let mut event_times = HashMap::new();
-        for n in project.nodes.values() {
-            let rel = match n.resource_type {
-                ResourceType::Model if n.is_ephemeral() => {
-                    (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
+        // The relation of every node a ref or source can name, the ref
+        // lookup and the `graph` value are independent: made side by side,
+        // the relations in parallel (a large project has tens of
+        // thousands).
+        let ((relations, event_times), (lookup, graph)) = rayon::join(
+            || {
+                let rows: Vec<(&Node, (Relation, bool))> = project
+                    .nodes
+                    .values()
+                    .map(|n| &**n)
+                    .collect::<Vec<&Node>>()
+                    .par_iter()
+                    .filter_map(|&n| {
+                        let rel = match n.resource_type {
+                            ResourceType::Model if n.is_ephemeral() => {
+                                (Relation::cte(&format!("__dbt__cte__{}", n.alias)), true)
+                            }
+                            ResourceType::Model
+                            | ResourceType::Seed
+                            | ResourceType::Snapshot
+                            | ResourceType::Source => (relation_for(project, n), false),
+                            _ => return None,
+                        };
+                        let rel = match opts.deferred.get(&n.unique_id) {
+                            Some(there) if !rel.1 => (there.clone(), false),
+                            _ => rel,
+                        };
+                        Some((n, rel))
+                    })
+                    .collect();
+                let mut relations =
+                    HashMap::with_capacity_and_hasher(rows.len(), FastState::default());
+                let mut event_times = HashMap::default();
+                for (n, rel) in rows {
+                    relations.insert(n.unique_id.clone(), rel);
+                    if let Some(et) = n
+                        .config
+                        .get("event_time")
+                        .and_then(serde_json::Value::as_str)
+                    {
+                        event_times.insert(n.unique_id.clone(), et.to_owned());
+                    }
                 }
-                ResourceType::Model
-                | ResourceType::Seed
-                | ResourceType::Snapshot
-                | ResourceType::Source => (relation_for(project, n), false),
-                _ => continue,
-            };
-            let rel = match opts.deferred.get(&n.unique_id) {
-                Some(there) if !rel.1 => (there.clone(), false),
-                _ => rel,
-            };
-            relations.insert(n.unique_id.clone(), rel);
-            if let Some(et) = n
-                .config
-                .get("event_time")
-                .and_then(serde_json::Value::as_str)
-            {
-                event_times.insert(n.unique_id.clone(), et.to_owned());
-            }
-        }
+                (relations, event_times)
+            },
+            || rayon::join(|| Lookup::new(project), || graph_value(project, ids)),
+        );
         let mut this = Self {
             resolver: Arc::new(CompileResolver {
-                lookup: Lookup::new(project),
+                lookup,
                 relations,
                 event_times,
                 empty,
                 alias: crate::adapter::for_kind(&project.target.kind)
                     .is_none_or(|a| a.subquery_needs_alias()),
             }),
-            graph: graph_value(project, ids),
+            graph,
             static_tests: StaticTests::new(project),
             ephemerals: HashMap::new(),
             deferred: opts.deferred.clone(),
@@ -2543,7 +2569,7 @@ pub fn compile_with(
     ids: &[String],
     opts: &CompileOptions,
 ) -> Diags {
-    compile_keeping_rendered_with(project, renderer, ids, opts).0
+    compile_keeping_rendered_with(project, renderer, ids, opts, false).0
 }
 
 /// As [`compile`]; also returns every model's rendered SQL before ephemeral
@@ -2554,7 +2580,7 @@ pub fn compile_keeping_rendered(
     renderer: &Renderer,
     ids: &[String],
 ) -> (Diags, HashMap<String, String>) {
-    compile_keeping_rendered_with(project, renderer, ids, &CompileOptions::default())
+    compile_keeping_rendered_with(project, renderer, ids, &CompileOptions::default(), true)
 }
 
 fn compile_keeping_rendered_with(
@@ -2562,65 +2588,119 @@ fn compile_keeping_rendered_with(
     renderer: &Renderer,
     ids: &[String],
     opts: &CompileOptions,
+    keep_rendered: bool,
 ) -> (Diags, HashMap<String, String>) {
+    /// A compiled node: its index in the node map, its SQL (with the CTEs
+    /// of the ephemerals it reads, once they are in), the macros its
+    /// compile added, and the SQL as rendered, when kept.
+    struct Done {
+        index: usize,
+        sql: String,
+        ctes: Vec<(String, String)>,
+        ephemerals: Vec<String>,
+        called: Vec<String>,
+        rendered: Option<String>,
+    }
     let (compiler, mut diags) = Compiler::with_options(project, renderer, ids, opts);
-    let results: Vec<(String, CompileResult)> = {
+    // Each node is finished by the worker that compiles it; only the CTEs
+    // of ephemeral models share a memo, put in afterwards one by one.
+    let results: Vec<Result<Done, Diag>> = {
         let p: &Project = project;
         ids.par_iter()
-            .filter_map(|id| p.nodes.get(id).map(|n| (id, n)))
-            .filter(|(_, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
-            .map(|(id, n)| {
+            .filter_map(|id| p.nodes.get_full(id.as_str()))
+            .filter(|(_, _, n)| n.resource_type.is_compiled() && !n.is_ephemeral())
+            .map(|(index, _, n)| {
                 // A test compiled without a render needs no warehouse view.
-                let r = compiler.static_test(renderer, n).map_or_else(
-                    || {
-                        let live = opts.introspect.as_ref().map(|s| (s.0)(n));
-                        compile_node(&compiler, renderer, p, n, live, None, None)
-                    },
-                    Ok,
-                );
-                (id.clone(), r)
+                let (sql, ephemerals) = if let Some(done) = compiler.static_test(renderer, n) {
+                    done
+                } else {
+                    let live = opts.introspect.as_ref().map(|s| (s.0)(n));
+                    compile_node(&compiler, renderer, p, n, live, None, None)?
+                };
+                let called = compiler
+                    .called_macros(n)
+                    .into_iter()
+                    .filter(|m| !n.depends_on_macros.contains(m))
+                    .collect();
+                let rendered =
+                    (keep_rendered && n.resource_type == ResourceType::Model).then(|| sql.clone());
+                Ok(Done {
+                    index,
+                    sql,
+                    ctes: Vec::new(),
+                    ephemerals,
+                    called,
+                    rendered,
+                })
             })
             .collect()
     };
     let mut memo: ephemeral::Memo = HashMap::new();
-    let mut done: Vec<(String, ephemeral::Compiled)> = Vec::new();
-    let mut rendered: HashMap<String, String> = HashMap::new();
-    for (id, r) in results {
+    let mut done: Vec<Done> = Vec::with_capacity(results.len());
+    for r in results {
         match r {
-            Ok(v) => {
-                if project
-                    .nodes
-                    .get(&id)
-                    .is_some_and(|n| n.resource_type == ResourceType::Model)
-                {
-                    rendered.insert(id.clone(), v.0.clone());
+            Ok(mut d) => {
+                if !d.ephemerals.is_empty() {
+                    let id = project.nodes.get_index(d.index).map(|(id, _)| id.clone());
+                    let rendered = (
+                        std::mem::take(&mut d.sql),
+                        std::mem::take(&mut d.ephemerals),
+                    );
+                    (d.sql, d.ctes) = compiler.finish(
+                        project,
+                        id.as_deref().unwrap_or_default(),
+                        rendered,
+                        &mut memo,
+                    );
                 }
-                let out = compiler.finish(project, &id, v, &mut memo);
-                done.push((id, out));
+                done.push(d);
             }
             Err(d) => diags.push(d),
         }
     }
+    let mut rendered: HashMap<String, String> = HashMap::new();
     // Ephemeral models themselves, as dbt compiles them when selected or used.
     for (id, v) in &compiler.ephemerals {
-        rendered.insert(id.clone(), v.0.clone());
-        let out = compiler.finish(project, id, v.clone(), &mut memo);
-        done.push((id.clone(), out));
-    }
-    for (id, (sql, ctes)) in done {
+        let Some(index) = project.nodes.get_index_of(id) else {
+            continue;
+        };
+        if keep_rendered {
+            rendered.insert(id.clone(), v.0.clone());
+        }
+        let (sql, ctes) = compiler.finish(project, id, v.clone(), &mut memo);
         let called = project
             .nodes
-            .get(&id)
-            .map(|n| compiler.called_macros(n))
+            .get_index(index)
+            .map(|(_, n)| {
+                compiler
+                    .called_macros(n)
+                    .into_iter()
+                    .filter(|m| !n.depends_on_macros.contains(m))
+                    .collect()
+            })
             .unwrap_or_default();
-        if let Some(n) = project.nodes.get_mut(&id) {
-            n.compiled_code = Some(sql);
-            n.extra_ctes = ctes;
-            for m in called {
-                if !n.depends_on_macros.contains(&m) {
-                    n.depends_on_macros.push(m);
-                }
+        done.push(Done {
+            index,
+            sql,
+            ctes,
+            ephemerals: Vec::new(),
+            called,
+            rendered: None,
+        });
+    }
+    for d in done {
+        let Some((id, n)) = project.nodes.get_index_mut(d.index) else {
+            continue;
+        };
+        n.compiled_code = Some(d.sql);
+        n.extra_ctes = d.ctes;
+        for m in d.called {
+            if !n.depends_on_macros.contains(&m) {
+                n.depends_on_macros.push(m);
             }
+        }
+        if let Some(r) = d.rendered {
+            rendered.insert(id.clone(), r);
         }
     }
     (diags, rendered)

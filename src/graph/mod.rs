@@ -118,6 +118,23 @@ impl Dag {
         })
     }
 
+    /// How many nodes the graph has.
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// A node's children as positions in the node map the graph was built
+    /// from (node `i` of the map is node `i` of the graph), in no
+    /// particular order: for callers that look them up in that map
+    /// without hashing their ids.
+    pub fn children_positions(&self, id: &str) -> impl Iterator<Item = usize> {
+        self.index.get(id).into_iter().flat_map(move |&ix| {
+            self.graph
+                .neighbors_directed(ix, Direction::Outgoing)
+                .map(NodeIndex::index)
+        })
+    }
+
     fn walk(&self, id: &str, dir: Direction, depth: Option<usize>) -> Vec<String> {
         let Some(&start) = self.index.get(id) else {
             return Vec::new();

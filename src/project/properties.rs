@@ -402,14 +402,33 @@ struct EntryPatch {
     yaml_config: Map<String, Value>,
     raw_yaml_config: Option<Box<Map<String, Value>>>,
     deprecation_date: Option<String>,
-    tests: Vec<(Option<String>, Yaml)>,
+    /// The node's id, and its place in the project's map when read (if it
+    /// exists): a versioned model patched meanwhile may move it.
+    uid: String,
+    position: Option<usize>,
+    /// Its tests, to build once the entry is applied.
+    tests: Vec<PendingTest>,
     /// What reading the columns and constraints reported.
     read_diags: Diags,
     /// What reading `deprecation_date` reported.
     date_diags: Diags,
 }
 
-fn read_entry(project: &Project, file: &YamlFile, entry: &Yaml, rt: ResourceType) -> EntryPatch {
+fn read_entry(
+    project: &Project,
+    file: &YamlFile,
+    entry: &Yaml,
+    name: &str,
+    rt: ResourceType,
+) -> EntryPatch {
+    let plural = match rt {
+        ResourceType::Model => "models",
+        ResourceType::Seed => "seeds",
+        ResourceType::Snapshot => "snapshots",
+        _ => "analyses",
+    };
+    let uid = format!("{rt}.{}.{name}", file.package);
+    let position = project.nodes.get_index_of(uid.as_str());
     let mut read_diags = Diags::default();
     let columns = columns_of(file, entry, &mut read_diags);
     let constraints = entry
@@ -433,9 +452,20 @@ fn read_entry(project: &Project, file: &YamlFile, entry: &Yaml, rt: ResourceType
         yaml_config: entry_config(entry),
         raw_yaml_config: entry_config_raw(file, entry).map(Box::new),
         deprecation_date,
-        tests: collect_tests(entry, &|c| test_column_name(project, c, quote_columns)),
+        position,
+        tests: pending_tests(
+            TestTarget::Node {
+                name: name.to_owned(),
+                uid: uid.clone(),
+                kind: rt,
+                version: None,
+            },
+            &format!("{plural}.{name}"),
+            collect_tests(entry, &|c| test_column_name(project, c, quote_columns)),
+        ),
         read_diags,
         date_diags,
+        uid,
     }
 }
 
@@ -471,12 +501,16 @@ fn patch_nodes(
     let read: Vec<Option<EntryPatch>> = {
         let p: &Project = project;
         list.par_iter()
-            .map(|entry| plain_entry_name(entry, rt).map(|_| read_entry(p, file, entry, rt)))
+            .map(|entry| {
+                plain_entry_name(entry, rt).map(|name| read_entry(p, file, entry, name, rt))
+            })
             .collect()
     };
+    // The same for every entry of the file.
+    let patch_path = format!("{}://{}", file.package, file.rel);
     for (entry, patch) in list.iter().zip(read) {
         let name_y = entry.get("name");
-        let name = name_y.and_then(Yaml::as_str).unwrap_or_default().to_owned();
+        let name = name_y.and_then(Yaml::as_str).unwrap_or_default();
         if name.is_empty() {
             diags.push(file.diag(
                 "XF0143",
@@ -488,12 +522,20 @@ fn patch_nodes(
         let Some(patch) = patch else {
             // A versioned model.
             if let Some(versions) = entry.get("versions") {
-                super::versions::patch(project, file, entry, &name, versions, diags, pending);
+                super::versions::patch(project, file, entry, name, versions, diags, pending);
             }
             continue;
         };
-        let uid = format!("{rt}.{}.{name}", file.package);
-        let Some(node) = project.nodes.get_mut(&uid) else {
+        let at = patch
+            .position
+            .filter(|&at| {
+                project
+                    .nodes
+                    .get_index(at)
+                    .is_some_and(|(k, _)| *k == patch.uid)
+            })
+            .or_else(|| project.nodes.get_index_of(&patch.uid));
+        let Some((_, node)) = at.and_then(|at| project.nodes.get_index_mut(at)) else {
             let candidates: Vec<String> = project
                 .nodes
                 .values()
@@ -508,7 +550,7 @@ fn patch_nodes(
                     file.source.name
                 ),
             );
-            if let Some(c) = closest(&name, candidates.iter().map(String::as_str)) {
+            if let Some(c) = closest(name, candidates.iter().map(String::as_str)) {
                 d = d.with_help(format!("did you mean `{c}`?"));
             }
             diags.push(d);
@@ -522,7 +564,7 @@ fn patch_nodes(
             ));
             continue;
         }
-        node.patch_path = Some(format!("{}://{}", file.package, file.rel));
+        node.patch_path = Some(patch_path.clone());
         node.description = patch.description;
         node.columns = patch.columns;
         if let Some(constraints) = patch.constraints {
@@ -533,7 +575,7 @@ fn patch_nodes(
         super::constraints::check_primary_keys(
             file,
             name_y.unwrap_or(entry),
-            &name,
+            name,
             &column_pks,
             &node.constraints,
             diags,
@@ -544,14 +586,7 @@ fn patch_nodes(
             node.deprecation_date = patch.deprecation_date;
         }
         diags.extend(patch.date_diags.0);
-        let target = TestTarget::Node {
-            name: name.clone(),
-            uid: uid.clone(),
-            kind: rt,
-            version: None,
-        };
-        let key_name = format!("{plural}.{name}");
-        add_tests(pending, &target, &key_name, patch.tests);
+        pending.extend(patch.tests);
     }
 }
 
@@ -660,19 +695,31 @@ pub(super) fn add_tests(
     file_key_name: &str,
     tests: Vec<(Option<String>, Yaml)>,
 ) {
-    if tests.is_empty() {
-        return;
+    if !tests.is_empty() {
+        pending.extend(pending_tests(target.clone(), file_key_name, tests));
     }
-    let target = std::sync::Arc::new(target.clone());
+}
+
+/// The tests of one entry, sharing its target and key name.
+fn pending_tests(
+    target: TestTarget,
+    file_key_name: &str,
+    tests: Vec<(Option<String>, Yaml)>,
+) -> Vec<PendingTest> {
+    if tests.is_empty() {
+        return Vec::new();
+    }
+    let target = std::sync::Arc::new(target);
     let file_key_name: std::sync::Arc<str> = file_key_name.into();
-    for (column, yaml) in tests {
-        pending.push(PendingTest {
+    tests
+        .into_iter()
+        .map(|(column, yaml)| PendingTest {
             target: std::sync::Arc::clone(&target),
             file_key_name: std::sync::Arc::clone(&file_key_name),
             column,
             yaml,
-        });
-    }
+        })
+        .collect()
 }
 
 /// Builds the tests of a file in parallel (a large project declares tens of
@@ -684,7 +731,9 @@ fn build_pending(
     diags: &mut Diags,
 ) {
     use rayon::prelude::*;
-    let built: Vec<(Yaml, Result<Box<Node>, Diag>)> = {
+    /// A test with its id, ready to add.
+    type Built = (String, Box<Node>);
+    let built: Vec<(Yaml, Result<Built, Diag>)> = {
         let p: &Project = project;
         pending
             .into_par_iter()
@@ -697,27 +746,26 @@ fn build_pending(
                     t.column.as_deref(),
                     &t.yaml,
                 )
-                .map(Box::new);
+                .map(|n| (n.unique_id.clone(), Box::new(n)));
                 (t.yaml, r)
             })
             .collect()
     };
     for (t, r) in built {
         match r {
-            Ok(node) => {
-                if project.nodes.contains_key(&node.unique_id) {
-                    diags.push(file.warn(
-                        "XF0146",
-                        &t,
-                        format!(
-                            "test `{}` is declared twice; the second is ignored",
-                            node.name
-                        ),
-                    ));
-                    continue;
+            Ok((uid, node)) => match project.nodes.entry(uid) {
+                indexmap::map::Entry::Occupied(_) => diags.push(file.warn(
+                    "XF0146",
+                    &t,
+                    format!(
+                        "test `{}` is declared twice; the second is ignored",
+                        node.name
+                    ),
+                )),
+                indexmap::map::Entry::Vacant(v) => {
+                    v.insert(node);
                 }
-                project.nodes.insert(node.unique_id.clone(), node);
-            }
+            },
             Err(d) => diags.push(d),
         }
     }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::support::{copy_project, read_tree, settings, write, xform};
+use crate::support::{copy_project, read_manifest, read_tree, settings, write, xform};
 
 #[test]
 fn compiled_sql_of_fixture_projects() {
@@ -216,6 +216,45 @@ fn project_file_configs_per_folder_and_per_named_model() {
     assert_eq!(config("docs")["docs"]["show"], true);
     assert_eq!(config("docs")["show"], false);
     assert_eq!(config("m")["materialized"], "table");
+}
+
+/// A properties file patches every entry, also those after a versioned
+/// model (patching one moves its nodes in the project's node map, so an
+/// entry read beforehand is looked up again).
+#[test]
+fn entries_after_a_versioned_model_are_patched_with_their_tests() {
+    let dir = duckdb_project("pv", "");
+    let p = dir.path();
+    for f in [
+        "models/a.sql",
+        "models/v_v1.sql",
+        "models/v_v2.sql",
+        "models/z.sql",
+    ] {
+        write(p, f, "select 1 as x\n");
+    }
+    write(
+        p,
+        "models/props.yml",
+        "models:\n  - name: a\n    description: first\n  - name: v\n    latest_version: 2\n    versions:\n      - v: 1\n      - v: 2\n  - name: z\n    description: last\n    columns:\n      - name: x\n        data_tests: [not_null]\n",
+    );
+    let out = xform(p, &["parse"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let m = read_manifest(p);
+    let nodes = &m["nodes"];
+    assert_eq!(nodes["model.pv.a"]["description"], "first");
+    assert_eq!(nodes["model.pv.z"]["description"], "last");
+    assert_eq!(nodes["model.pv.z"]["columns"]["x"]["name"], "x");
+    assert_eq!(nodes["model.pv.v.v1"]["version"], 1);
+    assert_eq!(nodes["model.pv.v.v2"]["version"], 2);
+    let tests: Vec<&str> = nodes
+        .as_object()
+        .expect("nodes")
+        .values()
+        .filter(|n| n["resource_type"] == "test")
+        .map(|n| n["attached_node"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tests, ["model.pv.z"]);
 }
 
 #[test]
