@@ -414,19 +414,15 @@ struct EntryPatch {
     date_diags: Diags,
 }
 
+/// Reads the entry `name` of `<plural>:` (`models:`, `seeds:`, ...).
 fn read_entry(
     project: &Project,
     file: &YamlFile,
     entry: &Yaml,
     name: &str,
+    plural: &str,
     rt: ResourceType,
 ) -> EntryPatch {
-    let plural = match rt {
-        ResourceType::Model => "models",
-        ResourceType::Seed => "seeds",
-        ResourceType::Snapshot => "snapshots",
-        _ => "analyses",
-    };
     let uid = format!("{rt}.{}.{name}", file.package);
     let position = project.nodes.get_index_of(uid.as_str());
     let mut read_diags = Diags::default();
@@ -502,7 +498,7 @@ fn patch_nodes(
         let p: &Project = project;
         list.par_iter()
             .map(|entry| {
-                plain_entry_name(entry, rt).map(|name| read_entry(p, file, entry, name, rt))
+                plain_entry_name(entry, rt).map(|name| read_entry(p, file, entry, name, plural, rt))
             })
             .collect()
     };
@@ -1074,18 +1070,9 @@ fn py_str(v: &Value) -> String {
 }
 
 /// dbt's test naming: `<type>_<target>_<flattened args>`, shortened with an
-/// md5 when 64 characters or longer. Returns (file name, full name).
-pub fn synthesize_names(
-    test_type: &str,
-    target: &str,
-    args: &Map<String, Value>,
-) -> (String, String) {
-    let (full, hashed) = test_names(test_type, target, args);
-    (hashed.unwrap_or_else(|| full.clone()), full)
-}
-
-/// As [`synthesize_names`]: the full name, and the shortened one when the
-/// full name is too long. Written into one string as it goes.
+/// md5 when 64 characters or longer. Returns the full name, and the
+/// shortened one when the full name is too long. Written into one string
+/// as it goes.
 fn test_names(
     test_type: &str,
     target: &str,
@@ -1399,20 +1386,18 @@ mod tests {
     #[test]
     fn test_names_match_dbt() {
         let args = json!({"column_name": "status", "values": ["placed", "shipped"]});
-        let (short, full) =
-            synthesize_names("accepted_values", "orders", args.as_object().unwrap());
+        let (full, short) = test_names("accepted_values", "orders", args.as_object().unwrap());
         assert_eq!(full, "accepted_values_orders_status__placed__shipped");
-        assert_eq!(short, full);
+        assert_eq!(short, None);
         let args = json!({"column_name": "customer_id", "to": "ref('silver_customers')", "field": "customer_id"});
-        let (short, full) =
-            synthesize_names("relationships", "silver_sales", args.as_object().unwrap());
+        let (full, short) = test_names("relationships", "silver_sales", args.as_object().unwrap());
         assert_eq!(
             full,
             "relationships_silver_sales_customer_id__customer_id__ref_silver_customers_"
         );
         assert_eq!(
-            short,
-            "relationships_silver_sales_ea5f805838abfaf392b542b4dea4cd03"
+            short.as_deref(),
+            Some("relationships_silver_sales_ea5f805838abfaf392b542b4dea4cd03")
         );
     }
 }
