@@ -75,8 +75,8 @@ impl Report {
 }
 
 /// A model rendered and parsed.
-struct Parsed {
-    rendered: String,
+struct Parsed<'a> {
+    rendered: std::borrow::Cow<'a, str>,
     result: Result<Vec<Statement>, Diag>,
 }
 
@@ -156,10 +156,12 @@ pub fn check(
     let kind = opts
         .dialect
         .map_or_else(|| project.target.kind.clone(), str::to_owned);
-    let render_one = |id: &str, n: &Node| -> Parsed {
+    let render_one = |id: &str, n: &Node| -> Parsed<'_> {
         let rendered = match (pre.and_then(|m| m.get(id)), &compiler) {
-            (Some(sql), _) => Ok(sql.clone()),
-            (None, Some(c)) => c.render(renderer, project, n, None).map(|(sql, _)| sql),
+            (Some(sql), _) => Ok(std::borrow::Cow::Borrowed(sql.as_str())),
+            (None, Some(c)) => c
+                .render(renderer, project, n, None)
+                .map(|(sql, _)| std::borrow::Cow::Owned(sql)),
             (None, None) => Err(Diag::error("XF0900", format!("`{id}` was not rendered"))),
         };
         match rendered {
@@ -171,7 +173,7 @@ pub fn check(
                 }
             }
             Err(d) => Parsed {
-                rendered: String::new(),
+                rendered: std::borrow::Cow::Borrowed(""),
                 result: Err(d),
             },
         }
@@ -193,76 +195,101 @@ pub fn check(
     let order = dag
         .topo_order()
         .unwrap_or_else(|| project.nodes.keys().cloned().collect());
-    // One layer of the DAG at a time: its models are rendered and parsed in
-    // parallel, inferred, checked, and their syntax trees dropped, so that
-    // memory holds one layer's trees rather than the whole project's.
+    // One layer of the DAG at a time, in chunks: a chunk's models are
+    // rendered and parsed in parallel, inferred, checked, and their syntax
+    // trees dropped, so that memory holds a couple of chunks' trees rather
+    // than the whole project's. Nodes of a layer do not read each other, so
+    // the next chunk is parsed while this one is inferred, and a chunk's
+    // nodes are inferred side by side, then recorded in order.
     let mut inferrer = lineage::Inferrer::new(project, catalog);
     let mut models: Vec<(usize, ModelReport)> = Vec::new();
-    let (mut rendered_count, mut render_time, mut infer_time) =
-        (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
-    // Nodes of a layer are independent: big layers go in chunks, which
-    // bounds the trees alive at once while keeping every thread busy.
+    let (mut rendered_count, mut infer_time) = (0, std::time::Duration::ZERO);
     let chunk = rayon::current_num_threads().max(1) * 64;
-    for layer in layers(dag, &order).iter().flat_map(|l| l.chunks(chunk)) {
-        let t = std::time::Instant::now();
-        let parsed: FastMap<&str, Parsed> = layer
+    let layers = layers(dag, &order);
+    let chunks: Vec<&[&str]> = layers.iter().flat_map(|l| l.chunks(chunk)).collect();
+    let parse_chunk = |layer: &[&str]| -> Vec<(usize, Parsed<'_>)> {
+        layer
             .par_iter()
-            .filter(|id| position.contains_key(*id))
-            .filter_map(|id| project.nodes.get(*id).map(|n| (*id, render_one(id, n))))
-            .collect();
+            .filter_map(|id| {
+                let at = *position.get(*id)?;
+                project
+                    .nodes
+                    .get(*id)
+                    .map(|n| (at, render_one(&render_ids[at], n)))
+            })
+            .collect()
+    };
+    let mut next = chunks.first().map(|c| parse_chunk(c));
+    for i in 0..chunks.len() {
+        let parsed = next.take().unwrap_or_default();
         rendered_count += parsed.len();
-        render_time += t.elapsed();
-        let t = std::time::Instant::now();
-        for id in layer {
-            let stmts = parsed
-                .get(id)
-                .and_then(|p| p.result.as_ref().ok())
-                .map(Vec::as_slice);
-            inferrer.add(id, stmts);
-        }
-        infer_time += t.elapsed();
-        let inference = inferrer.inference();
-        for (id, p) in &parsed {
-            if !selected_set.contains(id) {
-                continue;
+        let infer_chunk = || {
+            let t = std::time::Instant::now();
+            let by_id: FastMap<&str, &Parsed<'_>> = parsed
+                .iter()
+                .map(|(at, p)| (render_ids[*at].as_str(), p))
+                .collect();
+            let found: Vec<_> = chunks[i]
+                .par_iter()
+                .map(|id| {
+                    let stmts = by_id
+                        .get(id)
+                        .and_then(|p| p.result.as_ref().ok())
+                        .map(Vec::as_slice);
+                    inferrer.infer(id, stmts)
+                })
+                .collect();
+            for (id, found) in chunks[i].iter().zip(found) {
+                if let Some(found) = found {
+                    inferrer.commit(id, found);
+                }
             }
-            let Some(n) = project.nodes.get(*id) else {
-                continue;
-            };
-            let mut ds = Vec::new();
-            if let Err(d) = &p.result {
-                ds.push(d.clone());
-            } else {
-                if let Some(unknown) = inference.unknown_columns.get(*id) {
-                    for u in unknown {
-                        ds.push(unknown_column(project, n, &p.rendered, u));
+            infer_time += t.elapsed();
+            let inference = inferrer.inference();
+            for (at, p) in &parsed {
+                let id = render_ids[*at].as_str();
+                if !selected_set.contains(id) {
+                    continue;
+                }
+                let Some(n) = project.nodes.get(id) else {
+                    continue;
+                };
+                let mut ds = Vec::new();
+                if let Err(d) = &p.result {
+                    ds.push(d.clone());
+                } else {
+                    if let Some(unknown) = inference.unknown_columns.get(id) {
+                        for u in unknown {
+                            ds.push(unknown_column(project, n, &p.rendered, u));
+                        }
+                    }
+                    if let Some(shape) = inferrer.inferred(id)
+                        && shape.complete
+                    {
+                        check_columns(project, n, shape, tests_of.get(id), &mut ds);
+                    }
+                    if opts.lints {
+                        lint(project, n, p, inference, tests_of.get(id), &mut ds);
                     }
                 }
-                if let Some(shape) = inferrer.inferred(id)
-                    && shape.complete
-                {
-                    check_columns(project, n, shape, tests_of.get(id), &mut ds);
-                }
-                if opts.lints {
-                    lint(project, n, p, inference, tests_of.get(id), &mut ds);
-                }
+                models.push((
+                    *at,
+                    ModelReport {
+                        id: id.to_owned(),
+                        name: n.name.clone(),
+                        file: project.display_path(&n.abs_path),
+                        diags: ds,
+                    },
+                ));
             }
-            models.push((
-                position[id],
-                ModelReport {
-                    id: (*id).to_owned(),
-                    name: n.name.clone(),
-                    file: project.display_path(&n.abs_path),
-                    diags: ds,
-                },
-            ));
-        }
-        // Freeing a chunk's syntax trees is a good share of the work:
-        // done in parallel, not on the thread that infers.
-        parsed.into_par_iter().for_each(drop);
+            // Freeing a chunk's syntax trees is a good share of the work:
+            // done in parallel, not on the thread that infers.
+            parsed.into_par_iter().for_each(drop);
+        };
+        next = rayon::join(infer_chunk, || chunks.get(i + 1).map(|c| parse_chunk(c))).1;
     }
     tracing::debug!(
-        "rendered and parsed {rendered_count} models in {render_time:?}, inferred columns in {infer_time:?}, all in {:?}",
+        "rendered, parsed and inferred {rendered_count} models in {:?} (inference: {infer_time:?})",
         t0.elapsed()
     );
     models.sort_unstable_by_key(|(i, _)| *i);

@@ -7,6 +7,24 @@ use super::args::{DocsGenerateArgs, DocsServeArgs};
 use super::{GlobalArgs, Outcome, Printer};
 use crate::diagnostics::{Diag, Diags};
 
+/// Lowers the calling thread's scheduling priority (Linux keeps a nice
+/// value per thread; threads it starts inherit it). Best effort: a refusal
+/// changes only the order in which work is done.
+fn in_background() {
+    let _ = rustix::process::setpriority_process(None, 10);
+}
+
+/// Runs `work` at low priority: on this thread, and for its parallel parts
+/// on `pool` (whose threads run at low priority) rather than on the global
+/// pool the lineage uses.
+fn in_bulk<T: Send>(pool: Option<&rayon::ThreadPool>, work: impl FnOnce() -> T + Send) -> T {
+    in_background();
+    match pool {
+        Some(p) => p.install(work),
+        None => work(),
+    }
+}
+
 pub(super) fn generate_command(
     g: &GlobalArgs,
     a: &DocsGenerateArgs,
@@ -52,23 +70,38 @@ pub(super) fn generate_command(
     // From here the project does not change, and the compiled files, the
     // manifest and the docs are independent of each other: the files (mostly
     // kernel work creating them), the manifest and the results are written
-    // while the docs are made.
+    // while the docs are made. The catalog and the page wait for the
+    // lineage; the rest waits for nothing. So the bulk artifacts are written
+    // at low priority, on threads of their own: the lineage gets the cores
+    // first, and the bulk work every cycle it leaves. At equal priority the
+    // lineage finished last and the page was made on a half-idle machine.
+    let bulk = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("xform-bulk-{i}"))
+        .start_handler(|_| in_background())
+        .build()
+        .ok();
+    let bulk = bulk.as_ref();
     let generated = std::thread::scope(|s| -> anyhow::Result<_> {
         let files = compiled_ids.as_deref().map(|ids| {
             s.spawn(move || {
-                let t = crate::timing::Stopwatch::start();
-                let r = super::write_compiled(&shared.project, ids);
-                tracing::debug!("wrote compiled files in {t}");
-                r
+                in_bulk(bulk, || {
+                    let t = crate::timing::Stopwatch::start();
+                    let r = super::write_compiled(&shared.project, ids);
+                    tracing::debug!("wrote compiled files in {t}");
+                    r
+                })
             })
         });
-        let manifest = s.spawn(|| super::write_manifest(shared));
+        let manifest = s.spawn(|| in_bulk(bulk, || super::write_manifest(shared)));
         // As dbt's `docs generate`, which runs `compile` first: its results.
         let results = compiled_ids.is_some().then(|| {
             s.spawn(|| {
-                let ids: Vec<String> = shared.project.nodes.keys().cloned().collect();
-                let sel = super::args::SelectArgs::default();
-                super::write_compile_results(shared, &ids, "generate", &sel, t0)
+                in_bulk(bulk, || {
+                    let ids: Vec<String> = shared.project.nodes.keys().cloned().collect();
+                    let sel = super::args::SelectArgs::default();
+                    super::write_compile_results(shared, &ids, "generate", &sel, t0)
+                })
             })
         });
         let warehouse = warehouse.map(|h| {

@@ -373,13 +373,27 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
         }
     }
 
+    // Counts and file paths in one pass (the paths are numbered in order of
+    // first use); the rows, which look up each node's parents, in parallel.
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     let mut paths: Vec<&str> = Vec::new();
     let mut path_index: HashMap<&str, usize> = HashMap::default();
-    let rows: Vec<GraphRow<'_>> = nodes
+    let path_of: Vec<usize> = nodes
         .iter()
         .map(|n| {
             *counts.entry(n.resource_type.as_str()).or_default() += 1;
+            *path_index
+                .entry(n.original_file_path.as_str())
+                .or_insert_with(|| {
+                    paths.push(&n.original_file_path);
+                    paths.len() - 1
+                })
+        })
+        .collect();
+    let rows: Vec<GraphRow<'_>> = nodes
+        .par_iter()
+        .zip(path_of)
+        .map(|(n, path)| {
             let parents: Vec<usize> = inputs
                 .dag
                 .parents(&n.unique_id)
@@ -392,12 +406,6 @@ fn build(inputs: &Inputs<'_>) -> std::io::Result<Data> {
                 }
                 _ => "",
             };
-            let path = *path_index
-                .entry(n.original_file_path.as_str())
-                .or_insert_with(|| {
-                    paths.push(&n.original_file_path);
-                    paths.len() - 1
-                });
             let is_test = n.resource_type == ResourceType::Test;
             GraphRow(
                 &n.unique_id,

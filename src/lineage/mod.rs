@@ -370,12 +370,21 @@ impl<'p> Inferrer<'p> {
     /// Infers one node from its parsed SQL (`None` when it did not parse
     /// or is not a model).
     pub fn add(&mut self, id: &str, stmts: Option<&[Statement]>) {
+        if let Some(found) = self.infer(id, stmts) {
+            self.commit(id, found);
+        }
+    }
+
+    /// What `add` finds about one node, without recording it: it reads only
+    /// the nodes already recorded, so nodes that do not read each other (a
+    /// layer of the DAG) can be inferred side by side, then recorded in
+    /// order with [`Inferrer::commit`].
+    pub fn infer(&self, id: &str, stmts: Option<&[Statement]>) -> Option<Inferred> {
         let project = self.project;
-        let Some(n) = project.nodes.get(id) else {
-            return;
-        };
+        let n = project.nodes.get(id)?;
         let from_catalog = self.catalog.and_then(|c| c.nodes.get(id));
-        let shape = match n.resource_type {
+        let mut found = Inferred::default();
+        found.shape = match n.resource_type {
             ResourceType::Source => match from_catalog {
                 Some(cols) => declared(cols.clone()),
                 None if !n.columns.is_empty() => declared(yaml_columns(n)),
@@ -396,16 +405,8 @@ impl<'p> Inferrer<'p> {
                             shapes: &self.shapes,
                         };
                         let analysis = sql::analyze(stmts, &known);
-                        if !analysis.unknown_columns.is_empty() {
-                            self.out
-                                .unknown_columns
-                                .insert(id.to_owned(), analysis.unknown_columns);
-                        }
-                        if !analysis.unused_ctes.is_empty() {
-                            self.out
-                                .unused_ctes
-                                .insert(id.to_owned(), analysis.unused_ctes);
-                        }
+                        found.unknown_columns = analysis.unknown_columns;
+                        found.unused_ctes = analysis.unused_ctes;
                         analysis.shape
                     }
                     None => Shape::default(),
@@ -414,24 +415,53 @@ impl<'p> Inferrer<'p> {
                     // The warehouse enforces the declared columns.
                     let mut declared_shape = declared(yaml_columns(n));
                     for c in &mut declared_shape.columns {
-                        if let Some(found) = shape
+                        if let Some(same) = shape
                             .columns
                             .iter()
                             .find(|x| x.name.eq_ignore_ascii_case(&c.name))
                         {
-                            c.origins.clone_from(&found.origins);
+                            c.origins.clone_from(&same.origins);
                         }
                     }
-                    self.replaced.insert(id.to_owned(), shape);
+                    found.replaced = Some(shape);
                     declared_shape
                 } else {
                     shape
                 }
             }
-            _ => return,
+            _ => return None,
         };
-        self.shapes.insert(id.to_owned(), shape);
+        Some(found)
     }
+
+    /// Records what [`Inferrer::infer`] found about `id`.
+    pub fn commit(&mut self, id: &str, found: Inferred) {
+        if !found.unknown_columns.is_empty() {
+            self.out
+                .unknown_columns
+                .insert(id.to_owned(), found.unknown_columns);
+        }
+        if !found.unused_ctes.is_empty() {
+            self.out
+                .unused_ctes
+                .insert(id.to_owned(), found.unused_ctes);
+        }
+        if let Some(shape) = found.replaced {
+            self.replaced.insert(id.to_owned(), shape);
+        }
+        self.shapes.insert(id.to_owned(), found.shape);
+    }
+}
+
+/// What inferring one node found (see [`Inferrer::infer`]).
+#[derive(Default)]
+pub struct Inferred {
+    shape: Shape,
+    /// What the query produces, when an enforced contract's declared
+    /// columns stand in for it.
+    replaced: Option<Shape>,
+    unknown_columns: Vec<UnknownColumn>,
+    unused_ctes: Vec<UnusedCte>,
 }
 
 /// One step of column lineage: `from` feeds `to`.

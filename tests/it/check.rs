@@ -187,3 +187,74 @@ fn dialect_flag_parses_as_another_warehouse() {
         ]
     );
 }
+
+/// A layer wider than the chunks `check` parses and infers at a time (64
+/// models per thread): every chunk is inferred from the shapes of the layer
+/// before it, and each finding lands on its own model.
+#[test]
+fn wide_layers_are_inferred_chunk_by_chunk_from_the_layer_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let write = |rel: &str, text: &str| crate::support::write(root, rel, text);
+    write(
+        "dbt_project.yml",
+        "name: wide\nversion: '1.0'\nprofile: wide\n",
+    );
+    write("seeds/base.csv", "id,amount\n1,10\n");
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for i in 0..300 {
+        if i % 50 == 7 {
+            // Misspelt: `amonut` is not a column of the seed.
+            write(
+                &format!("models/l1/m_{i}.sql"),
+                "select id, amonut from {{ ref('base') }}\n",
+            );
+            write(
+                &format!("models/l2/n_{i}.sql"),
+                &format!("select id from {{{{ ref('m_{i}') }}}}\n"),
+            );
+            first.push(format!("m_{i}"));
+            continue;
+        }
+        write(
+            &format!("models/l1/m_{i}.sql"),
+            &format!("select id, amount * {i} as v{i} from {{{{ ref('base') }}}}\n"),
+        );
+        // Every second-layer model reads its own first-layer model's
+        // column, except a few that read a neighbour's, which is not there.
+        let col = if i % 50 == 13 { i + 1 } else { i };
+        write(
+            &format!("models/l2/n_{i}.sql"),
+            &format!("select id, v{col} as w from {{{{ ref('m_{i}') }}}}\n"),
+        );
+        if col != i {
+            second.push(format!("n_{i}"));
+        }
+    }
+    let out = xform(root, &["check", "--dialect", "duckdb", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["models_checked"], 600, "{}", out.stdout);
+    let mut found: Vec<String> = v["diagnostics"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().expect("file");
+            std::path::Path::new(file)
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = first.into_iter().chain(second).collect();
+    expected.sort();
+    assert_eq!(found, expected, "{}", out.stdout);
+    // Lineage reaches from the last layer through the first to the seed.
+    let out = xform(root, &["lineage", "n_299.w", "--upstream"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("m_299.v299"), "{}", out.stdout);
+    assert!(out.stdout.contains("base.amount"), "{}", out.stdout);
+}

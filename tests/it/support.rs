@@ -15,7 +15,6 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo().join("tests/fixtures").join(rel)
 }
 
-/// Copies a project folder into a fresh temp folder (without `target/`).
 /// Writes `text` to `rel` under `dir`, creating folders.
 pub fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
@@ -43,6 +42,7 @@ pub fn ensure_duckdb_profile(dir: &Path) {
     .expect("profiles.yml");
 }
 
+/// Copies a project folder into a fresh temp folder (without `target/`).
 pub fn copy_project(src: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(src, dir.path());
