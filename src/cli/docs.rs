@@ -8,9 +8,11 @@ use super::{GlobalArgs, Outcome, Printer};
 use crate::diagnostics::{Diag, Diags};
 
 /// Lowers the calling thread's scheduling priority (Linux keeps a nice
-/// value per thread; threads it starts inherit it). Best effort: a refusal
+/// value per thread; threads it starts inherit it; elsewhere the value is
+/// the whole process's, so nothing is changed). Best effort: a refusal
 /// changes only the order in which work is done.
 fn in_background() {
+    #[cfg(target_os = "linux")]
     let _ = rustix::process::setpriority_process(None, 10);
 }
 
