@@ -207,10 +207,12 @@ pub fn check(
     let chunk = rayon::current_num_threads().max(1) * 64;
     let layers = layers(dag, &order);
     let chunks: Vec<&[&str]> = layers.iter().flat_map(|l| l.chunks(chunk)).collect();
-    let parse_chunk = |layer: &[&str]| -> Vec<(usize, Parsed<'_>)> {
+    // One entry per id of the chunk, in its order: `None` for a node that
+    // is not a model to check.
+    let parse_chunk = |layer: &[&str]| -> Vec<Option<(usize, Parsed<'_>)>> {
         layer
             .par_iter()
-            .filter_map(|id| {
+            .map(|id| {
                 let at = *position.get(*id)?;
                 project
                     .nodes
@@ -222,19 +224,16 @@ pub fn check(
     let mut next = chunks.first().map(|c| parse_chunk(c));
     for i in 0..chunks.len() {
         let parsed = next.take().unwrap_or_default();
-        rendered_count += parsed.len();
+        rendered_count += parsed.iter().flatten().count();
         let infer_chunk = || {
             let t = std::time::Instant::now();
-            let by_id: FastMap<&str, &Parsed<'_>> = parsed
-                .iter()
-                .map(|(at, p)| (render_ids[*at].as_str(), p))
-                .collect();
             let found: Vec<_> = chunks[i]
                 .par_iter()
-                .map(|id| {
-                    let stmts = by_id
-                        .get(id)
-                        .and_then(|p| p.result.as_ref().ok())
+                .zip(&parsed)
+                .map(|(id, p)| {
+                    let stmts = p
+                        .as_ref()
+                        .and_then(|(_, p)| p.result.as_ref().ok())
                         .map(Vec::as_slice);
                     inferrer.infer(id, stmts)
                 })
@@ -246,7 +245,7 @@ pub fn check(
             }
             infer_time += t.elapsed();
             let inference = inferrer.inference();
-            for (at, p) in &parsed {
+            for (at, p) in parsed.iter().flatten() {
                 let id = render_ids[*at].as_str();
                 if !selected_set.contains(id) {
                     continue;
