@@ -75,6 +75,15 @@ pub struct GlobalArgs {
     /// Do not favor the state (overrides `DBT_FAVOR_STATE`)
     #[arg(long, global = true, overrides_with = "favor_state")]
     pub no_favor_state: bool,
+    /// Render every model with Jinja, also those that hold nothing but literal `ref`, `source`,
+    /// `config` and `var` calls, which are otherwise read without a render (also
+    /// `DBT_STATIC_PARSER=false`)
+    #[arg(long, global = true, overrides_with = "static_parser")]
+    pub no_static_parser: bool,
+    /// Read models that hold nothing but literal `ref`, `source`, `config` and `var` calls
+    /// without a render: the default (overrides `DBT_STATIC_PARSER`)
+    #[arg(long, global = true, overrides_with = "no_static_parser")]
+    pub static_parser: bool,
 }
 
 impl GlobalArgs {
@@ -93,6 +102,19 @@ impl GlobalArgs {
 
     pub fn favor_state_enabled(&self) -> bool {
         self.favor_state && !self.no_favor_state
+    }
+
+    /// `--static-parser`/`--no-static-parser`, else `DBT_STATIC_PARSER`, else on.
+    pub fn static_parser_enabled(&self) -> bool {
+        if self.no_static_parser || self.static_parser {
+            return self.static_parser;
+        }
+        std::env::var("DBT_STATIC_PARSER").map_or(true, |v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        })
     }
 }
 

@@ -226,13 +226,14 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
     };
     tracing::debug!("loaded project files in {t0}");
     let t = crate::timing::Stopwatch::start();
-    let renderer = match Renderer::new(&project) {
+    let mut renderer = match Renderer::new(&project) {
         Ok(r) => r,
         Err(ds) => {
             diags.extend(ds);
             return Err(diags);
         }
     };
+    renderer.static_templates = g.static_parser_enabled();
     tracing::debug!("set up the Jinja environment in {t}");
     let t1 = crate::timing::Stopwatch::start();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);

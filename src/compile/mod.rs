@@ -11,6 +11,7 @@
 pub mod ephemeral;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use minijinja::Value;
@@ -22,6 +23,7 @@ use crate::diagnostics::{Diag, Diags, closest};
 use crate::graph::Dag;
 use crate::jinja::context::{NodeCtx, Phase, Recorded, Resolved, Resolver};
 use crate::jinja::relation::Relation;
+use crate::jinja::static_template::StaticTemplate;
 use crate::jinja::{Renderer, errors};
 use crate::node::{FastState, Node, RefCall, ResourceType, UnitRows};
 use crate::project::{Project, config};
@@ -200,7 +202,27 @@ fn render_native(
 /// The node is lent to the `model` variable for the render (moved, not
 /// copied) and put back after it; it is copied only if the template kept
 /// `model` somewhere that outlives the render.
-fn parse_node(renderer: &Renderer, project: &Project, node: &mut Node) -> Result<Recorded, Diag> {
+///
+/// A template without Jinja statements is read without a render, as dbt's
+/// static parser reads it (`unrendered` counts those); if one of its calls
+/// fails, the render reports the error.
+fn parse_node(
+    renderer: &Renderer,
+    project: &Project,
+    node: &mut Node,
+    unrendered: &AtomicUsize,
+) -> Result<Recorded, Diag> {
+    if let Some(t) = static_template(renderer, node) {
+        let ctx = NodeCtx::new(
+            Arc::clone(&renderer.shared),
+            Phase::Parse,
+            &node.package_name,
+        );
+        if t.render(&ctx).is_ok() {
+            unrendered.fetch_add(1, Ordering::Relaxed);
+            return Ok(ctx.take_recorded());
+        }
+    }
     let lent = Arc::new(std::mem::replace(node, Node::vacant(node.resource_type)));
     let result = {
         let mut ctx = NodeCtx::new(
@@ -221,6 +243,25 @@ fn parse_node(renderer: &Renderer, project: &Project, node: &mut Node) -> Result
     };
     *node = Arc::try_unwrap(lent).unwrap_or_else(|shared| (*shared).clone());
     result
+}
+
+/// A model's template when it needs no Jinja engine (see
+/// `jinja::static_template`): not when the root project replaces `ref` or
+/// `source`, whose calls then run its macros.
+fn static_template<'a>(renderer: &Renderer, node: &'a Node) -> Option<StaticTemplate<'a>> {
+    if !renderer.static_templates
+        || node.resource_type != ResourceType::Model
+        || node.test.is_some()
+    {
+        return None;
+    }
+    let shared = &renderer.shared;
+    if shared.macro_in(&shared.root, "ref").is_some()
+        || shared.macro_in(&shared.root, "source").is_some()
+    {
+        return None;
+    }
+    StaticTemplate::parse(&node.raw_code)
 }
 
 /// Renders a node's template in `ctx`. A generic test also gets its
@@ -853,6 +894,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
     // macros and errors.
     let mut nodes = std::mem::take(&mut project.nodes);
     let t = crate::timing::Stopwatch::start();
+    let unrendered = AtomicUsize::new(0);
     let failed: Vec<(String, Diag)> = {
         let p: &Project = project;
         let test_macros = TestMacros::new(p);
@@ -866,7 +908,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
                 let recorded = if let Some(r) = static_tests.recorded(node) {
                     r
                 } else if is_rendered(node) {
-                    match parse_node(renderer, p, node) {
+                    match parse_node(renderer, p, node, &unrendered) {
                         Ok(r) => r,
                         Err(d) => return Some((id.clone(), d)),
                     }
@@ -879,7 +921,10 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
             })
             .collect()
     };
-    tracing::debug!("rendered and settled nodes in {t}");
+    tracing::debug!(
+        "rendered and settled nodes in {t} ({} models read without a render)",
+        unrendered.into_inner()
+    );
     let t = crate::timing::Stopwatch::start();
     // A node that failed stays out of the graph; its error is reported.
     if !failed.is_empty() {
@@ -2828,9 +2873,12 @@ fn compile_node(
             .config
             .get("where")
             .is_none_or(serde_json::Value::is_null);
-    // A built-in generic test rendered directly reads its model through its
-    // `model` argument, never the `model` variable: no copy of the node.
-    if !direct {
+    // A template without Jinja statements is evaluated without a render
+    // (a failed call is rendered, for its error); it never reads `model`,
+    // and neither does a built-in generic test rendered directly, which
+    // reads its model through its `model` argument: no copy of the node.
+    let plain = static_template(renderer, node);
+    if !direct && plain.is_none() {
         ctx.model = model_value(node);
     }
     ctx.config.clone_from(&node.config);
@@ -2850,7 +2898,16 @@ fn compile_node(
         ctx.overrides = Some(Arc::clone(&u.overrides));
     }
     let ctx = Arc::new(ctx);
-    let sql = render_node(renderer, project, node, &ctx, direct)?;
+    let sql = match plain.map(|t| t.render(&ctx)) {
+        Some(Ok(sql)) => sql,
+        Some(Err(_)) => {
+            // The render fails at the same call, with the error's place in
+            // the file; what the attempt recorded is dropped first.
+            let _ = ctx.take_recorded();
+            render_node(renderer, project, node, &ctx, direct)?
+        }
+        None => render_node(renderer, project, node, &ctx, direct)?,
+    };
     let recorded = ctx.take_recorded();
     if unit.is_none()
         && let Ok(mut called) = compiler.called.lock()

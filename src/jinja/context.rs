@@ -513,7 +513,7 @@ pub fn do_source(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     }
 }
 
-fn do_config(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+pub fn do_config(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     if ctx.phase != Phase::Parse {
         return Ok(Value::from(""));
     }
@@ -543,7 +543,7 @@ fn do_config(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     Ok(Value::from(""))
 }
 
-fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
+pub fn do_var(ctx: &NodeCtx, args: &[Value]) -> Result<Value, Error> {
     let (pos, kwargs) = split_kwargs(args);
     let Some(name) = pos.first().and_then(Value::as_str) else {
         return Err(err(

@@ -21,6 +21,7 @@ pub mod pyre;
 pub mod python;
 pub mod relation;
 pub mod signature;
+pub mod static_template;
 pub mod yaml_render;
 
 use std::collections::{HashMap, HashSet};
@@ -126,6 +127,10 @@ impl Shared {
 pub struct Renderer {
     pub env: Environment<'static>,
     pub shared: Arc<Shared>,
+    /// Whether models of text and literal `ref`/`source`/`config`/`var` calls are
+    /// evaluated without a render (`static_template`); `--no-static-parser`
+    /// turns it off.
+    pub static_templates: bool,
 }
 
 fn new_env() -> Environment<'static> {
@@ -239,6 +244,7 @@ impl Renderer {
         Ok(Self {
             env,
             shared: Arc::new(shared),
+            static_templates: true,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! prints them (`None`, `True`, `['a', 'b']`), strings, lists and dicts have
 //! their Python methods (dates and times are in `pydatetime`).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use minijinja::value::{ObjectRepr, Value, ValueKind};
@@ -13,18 +14,20 @@ pub fn format_value(
     _state: &State<'_, '_>,
     value: &Value,
 ) -> Result<(), Error> {
-    let text = match value.kind() {
-        ValueKind::Undefined => return Ok(()),
-        ValueKind::String => {
-            return out
-                .write_str(value.as_str().unwrap_or_default())
-                .map_err(Error::from);
+    out.write_str(&format_text(value)).map_err(Error::from)
+}
+
+/// The text `{{ value }}` writes.
+pub fn format_text(value: &Value) -> Cow<'_, str> {
+    match value.kind() {
+        ValueKind::Undefined => Cow::Borrowed(""),
+        ValueKind::String => Cow::Borrowed(value.as_str().unwrap_or_default()),
+        ValueKind::Seq | ValueKind::Map | ValueKind::None | ValueKind::Bool => {
+            Cow::Owned(repr(value))
         }
-        ValueKind::Seq | ValueKind::Map | ValueKind::None | ValueKind::Bool => repr(value),
-        ValueKind::Number => number(value),
-        _ => value.to_string(),
-    };
-    out.write_str(&text).map_err(Error::from)
+        ValueKind::Number => Cow::Owned(number(value)),
+        _ => Cow::Owned(value.to_string()),
+    }
 }
 
 fn number(v: &Value) -> String {

@@ -687,3 +687,138 @@ fn manifest_primary_keys_come_from_the_models_own_tests_and_constraints() {
     assert_eq!(pk("keyed"), serde_json::json!(["k2", "k1"]));
     assert_eq!(pk("plain"), serde_json::json!([]));
 }
+
+/// The manifest without what differs from run to run.
+fn stable_manifest(dir: &Path) -> serde_json::Value {
+    let mut m = read_manifest(dir);
+    m["metadata"] = serde_json::Value::Null;
+    for kind in ["nodes", "sources"] {
+        if let Some(nodes) = m[kind].as_object_mut() {
+            for n in nodes.values_mut() {
+                n["created_at"] = serde_json::Value::Null;
+            }
+        }
+    }
+    m
+}
+
+/// Models of text and literal `ref`/`source`/`config` calls are read and
+/// compiled without a render; what that gives (compiled SQL with the CTEs
+/// of ephemerals, the manifest) is what rendering every model gives.
+#[test]
+fn models_without_statements_compile_as_their_render_does() {
+    let make = || {
+        let dir = duckdb_project("st", "vars:\n  low: 5\n  tag: t\n");
+        let p = dir.path();
+        write(
+            p,
+            "models/props.yml",
+            "version: 2\nsources:\n  - name: raw\n    tables: [{name: events}]\nmodels:\n  - name: vm\n    latest_version: 2\n    versions: [{v: 1}, {v: 2}]\n",
+        );
+        write(p, "models/base.sql", "select 1 as id, 'a' as name\n");
+        write(
+            p,
+            "models/eph.sql",
+            "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('base') }}\n",
+        );
+        write(
+            p,
+            "models/shapes.sql",
+            "{{ config(materialized='table', tags=['a', \"b\"], meta={'owner': 'x', 'n': 1, 'ok': True, 'none': None}, alias='shapes_t') }}\r\n\
+             -- { braces } and }} are text {# a comment: {{ ref('nope') }} #}\r\n\
+             select e.*, '{x}' as t from {{ ref( 'st' ,\n 'eph' ) }} e\r\n\
+             join {{source('raw','events')}} s on true\r\n",
+        );
+        write(
+            p,
+            "models/two_newlines.sql",
+            "select * from {{ ref('base') }}\n\n",
+        );
+        write(p, "models/vm_v1.sql", "select 1 as v\n");
+        write(p, "models/vm_v2.sql", "select 2 as v\n");
+        write(
+            p,
+            "models/uses_vm.sql",
+            "select * from {{ ref('vm', v=1) }} where v >= {{ var('low') }} and '{{ var('tag') }}' <> '{{ var('missing', none) }}' union all select * from {{ ref('vm') }}",
+        );
+        write(
+            p,
+            "models/dynamic.sql",
+            "{% if execute %}select 1{% endif %} as x -- {{ this }}\n",
+        );
+        write(
+            p,
+            "models/with_statement.sql",
+            "select * from {{ ref('base') }}{% if execute %} where true{% endif %}\n",
+        );
+        dir
+    };
+    let plain = make();
+    let out = xform(plain.path(), &["compile", "-v"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(7 models read without a render)"),
+        "{}",
+        out.stderr
+    );
+    let rendered = make();
+    let out = xform(rendered.path(), &["compile", "-v", "--no-static-parser"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(0 models read without a render)"),
+        "{}",
+        out.stderr
+    );
+    let compiled = |d: &Path| read_tree(&d.join("target/compiled"));
+    let got = compiled(plain.path());
+    assert_eq!(got.len(), 9, "{got:#?}");
+    assert_eq!(got, compiled(rendered.path()));
+    assert_eq!(
+        stable_manifest(plain.path()),
+        stable_manifest(rendered.path())
+    );
+    let shapes = &got
+        .iter()
+        .find(|(f, _)| f.ends_with("shapes.sql"))
+        .expect("shapes")
+        .1;
+    assert!(
+        shapes
+            == "\r\nwith __dbt__cte__eph as (\n\nselect * from \"dev\".\"main\".\"base\"\n) -- { braces } and }} are text \r\nselect e.*, '{x}' as t from __dbt__cte__eph e\r\njoin \"dev\".\"raw\".\"events\" s on true",
+        "{shapes:?}"
+    );
+    let m = read_manifest(plain.path());
+    let node = &m["nodes"]["model.st.shapes"];
+    assert_eq!(
+        node["config"]["meta"],
+        serde_json::json!({"owner": "x", "n": 1, "ok": true, "none": null})
+    );
+    assert_eq!(node["tags"], serde_json::json!(["a", "b"]));
+    assert_eq!(node["relation_name"], "\"dev\".\"main\".\"shapes_t\"");
+    assert_eq!(
+        m["nodes"]["model.st.uses_vm"]["depends_on"]["nodes"],
+        serde_json::json!(["model.st.vm.v1", "model.st.vm.v2"])
+    );
+    assert!(
+        got.iter().any(|(f, sql)| f.ends_with("uses_vm.sql")
+            && sql.contains("where v >= 5 and 't' <> 'None' union all")),
+        "{got:#?}"
+    );
+    // Either way, one model that cannot compile is reported where it is.
+    let broken = |flag: &[&str]| {
+        let dir = make();
+        write(
+            dir.path(),
+            "models/bad.sql",
+            "select 1\nfrom {{ ref('nope') }}\n",
+        );
+        let mut args = vec!["compile"];
+        args.extend_from_slice(flag);
+        xform(dir.path(), &args)
+    };
+    let (a, b) = (broken(&[]), broken(&["--no-static-parser"]));
+    assert_eq!(a.code, 1, "{}", a.stderr);
+    assert_eq!((a.code, &a.stdout), (b.code, &b.stdout));
+    assert!(a.stderr.contains("models/bad.sql:2:"), "{}", a.stderr);
+    assert_eq!(a.stderr, b.stderr);
+}
