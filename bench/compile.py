@@ -12,6 +12,7 @@ Environment:
   DBT_VENV          venv holding dbt-core 1.11 + dbt-duckdb (default: ~/.cache/xform/venv-dbt-1.11;
                     created with pip if it has no bin/dbt)
   BENCH_SKIP_DBT=1  same as --no-dbt
+  BENCH_SETTLE=0    do not wait out the slow spell after an earlier benchmark's deletes
 """
 import argparse
 import hashlib
@@ -249,6 +250,8 @@ def time_hyperfine(cmd, cwd, runs, prepare_dir, env, timeout):
 
 
 TRASHES = set()
+# Where each benchmark records its deletes (`note_deleted`).
+BENCH_DIRS = set()
 
 
 def set_aside(path):
@@ -266,10 +269,51 @@ def set_aside(path):
         TRASHES.add(trash)
 
 
-def empty_trashes():
-    for trash in TRASHES:
+def empty_trashes(bench_dir=None):
+    """Deletes the trash folders; when something was deleted, records the
+    time in `bench_dir` (see `settle`)."""
+    deleted = [t for t in TRASHES if os.path.exists(t)]
+    for trash in deleted:
         shutil.rmtree(trash, ignore_errors=True)
     TRASHES.clear()
+    if deleted and bench_dir:
+        note_deleted(bench_dir)
+
+
+# How long after a large delete creating files stays slow: ext4 without a
+# journal skips inodes freed in the last 60 s, or 300 s while their
+# inode-table block is not yet written back (`recently_deleted` in
+# fs/ext4/ialloc.c), reading that block for each one it skips.
+SETTLE_SECONDS = 300
+
+
+def note_deleted(bench_dir):
+    """Records that a benchmark just deleted a large tree."""
+    try:
+        with open(os.path.join(bench_dir, ".deleted-at"), "w") as f:
+            f.write(f"{time.time()}\n")
+    except OSError:
+        pass
+
+
+def settle(bench_dir, log=print):
+    """Waits out the slow spell after the last benchmark's deletes (see
+    SETTLE_SECONDS), so that runs starting from no target/ are not timed
+    while the filesystem skips freshly freed inodes. BENCH_SETTLE=0 skips
+    the wait (the figures are then likely to be slow)."""
+    if os.environ.get("BENCH_SETTLE", "") in ("0", "false", "no"):
+        return
+    try:
+        with open(os.path.join(bench_dir, ".deleted-at")) as f:
+            at = float(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return
+    wait = at + SETTLE_SECONDS - time.time()
+    if wait > 0:
+        log(f"waiting {wait:.0f} s: a benchmark deleted its trash {SETTLE_SECONDS - wait:.0f} s ago, "
+            f"and files created in the next {SETTLE_SECONDS} s are slow to create on this filesystem "
+            "(BENCH_SETTLE=0 skips the wait)")
+        time.sleep(wait)
 
 
 def measure(cmd, cwd, runs, warmup, use_hyperfine, clean_dir=None, env=None, timeout=600,
@@ -629,6 +673,8 @@ def main():
     if not os.path.isfile(genproj):
         die(f"project generator not found at {genproj} (set GENPROJ=/path/to/genproj.py)")
     os.makedirs(bench_dir, exist_ok=True)
+    BENCH_DIRS.add(bench_dir)
+    settle(bench_dir, log)
     logs = os.path.join(bench_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     genproj_sha = sha256_file(genproj)
@@ -776,4 +822,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     finally:
-        empty_trashes()
+        empty_trashes(next(iter(BENCH_DIRS), None))

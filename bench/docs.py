@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compile as cb  # noqa: E402  (shared helpers of the compile benchmark)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN_TARGET = 2.0
 PAGE_TARGET = 3.0
@@ -91,6 +94,7 @@ def time_generate(xform, proj, command, runs, cold=True):
 
 
 TRASHES = set()
+BENCH_DIRS = set()
 
 
 class Chromium:
@@ -205,6 +209,8 @@ def main():
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     bench_dir = os.environ.get("BENCH_DIR", "/tmp/xform-bench")
     os.makedirs(bench_dir, exist_ok=True)
+    BENCH_DIRS.add(bench_dir)
+    cb.settle(bench_dir, log)
     proj = project(args.models, bench_dir)
 
     rows = []
@@ -254,5 +260,9 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for t in TRASHES:
+        deleted = [t for t in TRASHES if os.path.exists(t)]
+        for t in deleted:
             shutil.rmtree(t, ignore_errors=True)
+        if deleted:
+            for d in BENCH_DIRS:
+                cb.note_deleted(d)

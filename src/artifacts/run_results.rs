@@ -51,20 +51,56 @@ pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// One result as `run_results.json` has it (and `on-run-end`'s `results`).
 pub(crate) fn result_json(r: &NodeResult) -> Value {
-    serde_json::to_value(ResultOut(r)).unwrap_or(Value::Null)
+    serde_json::to_value(ResultOut(view(r))).unwrap_or(Value::Null)
 }
 
-/// A result, serialized straight from the [`NodeResult`] it borrows (a
-/// large `compile` has every node's compiled SQL in its results).
-struct ResultOut<'a>(&'a NodeResult);
+/// What a result in `run_results.json` says, borrowed from wherever it is
+/// kept: a [`NodeResult`] ([`view`]), or the node itself for a `compile`,
+/// whose results are every node's compiled SQL, not copied for the file.
+#[derive(Clone, Copy)]
+pub struct ResultView<'a> {
+    pub unique_id: &'a str,
+    pub status: Status,
+    pub message: Option<&'a str>,
+    pub failures: Option<i64>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub compile_done: chrono::DateTime<chrono::Utc>,
+    pub completed: chrono::DateTime<chrono::Utc>,
+    pub execution_time: f64,
+    pub thread: usize,
+    pub compiled_code: Option<&'a str>,
+    pub relation_name: Option<&'a str>,
+    pub rows_affected: Option<i64>,
+}
+
+/// A [`NodeResult`] as its line in `run_results.json`.
+pub fn view(r: &NodeResult) -> ResultView<'_> {
+    ResultView {
+        unique_id: &r.unique_id,
+        status: r.status,
+        message: r.message.as_deref(),
+        failures: r.failures,
+        started: r.started,
+        compile_done: r.compile_done,
+        completed: r.completed,
+        execution_time: r.execution_time,
+        thread: r.thread,
+        compiled_code: r.compiled_code.as_deref(),
+        relation_name: r.relation_name.as_deref(),
+        rows_affected: r.rows_affected,
+    }
+}
+
+/// A result, serialized straight from what it borrows.
+struct ResultOut<'a>(ResultView<'a>);
 
 /// A result's `timing`: empty for a skipped node, else its compile and
 /// execute steps.
-struct Timing<'a>(&'a NodeResult);
+struct Timing<'a>(ResultView<'a>);
 
 impl Serialize for Timing<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
+        let r = &self.0;
         if r.status == Status::Skipped {
             return s.serialize_seq(Some(0))?.end();
         }
@@ -97,12 +133,12 @@ impl Serialize for Step {
 
 /// `adapter_response`: empty where nothing ran (hooks, skipped, failed and
 /// only compiled nodes).
-struct AdapterResponse<'a>(&'a NodeResult, bool);
+struct AdapterResponse<'a>(ResultView<'a>, bool);
 
 impl Serialize for AdapterResponse<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (r, hook) = (self.0, self.1);
-        let message = match &r.message {
+        let (r, hook) = (&self.0, self.1);
+        let message = match r.message {
             Some(m) if !hook && r.status != Status::Skipped && r.status != Status::Error => m,
             _ => return s.serialize_map(Some(0))?.end(),
         };
@@ -118,7 +154,7 @@ impl Serialize for AdapterResponse<'_> {
 
 impl Serialize for ResultOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
+        let r = &self.0;
         // Project hooks run on the main thread and report no adapter
         // response; so does `run-operation`'s macro, in dbt's `MainThread`.
         let operation = r.unique_id.starts_with("macro.");
@@ -134,13 +170,13 @@ impl Serialize for ResultOut<'_> {
         };
         let mut m = s.serialize_map(Some(12))?;
         m.serialize_entry("status", r.status.as_str())?;
-        m.serialize_entry("timing", &Timing(r))?;
+        m.serialize_entry("timing", &Timing(*r))?;
         m.serialize_entry("thread_id", thread_id)?;
         m.serialize_entry("execution_time", &r.execution_time)?;
-        m.serialize_entry("adapter_response", &AdapterResponse(r, hook))?;
+        m.serialize_entry("adapter_response", &AdapterResponse(*r, hook))?;
         m.serialize_entry("message", &r.message)?;
         m.serialize_entry("failures", &r.failures)?;
-        m.serialize_entry("unique_id", &r.unique_id)?;
+        m.serialize_entry("unique_id", r.unique_id)?;
         m.serialize_entry("compiled", &r.compiled_code.is_some())?;
         m.serialize_entry("compiled_code", &r.compiled_code)?;
         m.serialize_entry("relation_name", &r.relation_name)?;
@@ -158,6 +194,27 @@ impl Serialize for ResultOut<'_> {
 pub fn write(
     target_dir: &Path,
     results: &[NodeResult],
+    elapsed: f64,
+    invocation_id: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    args: &Value,
+) -> std::io::Result<()> {
+    write_views(
+        target_dir,
+        results,
+        view,
+        elapsed,
+        invocation_id,
+        started,
+        args,
+    )
+}
+
+/// As [`write`], for results kept as anything `view` shows as a result.
+pub fn write_views<T: Sync>(
+    target_dir: &Path,
+    results: &[T],
+    view: impl Fn(&T) -> ResultView<'_> + Sync,
     elapsed: f64,
     invocation_id: &str,
     started: chrono::DateTime<chrono::Utc>,
@@ -185,7 +242,7 @@ pub fn write(
     super::stream::write_entries(results, 256, 1024, &mut w, |chunk, buf| {
         for r in chunk {
             buf.push(b',');
-            json(buf, &ResultOut(r))?;
+            json(buf, &ResultOut(view(r)))?;
         }
         Ok(())
     })?;
@@ -329,7 +386,7 @@ mod tests {
         }
         for r in &cases {
             let mut direct = Vec::new();
-            crate::artifacts::json::to_vec_into(&mut direct, &ResultOut(r)).unwrap();
+            crate::artifacts::json::to_vec_into(&mut direct, &ResultOut(view(r))).unwrap();
             let mut old = Vec::new();
             crate::artifacts::json::to_vec_into(&mut old, &reference(r)).unwrap();
             assert_eq!(

@@ -233,7 +233,7 @@ fn load(g: &GlobalArgs, profile_optional: bool) -> Result<Loaded, Diags> {
             return Err(diags);
         }
     };
-    renderer.static_templates = g.static_parser_enabled();
+    renderer.static_templates &= g.static_parser_enabled();
     tracing::debug!("set up the Jinja environment in {t}");
     let t1 = crate::timing::Stopwatch::start();
     let dag = crate::compile::parse(&mut project, &renderer, &mut diags);
@@ -757,27 +757,29 @@ fn write_compile_results(
     sel: &args::SelectArgs,
     t0: Instant,
 ) -> anyhow::Result<()> {
-    use crate::execute::{NodeResult, Status};
+    use crate::artifacts::run_results::ResultView;
+    use crate::execute::Status;
     let t = crate::timing::Stopwatch::start();
     let now = chrono::Utc::now();
-    let mut results: Vec<NodeResult> = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(n) = loaded.project.nodes.get(id) else {
-            continue;
-        };
-        let reported = match n.resource_type {
+    // Each result is read off its node as it is written.
+    let nodes: Vec<&crate::node::Node> = ids
+        .iter()
+        .filter_map(|id| loaded.project.nodes.get(id))
+        .filter(|n| match n.resource_type {
             ResourceType::Model => !n.is_ephemeral(),
             ResourceType::Seed
             | ResourceType::Snapshot
             | ResourceType::Test
             | ResourceType::Analysis => true,
             _ => false,
-        };
-        if !reported {
-            continue;
-        }
-        results.push(NodeResult {
-            unique_id: n.unique_id.clone(),
+        })
+        .map(|n| &**n)
+        .collect();
+    crate::artifacts::run_results::write_views(
+        &loaded.project.target_path(),
+        &nodes,
+        |n: &&crate::node::Node| ResultView {
+            unique_id: &n.unique_id,
             status: if n.resource_type == ResourceType::Seed || n.compiled_code.is_some() {
                 Status::Success
             } else {
@@ -790,16 +792,10 @@ fn write_compile_results(
             completed: now,
             execution_time: 0.0,
             thread: 0,
-            compiled_code: n.compiled_code.clone(),
-            relation_name: n.relation_name.clone(),
+            compiled_code: n.compiled_code.as_deref(),
+            relation_name: n.relation_name.as_deref(),
             rows_affected: None,
-            diag: None,
-            run_path: None,
-        });
-    }
-    crate::artifacts::run_results::write(
-        &loaded.project.target_path(),
-        &results,
+        },
         t0.elapsed().as_secs_f64(),
         &loaded.renderer.shared.invocation_id,
         loaded.started,

@@ -246,18 +246,12 @@ fn parse_node(
 }
 
 /// A model's template when it needs no Jinja engine (see
-/// `jinja::static_template`): not when the root project replaces `ref` or
-/// `source`, whose calls then run its macros.
+/// `jinja::static_template`), where the renderer allows it
+/// ([`Renderer::static_templates`]).
 fn static_template<'a>(renderer: &Renderer, node: &'a Node) -> Option<StaticTemplate<'a>> {
     if !renderer.static_templates
         || node.resource_type != ResourceType::Model
         || node.test.is_some()
-    {
-        return None;
-    }
-    let shared = &renderer.shared;
-    if shared.macro_in(&shared.root, "ref").is_some()
-        || shared.macro_in(&shared.root, "source").is_some()
     {
         return None;
     }

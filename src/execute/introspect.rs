@@ -48,11 +48,17 @@ impl Introspection {
     }
 
     /// The warehouse as `node`'s render sees it; nothing is opened until
-    /// the render asks.
+    /// the render asks. It keeps what the warehouse work reads of the node
+    /// (its ids, names and where it is built), not a copy of all of it:
+    /// most renders never ask.
     pub fn live_for(self: &Arc<Self>, node: &Node) -> Arc<dyn Live> {
+        let mut kept = node.clone_header();
+        kept.database.clone_from(&node.database);
+        kept.schema.clone_from(&node.schema);
+        kept.alias.clone_from(&node.alias);
         Arc::new(LazyLive {
             intro: Arc::clone(self),
-            node: Arc::new(node.clone()),
+            node: Arc::new(kept),
             inner: OnceLock::new(),
         })
     }

@@ -128,8 +128,9 @@ pub struct Renderer {
     pub env: Environment<'static>,
     pub shared: Arc<Shared>,
     /// Whether models of text and literal `ref`/`source`/`config`/`var` calls are
-    /// evaluated without a render (`static_template`); `--no-static-parser`
-    /// turns it off.
+    /// evaluated without a render (`static_template`): not when the root
+    /// project replaces `ref` or `source` (their calls then run its macros),
+    /// and not with `--no-static-parser` (the CLI narrows it).
     pub static_templates: bool,
 }
 
@@ -241,10 +242,12 @@ impl Renderer {
                 .map(|p| p.file.flags.clone())
                 .unwrap_or_default(),
         };
+        let static_templates = shared.macro_in(&shared.root, "ref").is_none()
+            && shared.macro_in(&shared.root, "source").is_none();
         Ok(Self {
             env,
             shared: Arc::new(shared),
-            static_templates: true,
+            static_templates,
         })
     }
 }

@@ -822,3 +822,27 @@ fn models_without_statements_compile_as_their_render_does() {
     assert!(a.stderr.contains("models/bad.sql:2:"), "{}", a.stderr);
     assert_eq!(a.stderr, b.stderr);
 }
+
+/// A root project that replaces `ref` (or `source`) has every model
+/// rendered, so its macro runs for refs that a model writes literally.
+#[test]
+fn a_root_ref_macro_is_called_for_literal_refs() {
+    let dir = duckdb_project("rr", "");
+    let p = dir.path();
+    write(p, "models/base.sql", "select 1 as id\n");
+    write(p, "models/uses.sql", "select * from {{ ref('base') }}\n");
+    write(
+        p,
+        "macros/ref.sql",
+        "{% macro ref(name) %}{{ return(builtins.ref(name).include(database=false)) }}{% endmacro %}\n",
+    );
+    let out = xform(p, &["compile", "-v"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(0 models read without a render)"),
+        "{}",
+        out.stderr
+    );
+    let sql = std::fs::read_to_string(p.join("target/compiled/rr/models/uses.sql")).unwrap();
+    assert_eq!(sql, "select * from \"main\".\"base\"");
+}
