@@ -493,7 +493,7 @@ fn settle(
     renderer: &Renderer,
     project: &Project,
     node: &mut Node,
-    recorded: &Recorded,
+    mut recorded: Recorded,
     overrides: (bool, bool, bool),
     test_macros: &TestMacros<'_>,
 ) -> Result<(), Diag> {
@@ -532,7 +532,7 @@ fn settle(
                 .keys()
                 .map(|k| config::canonical_key(k).to_owned())
                 .collect(),
-            vars: recorded.vars.clone(),
+            vars: std::mem::take(&mut recorded.vars),
         }));
     }
     if rt == ResourceType::UnitTest {
@@ -590,8 +590,8 @@ fn settle(
     }
     node.config = cfg;
     node.unrendered_config = unrendered;
-    node.refs.clone_from(&recorded.refs);
-    node.sources.clone_from(&recorded.sources);
+    node.refs = std::mem::take(&mut recorded.refs);
+    node.sources = std::mem::take(&mut recorded.sources);
     add_constraint_parents(node);
     if let Some(meta) = node.test.as_ref().and_then(|t| t.metadata.as_ref()) {
         let pkg = meta.namespace.as_deref().unwrap_or("dbt");
@@ -629,7 +629,7 @@ fn settle(
         macros.extend(wheres.into_iter().cloned());
         node.depends_on_macros = macros;
     } else {
-        node.depends_on_macros.clone_from(&recorded.macros);
+        node.depends_on_macros = std::mem::take(&mut recorded.macros);
     }
 
     // Names: snapshots with the legacy `target_schema` skip the macros.
@@ -909,7 +909,7 @@ pub fn parse(project: &mut Project, renderer: &Renderer, diags: &mut Diags) -> D
                 } else {
                     Recorded::default()
                 };
-                settle(renderer, p, node, &recorded, overrides, &test_macros)
+                settle(renderer, p, node, recorded, overrides, &test_macros)
                     .err()
                     .map(|d| (id.clone(), d))
             })
