@@ -107,6 +107,15 @@ pub trait Adapter: Send + Sync {
         "BaseRelation"
     }
 
+    /// The longest relation name the warehouse keeps, in characters, when
+    /// it cuts longer ones short (Postgres: 63) rather than refusing them.
+    /// dbt's relation class then refuses a longer name for a relation of a
+    /// known type, and names its temporary relations to fit
+    /// (`relation_max_name_length()`).
+    fn relation_max_name_length(&self) -> Option<usize> {
+        None
+    }
+
     /// A query listing a relation's columns in order, as rows of (name, type).
     fn columns_sql(&self, database: &str, schema: &str, identifier: &str) -> String {
         format!(

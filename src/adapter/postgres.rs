@@ -44,6 +44,10 @@ impl Adapter for Postgres {
     fn relation_class(&self) -> &'static str {
         "PostgresRelation"
     }
+    fn relation_max_name_length(&self) -> Option<usize> {
+        // NAMEDATALEN - 1: longer identifiers are silently truncated.
+        Some(63)
+    }
 
     fn open(&self, target: &Target) -> Result<Arc<dyn Warehouse>, DbError> {
         let params = Params::from_fields(&target.fields)?;

@@ -623,7 +623,7 @@ struct RelationApi;
 impl Object for RelationApi {
     fn call_method(
         self: &Arc<Self>,
-        _state: &State<'_, '_>,
+        state: &State<'_, '_>,
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
@@ -661,6 +661,7 @@ impl Object for RelationApi {
         if !t.is_empty() {
             r.kind = Some(t);
         }
+        r.check_name_length(state)?;
         Ok(r.into_value())
     }
 }
@@ -836,6 +837,10 @@ impl Object for AdapterObj {
             }
             "type" => Ok(Value::from(shared.adapter.kind())),
             "xform_relation_class" => Ok(Value::from(shared.adapter.relation_class())),
+            "xform_relation_max_name_length" => Ok(shared
+                .adapter
+                .relation_max_name_length()
+                .map_or(Value::from(()), Value::from)),
             // dbt: `quote_as_configured(name, 'database'|'schema'|'identifier')`
             // follows the project's `quoting:`.
             "quote_as_configured" if args.get(1).and_then(Value::as_str).is_some() => {

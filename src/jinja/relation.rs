@@ -203,6 +203,7 @@ impl Object for Relation {
                         }
                     }
                 }
+                r.check_name_length(state)?;
                 Ok(r.into_value())
             }
             "replace_path" => {
@@ -238,6 +239,14 @@ impl Object for Relation {
                 };
                 Ok(r.into_value())
             }
+            "relation_max_name_length" => max_name_length(state)
+                .map(Value::from)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::UnknownMethod,
+                        "relation has no method `relation_max_name_length` on this warehouse: it does not cut names short",
+                    )
+                }),
             "without_identifier" => {
                 let mut r = (**self).clone();
                 r.include.2 = false;
@@ -266,6 +275,33 @@ impl Object for Relation {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&Relation::render(self))
+    }
+}
+
+/// The adapter's `relation_max_name_length()`, when it has one.
+fn max_name_length(state: &State<'_, '_>) -> Option<usize> {
+    let v = state
+        .lookup("adapter")?
+        .call_method(state, "xform_relation_max_name_length", &[])
+        .ok()?;
+    usize::try_from(v).ok()
+}
+
+impl Relation {
+    /// As dbt's Postgres relation: a relation of a known type whose name is
+    /// longer than the warehouse keeps is refused, rather than created
+    /// under a shortened name that another relation may already have.
+    pub fn check_name_length(&self, state: &State<'_, '_>) -> Result<(), Error> {
+        let (Some(_), Some(id)) = (&self.kind, &self.identifier) else {
+            return Ok(());
+        };
+        match max_name_length(state) {
+            Some(max) if id.chars().count() > max => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("Relation name '{id}' is longer than {max} characters"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -213,6 +213,109 @@ fn postgres_failing_rebuild_keeps_the_previous_table_and_leaves_nothing_behind()
     );
 }
 
+/// Postgres keeps 63 characters of a name. A model whose name leaves no
+/// room for `__dbt_tmp` / `__dbt_backup` still rebuilds: those relations
+/// are named from a shortened model name, as dbt-postgres names them, so
+/// they never collide. A model whose own name is too long is refused, as
+/// dbt refuses it, rather than built under a cut name.
+#[test]
+fn postgres_long_model_names_rebuild_and_too_long_ones_are_refused() {
+    let Some(url) = pg_url() else { return };
+    let db = PgDatabase::create(&url, "run_long_names");
+    let p = project(&db);
+    let d = p.path();
+    let base = format!("m_{}", "a".repeat(58));
+    let (table, view, inc) = (base.clone(), format!("{base}v"), format!("{base}i"));
+    let too_long = format!("m_{}", "b".repeat(62));
+    assert_eq!((table.len(), view.len(), too_long.len()), (60, 61, 64));
+    let write_models = |n: i32| {
+        write(
+            d,
+            &format!("models/{table}.sql"),
+            &format!("{{{{ config(materialized='table') }}}}\nselect {n} as id"),
+        );
+        write(
+            d,
+            &format!("models/{view}.sql"),
+            &format!("{{{{ config(materialized='view') }}}}\nselect {n} as id"),
+        );
+        write(
+            d,
+            &format!("models/{inc}.sql"),
+            &format!(
+                "{{{{ config(materialized='incremental', unique_key='id') }}}}\nselect {n} as id"
+            ),
+        );
+    };
+    // A snapshot's staging table is named the same way. (Row 1 leaves the
+    // source but stays current: hard deletes are not invalidated.)
+    let snap = format!("s_{}", "c".repeat(58));
+    write(
+        d,
+        &format!("snapshots/{snap}.sql"),
+        &format!(
+            "{{% snapshot {snap} %}}\n{{{{ config(unique_key='id', strategy='check', check_cols='all', target_schema='snaps') }}}}\nselect * from {{{{ ref('{table}') }}}}\n{{% endsnapshot %}}\n"
+        ),
+    );
+    write_models(1);
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    write_models(2);
+    let out = xform(d, &["build"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        rows(
+            &db,
+            &format!("select id, dbt_valid_to is null from snaps.{snap} order by 1")
+        ),
+        ["1|t", "2|t"]
+    );
+    assert_eq!(
+        rows(&db, &format!("select id from analytics.{table}")),
+        ["2"]
+    );
+    assert_eq!(
+        rows(&db, &format!("select id from analytics.{view}")),
+        ["2"]
+    );
+    assert_eq!(
+        rows(&db, &format!("select id from analytics.{inc} order by 1")),
+        ["1", "2"]
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "select table_name from information_schema.tables where table_schema = 'analytics' order by 1"
+        ),
+        [table.clone(), inc.clone(), view.clone()]
+    );
+    write(d, &format!("models/{too_long}.sql"), "select 1 as id");
+    let out = xform(d, &["run"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    // The diagnostic is wrapped to the terminal's width.
+    let said = out
+        .stderr
+        .replace('\u{2502}', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!(
+            "Relation name '{too_long}' is longer than 63 characters"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(said.contains("PASS=3 WARN=0 ERROR=1"), "{}", out.stderr);
+    assert_eq!(
+        rows(
+            &db,
+            "select count(*) from information_schema.tables where table_schema = 'analytics'"
+        ),
+        ["3"]
+    );
+}
+
 #[test]
 fn postgres_merge_refuses_null_and_duplicate_keys_and_keeps_the_table() {
     let Some(url) = pg_url() else { return };

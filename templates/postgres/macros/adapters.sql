@@ -20,10 +20,44 @@
   {{ return(get_incremental_merge_sql(arg_dict)) }}
 {% endmacro %}
 
+{#- Postgres keeps the first 63 characters of a name and drops the rest
+    without a word, so the relations a materialization makes beside a model
+    are named from as much of the model's name as leaves room for their
+    suffix (as dbt-postgres names them): `<name>__dbt_tmp` and
+    `<name>__dbt_backup` of a long name stay distinct from each other and
+    from the model. `dstring` adds the time of day (dbt-postgres's temporary
+    tables). -#}
+{% macro postgres__make_relation_with_suffix(base_relation, suffix, dstring) -%}
+  {%- if dstring -%}
+    {%- set suffix = suffix ~ modules.datetime.datetime.now().strftime("%H%M%S%f") -%}
+  {%- endif -%}
+  {%- set room = base_relation.relation_max_name_length() - suffix | length -%}
+  {%- if room < 0 -%}
+    {{ exceptions.raise_compiler_error("Relation suffix is too long (" ~ (suffix | length) ~ " characters). Maximum length is " ~ base_relation.relation_max_name_length() ~ " characters.") }}
+  {%- endif -%}
+  {{ return(base_relation.incorporate(path={"identifier": base_relation.identifier[:room] ~ suffix})) }}
+{%- endmacro %}
+
+{% macro postgres__make_intermediate_relation(base_relation, suffix) -%}
+  {{ return(postgres__make_relation_with_suffix(base_relation, suffix, dstring=False)) }}
+{%- endmacro %}
+
+{% macro postgres__make_backup_relation(base_relation, backup_relation_type, suffix) -%}
+  {{ return(postgres__make_relation_with_suffix(base_relation, suffix, dstring=False).incorporate(type=backup_relation_type)) }}
+{%- endmacro %}
+
+{#- xform stages an incremental batch in the model's own schema, inside the
+    model's transaction (see templates/default's incremental), where
+    dbt-postgres uses a temporary table with the time in its name: the name
+    is fitted the same way, without the time. -#}
+{% macro postgres__make_temp_relation(base_relation, suffix) -%}
+  {{ return(postgres__make_relation_with_suffix(base_relation, suffix, dstring=False)) }}
+{%- endmacro %}
+
 {#- A temporary table lives in the session's own schema, named without
     database or schema. -#}
 {% macro postgres__make_snapshot_staging_relation(target_relation) -%}
-  {{ return(target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_tmp', 'schema': none, 'database': none})) }}
+  {{ return(postgres__make_relation_with_suffix(target_relation, '__dbt_tmp', dstring=False).incorporate(path={'schema': none, 'database': none})) }}
 {%- endmacro %}
 
 {% macro postgres__get_drop_sql(relation) -%}
