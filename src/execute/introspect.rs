@@ -49,13 +49,12 @@ impl Introspection {
 
     /// The warehouse as `node`'s render sees it; nothing is opened until
     /// the render asks. It keeps what the warehouse work reads of the node
-    /// (its ids, names and where it is built), not a copy of all of it:
-    /// most renders never ask.
+    /// (its ids and name, its database and schema), not a copy of all of
+    /// it: most renders never ask.
     pub fn live_for(self: &Arc<Self>, node: &Node) -> Arc<dyn Live> {
         let mut kept = node.clone_header();
         kept.database.clone_from(&node.database);
         kept.schema.clone_from(&node.schema);
-        kept.alias.clone_from(&node.alias);
         Arc::new(LazyLive {
             intro: Arc::clone(self),
             node: Arc::new(kept),
